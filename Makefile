@@ -1,0 +1,34 @@
+# Two entry points: `make demo` and `make test`. Both create the environment when it is missing.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= 2
+
+.PHONY: demo test slurm-deps report dryrun clean-results
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all_figures
+
+test: $(STAMP) slurm-deps
+	$(BIN)/python -m pytest -v --timeout=900 tests
+
+# The scheduler test (tests/test_slurm.py) needs SLURM's Debian packages: installed here when running
+# as root with apt (nothing is started). Anywhere else this step says why and that test skips.
+slurm-deps:
+	@tests/slurm/install.sh || echo "make slurm-deps: SLURM not installed, tests/test_slurm.py will skip its scheduler tests"
+
+report: demo
+	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all_figures --report report.html
+
+dryrun: $(STAMP)
+	$(BIN)/snakemake -n all_figures
+
+clean-results:
+	rm -rf results/* .snakemake

@@ -1,0 +1,110 @@
+"""Training throughput and peak memory of a V1 model on random data (a benchmark, not a test).
+
+Default: the paper-size rotation-equivariant model (16 features × 8 rotations, 4 layers, 36×64 input
+with 4 channels, Gaussian readout with shifter, ~8,000 neurons). Each step: Poisson loss
+Σ(ŷ − y·log(ŷ + 1e-8)) + regularizer, backward, Adam. Prints images/s and peak memory per device.
+
+    python benchmarks/train_throughput.py --steps 3
+    python benchmarks/train_throughput.py --core cnn --channels 16 --layers 3 --neurons 500   # demo size
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numpy as np
+import torch
+
+from v1twin.models import MouseInfo, V1Model, build_model
+
+INPUT_SHAPE = (4, 36, 64)
+MOUSE = "benchmark_mouse"
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all", help="'all': CPU, and CUDA if available")
+    parser.add_argument("--steps", type=int, default=5, help="timed training steps (after one warm-up step)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--neurons", type=int, default=8000)
+    parser.add_argument("--core", choices=["rotation_equivariant", "cnn"], default="rotation_equivariant")
+    parser.add_argument("--channels", type=int, default=16, help="features (per rotation for the equivariant core)")
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    return parser.parse_args()
+
+
+def make_model(args: argparse.Namespace) -> V1Model:
+    rng = np.random.default_rng(0)
+    info = MouseInfo(args.neurons, rng.uniform(0, 1000, (args.neurons, 3)), rng.uniform(0.5, 2.0, args.neurons))
+    config = {
+        "core": {"type": args.core, "channels": args.channels, "layers": args.layers},
+        "readout": {"type": "gaussian", "shifter": True},
+    }
+    return build_model(config, {MOUSE: info}, INPUT_SHAPE)
+
+
+def training_step(model: V1Model, optimizer: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...]) -> float:
+    inputs, pupil_center, responses = batch
+    optimizer.zero_grad(set_to_none=True)
+    predictions = model(inputs, MOUSE, pupil_center)
+    loss = (predictions - responses * torch.log(predictions + 1e-8)).sum() + model.regularizer(MOUSE)
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+
+
+def peak_memory_mib(device: torch.device) -> float:
+    """CUDA: peak allocated tensor memory; CPU: the process's peak resident set (Linux reports KiB)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def benchmark(args: argparse.Namespace, device: torch.device) -> None:
+    torch.manual_seed(0)
+    model = make_model(args).to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
+    generator = torch.Generator(device=device).manual_seed(1)
+    batch = (
+        torch.randn(args.batch_size, *INPUT_SHAPE, device=device, generator=generator),
+        torch.randn(args.batch_size, 2, device=device, generator=generator),
+        torch.rand(args.batch_size, args.neurons, device=device, generator=generator) * 2,
+    )
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    training_step(model, optimizer, batch)  # warm-up: allocator, kernel selection
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        loss = training_step(model, optimizer, batch)
+    synchronize(device)
+    seconds_per_step = (time.perf_counter() - start) / args.steps
+    parameters = sum(p.numel() for p in model.parameters())
+    print(
+        f"{device.type:4s} | {args.core} {model.core.output_channels} ch × {args.layers} layers, "
+        f"{args.neurons} neurons, {parameters:,} parameters | batch {args.batch_size}: "
+        f"{seconds_per_step * 1000:.0f} ms/step, {args.batch_size / seconds_per_step:.1f} images/s, "
+        f"peak memory {peak_memory_mib(device):.0f} MiB, final loss {loss:.4g}"
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    devices = {"cpu": ["cpu"], "cuda": ["cuda"], "all": ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])}
+    for name in devices[args.device]:
+        if name == "cuda" and not torch.cuda.is_available():
+            raise SystemExit("--device cuda requested but CUDA is not available")
+        benchmark(args, torch.device(name))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Shared helpers for the rule-level tests: run the real Snakefile on the tiny config."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def run_snakemake(workdir: Path, *targets: str, configs: tuple[Path, ...] = (), options: tuple[str, ...] = (),
+                  timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile in `workdir` on the tiny config (plus `configs` merged over it).
+
+    Targets come first: `--configfile` takes several values and would swallow them. A hard timeout
+    means a test can never hang.
+    """
+    command = [
+        str(SNAKEMAKE), *targets, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+        "--cores", "2", *options, "--configfile", str(TINY_CONFIG), *map(str, configs),
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(targets)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return result
+
+
+@pytest.fixture(scope="session")
+def tiny_workdir(tmp_path_factory) -> Path:
+    """A working directory shared by the rule-level tests, so the tiny data is simulated once."""
+    return tmp_path_factory.mktemp("tiny_workflow")

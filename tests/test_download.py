@@ -1,0 +1,223 @@
+"""Download and extraction against a real HTTP server on 127.0.0.1 (v1twin.download)."""
+
+import hashlib
+import io
+import shutil
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from conftest import run_snakemake
+
+from v1twin import download
+from v1twin.data import DataError, MouseArrays, load_cache, load_mouse, write_mouse
+from v1twin.download import DownloadError, download_file, extract_mouse
+
+pytestmark = pytest.mark.timeout(60)
+MOUSE_NAME = "static12345-6-7-GrayImageNet-0123456789abcdef"
+TIMEOUT = 5
+
+
+def tiny_mouse() -> MouseArrays:
+    rng = np.random.default_rng(3)
+    n_trials, n_neurons = 6, 3
+    return MouseArrays(
+        images=rng.uniform(0, 255, (n_trials, 1, 4, 5)).astype(np.float32),
+        responses=rng.gamma(1.0, 1.0, (n_trials, n_neurons)).astype(np.float32),
+        behavior=rng.normal(size=(n_trials, 3)).astype(np.float32),
+        pupil_center=rng.normal(size=(n_trials, 2)).astype(np.float32),
+        tiers=np.array(["train"] * 4 + ["validation", "test"]),
+        image_ids=np.arange(n_trials),
+        trial_idx=np.arange(n_trials),
+        cell_motor_coordinates=rng.normal(size=(n_neurons, 3)).astype(np.float32),
+        unit_ids=np.arange(n_neurons),
+        statistics=None,
+    )
+
+
+def zip_bytes(folder: Path) -> bytes:
+    """The folder zipped with itself as the single top folder, as on GIN."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            archive.write(path, path.relative_to(folder.parent).as_posix())
+    return buffer.getvalue()
+
+
+def crc_broken_zip() -> bytes:
+    """A structurally valid zip whose only member fails its CRC check."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("payload.bin", b"A" * 1000)
+    content = bytearray(buffer.getvalue())
+    content[30 + len("payload.bin") + 500] = ord("B")  # inside the stored member data
+    return bytes(content)
+
+
+class Routes(BaseHTTPRequestHandler):
+    """Serves `server.routes[path] = (status, body, declared_length)` and counts the requests."""
+
+    def do_GET(self):
+        self.server.hits[self.path] = self.server.hits.get(self.path, 0) + 1
+        status, body, declared = self.server.routes.get(self.path, (404, b"not found", None))
+        if callable(body):
+            status, body, declared = body(self.server.hits[self.path])
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body) if declared is None else declared))
+        self.end_headers()
+        self.wfile.write(body)
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def mouse_zip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("source") / MOUSE_NAME
+    arrays = tiny_mouse()
+    write_mouse(folder, arrays)
+    return zip_bytes(folder), folder
+
+
+@pytest.fixture
+def server(request, mouse_zip):
+    content, source = mouse_zip
+    without_meta = source.parent / "without_meta" / MOUSE_NAME
+    shutil.copytree(source / "data", without_meta / "data", dirs_exist_ok=True)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Routes)
+    httpd.hits = {}
+    httpd.routes = {
+        "/mouse.zip": (200, content, None),
+        "/truncated.zip": (200, content[: len(content) // 2], len(content)),
+        "/not-a-zip.zip": (200, content[: len(content) // 2], None),
+        "/crc.zip": (200, crc_broken_zip(), None),
+        "/no-layout.zip": (200, zip_bytes(without_meta), None),
+        "/flaky.zip": (200, lambda hit: (503, b"busy", None) if hit == 1 else (200, content, None), None),
+        "/down.zip": (503, b"busy", None),
+    }
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+
+    def stop():
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=TIMEOUT)
+
+    request.addfinalizer(stop)
+    httpd.base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    return httpd
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch):
+    monkeypatch.setattr(download, "BACKOFF_SECONDS", 0.0)
+
+
+def test_download_and_extract_round_trip(server, mouse_zip, tmp_path):
+    content, source = mouse_zip
+    dest = tmp_path / "mouse.zip"
+    result = download_file(f"{server.base}/mouse.zip", dest, sha256=hashlib.sha256(content).hexdigest(),
+                           timeout=TIMEOUT)
+    assert result == dest and dest.read_bytes() == content
+    assert not dest.with_suffix(".part").exists()
+    extract_mouse(dest, tmp_path / "resources" / "mouse")
+    assert [p.name for p in (tmp_path / "resources").iterdir()] == ["mouse"]  # no staging left
+    loaded, original = load_mouse(tmp_path / "resources" / "mouse"), load_mouse(source)
+    for field in ("images", "responses", "behavior", "pupil_center", "tiers", "unit_ids"):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(original, field))
+
+
+def test_404_names_url_and_status_without_retrying(server, tmp_path):
+    url = f"{server.base}/nowhere.zip"
+    with pytest.raises(DownloadError, match=rf"{url}: HTTP 404"):
+        download_file(url, tmp_path / "x.zip", retries=3, timeout=TIMEOUT)
+    assert server.hits["/nowhere.zip"] == 1
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_truncated_body_is_an_error_and_leaves_no_file(server, tmp_path):
+    url = f"{server.base}/truncated.zip"
+    with pytest.raises(DownloadError, match=rf"{url}: (truncated transfer|transfer interrupted)"):
+        download_file(url, tmp_path / "x.zip", retries=2, timeout=TIMEOUT)
+    assert server.hits["/truncated.zip"] == 2
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_checksum_mismatch(server, mouse_zip, tmp_path):
+    actual = hashlib.sha256(mouse_zip[0]).hexdigest()
+    with pytest.raises(DownloadError, match=rf"checksum mismatch, expected sha256 {'0' * 64}, got {actual}"):
+        download_file(f"{server.base}/mouse.zip", tmp_path / "x.zip", sha256="0" * 64, timeout=TIMEOUT)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("route", ["/not-a-zip.zip", "/crc.zip"])
+def test_corrupt_zip(server, tmp_path, route):
+    with pytest.raises(DownloadError, match=rf"{server.base}{route}: corrupt zip file"):
+        download_file(f"{server.base}{route}", tmp_path / "x.zip", timeout=TIMEOUT)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_server_errors_are_retried(server, tmp_path):
+    download_file(f"{server.base}/flaky.zip", tmp_path / "x.zip", retries=3, timeout=TIMEOUT)
+    assert server.hits["/flaky.zip"] == 2
+    with pytest.raises(DownloadError, match=r"HTTP 503 .*gave up after 3 attempts"):
+        download_file(f"{server.base}/down.zip", tmp_path / "y.zip", retries=3, timeout=TIMEOUT)
+    assert server.hits["/down.zip"] == 3
+
+
+def test_unreachable_server(tmp_path):
+    with pytest.raises(DownloadError, match="connection failed"):
+        download_file("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", retries=1, timeout=TIMEOUT)
+
+
+def test_zip_without_mouse_layout(server, tmp_path):
+    archive = download_file(f"{server.base}/no-layout.zip", tmp_path / "x.zip", timeout=TIMEOUT)
+    with pytest.raises(DataError, match=r"meta/trials/tiers\.npy: file is missing"):
+        extract_mouse(archive, tmp_path / "resources" / "mouse")
+    assert list((tmp_path / "resources").iterdir()) == []
+
+
+# ----------------------------------------------------------------------------------------------
+# The download_sensorium and build_cache rules, run by Snakemake against the same server
+
+
+def _download_config(tmp_path, server, **dataset) -> Path:
+    config = {"dataset": {"name": "served", "source": "download", "image_scale": 1.0, "mice": ["mouse"],
+                          "base_url": server.base, "file_pattern": "{mouse}.zip", "retries": 0, **dataset}}
+    path = tmp_path / "download.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.mark.timeout(300)
+def test_download_rule_fetches_unzips_and_caches(server, mouse_zip, tmp_path):
+    content, source = mouse_zip
+    config = _download_config(tmp_path, server, sha256={"mouse": hashlib.sha256(content).hexdigest()})
+    run_snakemake(tmp_path, "resources/served/mouse.cache", configs=(config,))
+    cached = load_cache(tmp_path / "resources" / "served" / "mouse.cache")
+    np.testing.assert_array_equal(np.asarray(cached.responses), load_mouse(source).responses)
+    assert sorted(p.name for p in (tmp_path / "resources" / "served").iterdir()) == ["mouse", "mouse.cache"]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize(
+    ("route", "dataset", "expected"),
+    [
+        ("missing", {}, "404"),
+        ("mouse", {"sha256": {"mouse": "0" * 64}}, "sha256"),
+    ],
+)
+def test_download_rule_failures_name_the_problem_and_leave_nothing(server, tmp_path, route, dataset, expected):
+    config = _download_config(tmp_path, server, mice=[route], **dataset)
+    result = run_snakemake(tmp_path, f"resources/served/{route}.cache", configs=(config,), check=False)
+    assert result.returncode != 0
+    log = (tmp_path / "results" / "served" / "logs" / "download_sensorium" / f"{route}.log").read_text()
+    assert expected in log
+    leftovers = list((tmp_path / "resources" / "served").glob("*")) if (tmp_path / "resources").exists() else []
+    assert leftovers == [], leftovers

@@ -1,0 +1,62 @@
+"""Rule-level tests: the real Snakefile and rules, run by Snakemake on the tiny config."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_snakemake
+from v1twin import training
+from v1twin.data import load_cache, load_mouse
+
+pytestmark = pytest.mark.slow
+
+
+def test_simulate_and_cache_rules_write_a_loadable_sensorium_tree(tiny_workdir):
+    run_snakemake(tiny_workdir, "resources/tiny/m1.cache", "resources/tiny/m2.cache")
+    folder = tiny_workdir / "resources" / "tiny" / "m1"
+    for part in ("data/images", "data/responses", "data/behavior", "data/pupil_center",
+                 "meta/neurons", "meta/trials", "meta/statistics"):
+        assert (folder / part).is_dir(), part
+    from_tree = load_mouse(folder)
+    from_cache = load_cache(tiny_workdir / "resources" / "tiny" / "m1.cache")
+    assert from_tree.images.shape == (240 + 60 + 10 * 4, 1, 32, 48)
+    assert from_tree.responses.shape[1] == 40
+    np.testing.assert_array_equal(from_tree.responses, np.asarray(from_cache.responses))
+    np.testing.assert_array_equal(from_tree.images, np.asarray(from_cache.images))
+    truth = np.load(tiny_workdir / "resources" / "tiny" / "m1.ground_truth.npz")
+    assert truth["rates"].shape == from_tree.responses.shape
+    assert not list((tiny_workdir / "resources" / "tiny").glob("*.tmp*")), "temporary folders left behind"
+
+
+def test_train_model_rule_writes_model_metrics_and_history(tiny_workdir):
+    model_dir = tiny_workdir / "results" / "tiny" / "models" / "gaussian_g0" / "seed1"
+    run_snakemake(tiny_workdir, str(model_dir.relative_to(tiny_workdir) / "metrics.json"))
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert set(metrics["per_mouse"]) == {"m1", "m2"}
+    assert metrics["mean"]["n_neurons"] == 80
+    assert -1 <= metrics["mean"]["single_trial_correlation"] <= 1
+    assert -1 <= metrics["mean"]["ground_truth_correlation"] <= 1
+    assert 1 <= metrics["best_epoch"] <= metrics["epochs"] <= 3  # max_epochs of the tiny config
+    history = pd.read_csv(model_dir / "training_log.csv")
+    assert list(history["epoch"]) == list(range(1, metrics["epochs"] + 1))
+    content = training.load_checkpoint(model_dir / "model.pt")
+    np.testing.assert_array_equal(content["extras"]["unit_ids"]["m2"], np.arange(1, 41))
+    assert content["extras"]["behavior_median"]["m1"].shape == (3,)
+    assert not (model_dir / "training_state.pt").exists(), "resumable state must be removed when done"
+
+
+def test_all_figures_builds_every_figure(tiny_workdir):
+    run_snakemake(tiny_workdir, "all_figures")
+    figures = tiny_workdir / "results" / "tiny" / "figures"
+    expected = ["population_overview", "performance", "learning_curves", "readout_weights", "mask_size",
+                "factorized_selection"]
+    for name in expected:
+        for suffix in (".pdf", ".png"):
+            path = figures / f"{name}{suffix}"
+            assert path.stat().st_size > 1000, path
+    table = pd.read_csv(tiny_workdir / "results" / "tiny" / "tables" / "performance.csv")
+    assert set(table["variant"]) == {"factorized", "gaussian_g0", "factorized_gamma-0.001", "factorized_gamma-0.1"}
+    # Nothing left to do: a second run is a no-op.
+    result = run_snakemake(tiny_workdir, "all_figures", options=("-n",))
+    assert "Nothing to be done" in result.stdout + result.stderr

@@ -1,0 +1,75 @@
+"""Rule-level tests of the embedding-consistency stage, run by Snakemake on the tiny config."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import run_snakemake
+from v1twin.clustering import load_embeddings, load_labels
+
+pytestmark = pytest.mark.slow
+
+VARIANTS = ["factorized", "gaussian_g0"]  # the tiny config's named variants (sweep variants are left out)
+N_NEURONS = 2 * 40
+K_VALUES = [2, 3, 4]
+TABLES = ["clustering_across_seeds", "kmeans_reruns", "response_correlation", "planted_types"]
+FIGURES = ["tsne_embeddings", "ari_across_seeds", "kmeans_reruns", "ari_planted_types"]
+
+
+@pytest.fixture(scope="module")
+def results(tiny_workdir):
+    targets = [f"results/tiny/consistency/{name}.csv" for name in TABLES]
+    targets += [f"results/tiny/figures/{name}.pdf" for name in FIGURES]
+    run_snakemake(tiny_workdir, *targets)
+    return tiny_workdir / "results" / "tiny"
+
+
+def test_embeddings_and_labels_cover_every_neuron_of_both_mice(results):
+    for variant in VARIANTS:
+        for seed in (1, 2):
+            embeddings = load_embeddings(results / "embeddings" / variant / f"seed{seed}.npz")
+            assert embeddings.embedding.shape == (N_NEURONS, 4)  # the tiny CNN core has 4 channels
+            assert not embeddings.aligned  # a CNN core has no rotation axis
+            np.testing.assert_allclose(np.linalg.norm(embeddings.embedding, axis=1), 1.0, rtol=1e-5)
+            assert embeddings.mouse.tolist() == ["m1"] * 40 + ["m2"] * 40
+            labels = load_labels(results / "clusters" / variant / f"seed{seed}.npz")
+            assert labels.k_values.tolist() == K_VALUES
+            for method in ("kmeans", "gmm"):
+                assert labels.labels[method].shape == (len(K_VALUES), N_NEURONS)
+                assert (labels.labels[method].max(axis=1) == np.array(K_VALUES) - 1).all()
+
+
+def test_consistency_tables_have_one_row_per_comparison_and_valid_values(results):
+    tables = {name: pd.read_csv(results / "consistency" / f"{name}.csv") for name in TABLES}
+    across = tables["clustering_across_seeds"]
+    assert len(across) == len(VARIANTS) * 2 * len(K_VALUES)
+    assert (across["n_pairs"] == 1).all()  # two seeds: one pair, so no sd
+    assert across["ari_mean"].between(-1, 1).all()
+    assert across[["fmi_mean", "v_measure_mean"]].stack().between(0, 1).all()
+
+    reruns = tables["kmeans_reruns"]
+    assert sorted(reruns["variant"].unique()) == VARIANTS and (reruns["seed"] == 1).all()
+    assert (reruns["n_pairs"] == 3).all()  # 3 reruns
+    assert reruns["ari_mean"].between(-1, 1).all()
+
+    correlation = tables["response_correlation"]
+    assert len(correlation) == len(VARIANTS) * 3  # mice m1, m2 and all
+    assert set(correlation["mouse"]) == {"m1", "m2", "all"}
+    assert correlation["correlation"].between(-1, 1).all()
+
+    planted = tables["planted_types"]
+    assert len(planted) == len(VARIANTS) * 2 * 2 * len(K_VALUES)  # variants x seeds x methods x K
+    assert planted["ari"].between(-1, 1).all()
+
+
+def test_tsne_maps_show_the_same_neurons_for_every_variant(results):
+    maps = [pd.read_csv(results / "embeddings" / variant / "seed1.tsne.csv") for variant in VARIANTS]
+    for table in maps:
+        assert len(table) == 2 * 30  # neurons_per_mouse of the tiny config
+        assert np.isfinite(table[["x", "y"]].to_numpy()).all()
+    pd.testing.assert_frame_equal(maps[0][["mouse", "unit_id"]], maps[1][["mouse", "unit_id"]])
+
+
+def test_every_figure_is_rendered(results):
+    for name in FIGURES:
+        for suffix in (".pdf", ".png"):
+            assert (results / "figures" / f"{name}{suffix}").stat().st_size > 1000

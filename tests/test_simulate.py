@@ -1,0 +1,323 @@
+"""The simulated V1 population: determinism, file contract, and the planted biology (known answers)."""
+
+import numpy as np
+import pytest
+
+from v1twin import metrics, simulate
+from v1twin.data import DataError, load_mouse, write_mouse
+
+SMALL = {
+    "image_height": 48,
+    "image_width": 80,
+    "n_train": 120,
+    "n_validation": 30,
+    "n_test_images": 8,
+    "test_repeats": 4,
+    "neurons": 40,
+    "n_types": 4,
+}
+HEIGHT, WIDTH = 72, 128
+
+
+@pytest.fixture(scope="module")
+def mouse():
+    return simulate.simulate_mouse(SMALL, seed=5, stimulus_seed=0)
+
+
+@pytest.fixture(scope="module")
+def centred_neurons():
+    """Six planted types, 8 neurons each, all looking at the image centre (no border effects)."""
+    config = simulate.simulation_params({"neurons": 48, "n_types": 6})
+    rng = np.random.default_rng(0)
+    neurons, _ = simulate.sample_neurons(rng, config)
+    neurons["rf_x"][:], neurons["rf_y"][:] = WIDTH / 2, HEIGHT / 2
+    return simulate.calibrate(rng, neurons, HEIGHT, WIDTH)
+
+
+def one_neuron(neurons: dict, i: int) -> dict:
+    """The ground-truth dict restricted to neuron i (per-neuron arrays are those of length N)."""
+    n = len(neurons["rf_x"])
+    return {k: (v[[i]] if np.ndim(v) == 1 and len(v) == n and k != "type_names" else v) for k, v in neurons.items()}
+
+
+def grating(neurons: dict, i: int, phase: float, radius: float | None = None, angle: float = 0.0,
+            amplitude: float = 64.0) -> np.ndarray:
+    """A grating (1, H, W) at neuron i's preferred frequency, rotated by `angle`, optionally a disk at its RF."""
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH]
+    dx, dy = xs - neurons["rf_x"][i], ys - neurons["rf_y"][i]
+    theta = neurons["orientation"][i] + angle
+    carrier = np.cos(2 * np.pi * neurons["spatial_frequency"][i] * (np.cos(theta) * dx - np.sin(theta) * dy) + phase)
+    if radius is not None:
+        carrier = carrier * (dx**2 + dy**2 <= radius**2)
+    return (amplitude * carrier)[None]
+
+
+def gabor(neurons: dict, i: int, offset: tuple[float, float] = (0.0, 0.0), angle: float = 0.0) -> np.ndarray:
+    """Neuron i's own even Gabor (1, H, W), moved by `offset` (x, y) pixels and rotated by `angle`."""
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH]
+    dx, dy = xs - neurons["rf_x"][i] - offset[0], ys - neurons["rf_y"][i] - offset[1]
+    theta, f, sigma = neurons["orientation"][i] + angle, neurons["spatial_frequency"][i], neurons["envelope_size"][i]
+    rotated = np.cos(theta) * dx - np.sin(theta) * dy
+    envelope = np.exp(-(dx**2 + dy**2) / (2 * sigma**2))
+    return (64 * envelope * np.cos(2 * np.pi * f * rotated + neurons["phase"][i]))[None]
+
+
+def rates_of(neurons: dict, i: int, stimuli: list[np.ndarray], **kwargs) -> np.ndarray:
+    """Rates of neuron i for stimuli given as contrast patterns around gray."""
+    return simulate.population_rates(one_neuron(neurons, i), 128 + np.stack(stimuli), **kwargs)[:, 0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Determinism, trial structure, file contract
+
+
+def test_same_seeds_give_identical_mice_and_other_seeds_differ(mouse):
+    arrays, truth = mouse
+    again, truth_again = simulate.simulate_mouse(SMALL, seed=5, stimulus_seed=0)
+    for name in ("images", "responses", "behavior", "pupil_center", "tiers", "image_ids", "trial_idx",
+                 "cell_motor_coordinates", "unit_ids"):
+        assert np.array_equal(getattr(arrays, name), getattr(again, name)), name
+    assert truth.keys() == truth_again.keys()
+    assert all(np.array_equal(truth[k], truth_again[k]) for k in truth)
+    other, _ = simulate.simulate_mouse(SMALL, seed=6, stimulus_seed=0)
+    assert not np.array_equal(arrays.responses, other.responses)
+    assert not np.array_equal(arrays.cell_motor_coordinates, other.cell_motor_coordinates)
+
+
+def test_test_images_are_shared_across_mice_with_the_same_stimulus_seed(mouse):
+    arrays, _ = mouse
+    other, _ = simulate.simulate_mouse(SMALL, seed=9, stimulus_seed=0)
+
+    def test_images(a):
+        test = np.flatnonzero(a.tiers == "test")
+        ids, first = np.unique(a.image_ids[test], return_index=True)
+        return ids, a.images[test[first]]
+
+    ids, images = test_images(arrays)
+    other_ids, other_images = test_images(other)
+    assert np.array_equal(ids, other_ids) and np.array_equal(images, other_images)
+    train = arrays.images[arrays.tiers == "train"][:5]
+    assert not np.array_equal(train, other.images[other.tiers == "train"][:5])
+    new_stimuli, _ = simulate.simulate_mouse(SMALL, seed=5, stimulus_seed=1)
+    assert not np.array_equal(images, test_images(new_stimuli)[1])
+
+
+def test_tiers_repeats_and_shuffled_trial_order(mouse):
+    arrays, _ = mouse
+    tiers, ids = arrays.tiers, arrays.image_ids
+    assert {t: int((tiers == t).sum()) for t in ("train", "validation", "test")} == {"train": 120, "validation": 30,
+                                                                                      "test": 32}
+    test_ids, counts = np.unique(ids[tiers == "test"], return_counts=True)
+    assert len(test_ids) == 8 and np.all(counts == 4)
+    for image_id in test_ids:
+        shown = arrays.images[ids == image_id]
+        assert np.all(shown == shown[0])
+    unique_ids = ids[tiers != "test"]
+    assert len(np.unique(unique_ids)) == len(unique_ids) and not np.isin(unique_ids, test_ids).any()
+    assert sorted(arrays.trial_idx.tolist()) == list(range(len(tiers)))
+    assert not np.array_equal(arrays.trial_idx, np.arange(len(tiers)))  # file index is not time order
+    assert (tiers[:-1] != tiers[1:]).sum() > 10  # tiers interleaved, not in blocks
+
+
+def test_arrays_have_the_sensorium_shapes_and_ranges(mouse):
+    arrays, truth = mouse
+    n_trials = 182
+    assert arrays.images.shape == (n_trials, 1, 48, 80) and arrays.images.dtype == np.float32
+    assert arrays.images.min() >= 0 and arrays.images.max() <= 255
+    assert np.array_equal(arrays.images, np.round(arrays.images))  # uint8 values
+    assert arrays.responses.shape == (n_trials, 40) and arrays.behavior.shape == (n_trials, 3)
+    assert arrays.pupil_center.shape == (n_trials, 2) and arrays.cell_motor_coordinates.shape == (40, 3)
+    assert np.all(np.isfinite(arrays.responses)) and arrays.responses.min() >= 0
+    assert truth["rates"].shape == (n_trials, 40) and truth["rates"].dtype == np.float32
+    assert truth["rates"].min() > 0
+
+
+def test_write_and_load_mouse_round_trip_exactly(mouse, tmp_path):
+    arrays, truth = mouse
+    folder = tmp_path / "static1-2-3-GrayImageNet-sim"
+    write_mouse(folder, arrays)
+    truth_file = tmp_path / "m.ground_truth.npz"
+    simulate.save_ground_truth(truth_file, truth)
+    loaded = load_mouse(folder)
+    for name in ("images", "responses", "behavior", "pupil_center", "tiers", "image_ids", "trial_idx",
+                 "cell_motor_coordinates", "unit_ids"):
+        assert np.array_equal(getattr(loaded, name), getattr(arrays, name)), name
+    with np.load(truth_file, allow_pickle=False) as stored:
+        assert set(stored.files) == set(truth)
+    reloaded = simulate.load_ground_truth(truth_file)
+    assert all(np.array_equal(reloaded[k], truth[k]) for k in truth)
+
+
+def test_stored_rates_are_reproduced_by_population_rates_from_the_saved_truth(mouse, tmp_path):
+    arrays, truth = mouse
+    simulate.save_ground_truth(tmp_path / "truth.npz", truth)
+    rates = simulate.population_rates(simulate.load_ground_truth(tmp_path / "truth.npz"), arrays.images, arrays.behavior,
+                                      arrays.pupil_center)
+    np.testing.assert_allclose(rates, truth["rates"], rtol=1e-5)
+
+
+def test_missing_or_incomplete_ground_truth_names_the_file(tmp_path):
+    path = tmp_path / "m.ground_truth.npz"
+    with pytest.raises(DataError, match="m.ground_truth.npz.*missing"):
+        simulate.load_ground_truth(path)
+    np.savez(path, rates=np.zeros((2, 2)))
+    with pytest.raises(DataError, match="m.ground_truth.npz.*lacks"):
+        simulate.load_ground_truth(path)
+
+
+def test_bad_parameters_are_rejected_with_the_key_named():
+    with pytest.raises(simulate.SimulationError, match="unknown keys.*neuron_count"):
+        simulate.simulation_params({"neuron_count": 3})
+    with pytest.raises(simulate.SimulationError, match="discreteness"):
+        simulate.simulation_params({"discreteness": 1.5})
+    with pytest.raises(simulate.SimulationError, match="test_repeats"):
+        simulate.simulation_params({"test_repeats": 1})
+    with pytest.raises(simulate.SimulationError, match="noise_fano"):
+        simulate.simulation_params({"noise_fano": "high"})
+    assert simulate.simulation_params({"seed": 3}) == simulate.DEFAULTS  # the dataset seed is not a parameter
+
+
+# ----------------------------------------------------------------------------------------------
+# Stimuli, behaviour, noise, oracle
+
+
+def test_natural_images_have_a_one_over_f_amplitude_spectrum():
+    images = simulate.natural_images(np.random.default_rng(0), 200, HEIGHT, WIDTH)[:, 0]
+    power = np.mean(np.abs(np.fft.fft2(images - images.mean(axis=(1, 2), keepdims=True))) ** 2, axis=0)
+    radius = np.hypot(np.fft.fftfreq(WIDTH)[None], np.fft.fftfreq(HEIGHT)[:, None])
+    band = (radius > 0.02) & (radius < 0.4)
+    slope = np.polyfit(np.log(radius[band]), np.log(power[band]), 1)[0]
+    assert slope == pytest.approx(-2.0, abs=0.15)  # power 1/f² <=> amplitude 1/f
+
+
+def test_behaviour_is_physical_and_running_goes_with_a_larger_pupil():
+    behavior, eye = simulate.simulate_behavior(np.random.default_rng(1), 4000)
+    pupil, derivative, running = behavior.T
+    assert pupil.min() > 0 and running.min() >= 0 and 0.1 < (running > 0).mean() < 0.9
+    assert np.corrcoef(pupil, running)[0, 1] > 0.4
+    np.testing.assert_allclose(derivative[1:], np.diff(pupil), atol=1e-4)  # in time order
+    np.testing.assert_allclose(eye.mean(axis=0), simulate.EYE_CENTER, atol=1.5)
+
+
+def test_gamma_noise_has_the_rate_as_mean_and_fano_times_rate_as_variance():
+    responses = simulate.noisy_responses(np.random.default_rng(0), np.full((200_000, 1), 2.0), fano=0.5)
+    assert responses.min() >= 0
+    assert responses.mean() == pytest.approx(2.0, rel=0.01)
+    assert responses.var() == pytest.approx(1.0, rel=0.03)
+
+
+def test_demo_noise_gives_a_realistic_oracle(mouse):
+    arrays, _ = mouse
+    test = arrays.tiers == "test"
+    oracle = metrics.jackknife_oracle(arrays.responses[test], arrays.image_ids[test])
+    assert 0.45 < oracle.mean() < 0.9  # demo size gives ≈0.70; few test images here widen the range
+
+
+# ----------------------------------------------------------------------------------------------
+# The planted biology
+
+
+def test_rf_centres_follow_a_linear_retinotopic_map(mouse):
+    arrays, truth = mouse
+    motor = np.column_stack([arrays.cell_motor_coordinates[:, :2], np.ones(len(truth["rf_x"]))])
+    for rf in (truth["rf_x"], truth["rf_y"]):
+        fitted = motor @ np.linalg.lstsq(motor, rf, rcond=None)[0]
+        assert 1 - np.var(rf - fitted) / np.var(rf) > 0.9
+    margin = simulate.RF_MARGIN * SMALL["image_height"] / simulate.REFERENCE_HEIGHT
+    assert truth["rf_x"].min() >= margin and truth["rf_x"].max() <= SMALL["image_width"] - margin
+
+
+def test_types_are_tight_at_discreteness_one_and_a_continuum_at_zero():
+    def within_type_spread(discreteness):
+        config = simulate.simulation_params({"neurons": 600, "discreteness": discreteness})
+        neurons, _ = simulate.sample_neurons(np.random.default_rng(3), config)
+        coordinates, types = neurons["type_coordinates"], neurons["cell_type"]
+        return np.mean([coordinates[types == k].std(axis=0).mean() for k in np.unique(types)]), neurons
+
+    tight, neurons = within_type_spread(1.0)
+    loose, _ = within_type_spread(0.0)
+    assert loose > 4 * tight
+    prototypes = neurons["type_prototype_coordinates"]
+    gaps = np.linalg.norm(prototypes[:, None] - prototypes[None], axis=2)[np.triu_indices(len(prototypes), 1)]
+    assert gaps.min() > 10 * tight  # well separated clusters
+    assert len(set(neurons["type_names"])) == 6
+
+
+def test_orientation_and_phase_are_independent_of_type():
+    config = simulate.simulation_params({"neurons": 3000})
+    neurons, _ = simulate.sample_neurons(np.random.default_rng(4), config)
+    for k in range(config["n_types"]):
+        members = neurons["cell_type"] == k
+        assert neurons["orientation"][members].mean() == pytest.approx(np.pi / 2, abs=0.2)
+        assert neurons["phase"][members].mean() == pytest.approx(np.pi, abs=0.4)
+
+
+def test_complex_types_are_phase_invariant_and_simple_types_are_not(centred_neurons):
+    neurons = centred_neurons
+    phases = np.arange(12) * 2 * np.pi / 12
+    for i in range(len(neurons["rf_x"])):
+        rates = rates_of(neurons, i, [grating(neurons, i, p) for p in phases])
+        invariance = 1 - np.abs(np.mean(rates * np.exp(1j * phases))) / rates.mean()
+        planted = neurons["phase_invariance"][i]
+        if planted > 0.8:
+            assert invariance > 0.8, i
+        elif planted < 0.2:
+            assert invariance < 0.5, i
+
+
+def test_suppressed_types_prefer_an_optimal_size_over_a_large_grating(centred_neurons):
+    neurons = centred_neurons
+    radii = 0.05 * 1.23859 ** np.arange(15) * 40
+    for i in range(len(neurons["rf_x"])):
+        # at the neuron's own phase the grating matches its even filter
+        rates = rates_of(neurons, i, [grating(neurons, i, neurons["phase"][i], r) for r in radii])
+        suppression = (rates.max() - rates[-1]) / rates.max()
+        if neurons["surround_suppression"][i] > 1.0:
+            assert suppression > 0.5, i
+        elif neurons["surround_suppression"][i] == 0:
+            assert suppression < 0.05, i
+
+
+def test_cross_orientation_types_are_suppressed_by_an_orthogonal_gabor(centred_neurons):
+    neurons = centred_neurons
+    for i in range(len(neurons["rf_x"])):
+        preferred = gabor(neurons, i)
+        orthogonal = gabor(neurons, i, angle=np.pi / 2)
+        alone, plaid = rates_of(neurons, i, [preferred, preferred + orthogonal])
+        if neurons["cross_orientation"][i] > 1.0:
+            assert plaid < 0.7 * alone, i
+        elif neurons["cross_orientation"][i] == 0:
+            assert plaid > 0.85 * alone, i
+
+
+def test_running_multiplies_each_rate_by_its_planted_gain(centred_neurons):
+    neurons = centred_neurons
+    images = simulate.natural_images(np.random.default_rng(2), 4, HEIGHT, WIDTH)
+    sitting = np.tile([simulate.PUPIL_MEAN, 0.0, 0.0], (4, 1))
+    running = np.tile([simulate.PUPIL_MEAN, 0.0, 20.0], (4, 1))
+    ratio = simulate.population_rates(neurons, images, running) / simulate.population_rates(neurons, images, sitting)
+    expected = np.exp(neurons["gain_running"] * 20.0 / simulate.RUNNING_SCALE)
+    np.testing.assert_allclose(ratio, np.broadcast_to(expected, ratio.shape), rtol=1e-4)
+    assert ratio.mean() > 1.2
+
+
+def test_an_eye_shift_moves_the_receptive_field(centred_neurons):
+    # A vertical carrier (orientation 0): moving the probe along y changes only the envelope overlap, so
+    # the preferred y offset is not confounded by a residual x misalignment of an oblique carrier.
+    neurons = {**centred_neurons, "eye_shift_gain": np.array(0.5), "orientation": np.zeros_like(centred_neurons["orientation"])}
+    i = 0
+    probe_offsets = np.arange(-8, 9)
+
+    def preferred_offset(eye_offset: list[float], axis: int) -> int:
+        """The probe position (along `axis`, 0 = x) that drives neuron i most with the eye moved."""
+        shifts = np.zeros((len(probe_offsets), 2))
+        shifts[:, axis] = probe_offsets
+        stimuli = [gabor(neurons, i, tuple(shift)) for shift in shifts]
+        pupil = np.tile(simulate.EYE_CENTER + eye_offset, (len(stimuli), 1))
+        return probe_offsets[np.argmax(rates_of(neurons, i, stimuli, pupil_center=pupil))]
+
+    assert preferred_offset([0.0, 0.0], axis=0) == 0
+    assert preferred_offset([8.0, 0.0], axis=0) == 4  # 8 camera px × 0.5 px per camera px
+    assert preferred_offset([-8.0, 0.0], axis=0) == -4
+    assert preferred_offset([0.0, 6.0], axis=1) == 3
+    assert preferred_offset([8.0, 0.0], axis=1) == 0

@@ -1,0 +1,62 @@
+"""The workflow as a whole: it plans, lints clean, and refuses a bad config before running anything."""
+import re
+import subprocess
+
+import pytest
+import yaml
+
+from conftest import REPO, SNAKEMAKE, TINY_CONFIG, run_snakemake
+
+
+def _dry_run(workdir, configfile, *args):
+    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+               "--configfile", str(configfile), "-n", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def _planned_jobs(stdout: str) -> dict[str, int]:
+    """Job counts per rule from the dry-run summary table."""
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", stdout, flags=re.M) if rule != "total"}
+
+
+def test_demo_config_plans_all_figures(tmp_path):
+    result = _dry_run(tmp_path, REPO / "config" / "config.yaml", "all_figures")
+    assert result.returncode == 0, result.stderr
+    jobs = _planned_jobs(result.stdout)
+    assert jobs["simulate_mouse"] == 2 and jobs["build_cache"] == 2
+    assert jobs["train_model"] == 5 * 3 + 3  # variants x seeds + the factorized sweep (one seed)
+
+
+def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):
+    result = _dry_run(tmp_path, REPO / "config" / "paper.yaml", "all_figures")
+    assert result.returncode == 0, result.stderr
+    jobs = _planned_jobs(result.stdout)
+    assert jobs["download_sensorium"] == 7 and jobs["build_cache"] == 7
+    assert "simulate_mouse" not in jobs
+    assert "static26872-17-20-GrayImageNet-94c6ff995dac583098847cfecd43e7b6.zip" in result.stdout
+
+
+def test_lint_is_clean():
+    result = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda c: c["variants"]["gaussian_g0"]["readout"].update(gama=1.0), "gama"),
+        (lambda c: c["training"].update(lr="fast"), "fast"),
+        (lambda c: c.update(seed=[1]), "seed"),
+        (lambda c: c["dataset"].update(source="ftp"), "ftp"),
+        (lambda c: c["sweeps"]["factorized_gamma"].update(base="factorised"), "factorised"),
+    ],
+)
+def test_config_mistakes_fail_before_any_job_runs(tmp_path, edit, expected):
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    edit(config)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = run_snakemake(tmp_path, "all_figures", configs=(bad,), check=False)
+    assert result.returncode != 0
+    assert expected in result.stderr + result.stdout
+    assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()

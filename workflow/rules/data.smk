@@ -1,0 +1,58 @@
+# Input data: simulate or download each mouse, then convert it once into a memory-mappable cache.
+
+
+if SIMULATED:
+
+    rule simulate_mouse:
+        """A simulated mouse in the Sensorium 2022 file layout, with its ground truth."""
+        output:
+            mouse=directory(f"{RESOURCES}/{{mouse}}"),
+            truth=f"{RESOURCES}/{{mouse}}.ground_truth.npz",
+        params:
+            simulation=DATASET["simulation"],
+            stimulus_seed=DATASET["simulation"]["seed"],
+            seed=lambda wc: DATASET["simulation"]["seed"] + 1 + MICE.index(wc.mouse),
+        log:
+            f"{LOGS}/simulate_mouse/{{mouse}}.log",
+        conda:
+            "../../envs/v1twin.yaml"
+        resources:
+            mem_mb=4000,
+            runtime=30,
+        script:
+            "../scripts/simulate_mouse.py"
+else:
+
+    rule download_sensorium:
+        """One Sensorium 2022 mouse: streamed, checksummed, unzipped and validated."""
+        output:
+            directory(f"{RESOURCES}/{{mouse}}"),
+        params:
+            url=lambda wc: download_url(wc.mouse),
+            sha256=lambda wc: DATASET.get("sha256", {}).get(wc.mouse),
+            retries=DATASET["retries"],
+        log:
+            f"{LOGS}/download_sensorium/{{mouse}}.log",
+        localrule: True  # compute nodes often have no internet access
+        conda:
+            "../../envs/v1twin.yaml"
+        retries: 0
+        script:
+            "../scripts/download_sensorium.py"
+
+
+rule build_cache:
+    """Read the one-file-per-trial tree once; every later job memory-maps the cache."""
+    input:
+        f"{RESOURCES}/{{mouse}}",
+    output:
+        directory(f"{RESOURCES}/{{mouse}}.cache"),
+    log:
+        f"{LOGS}/build_cache/{{mouse}}.log",
+    conda:
+        "../../envs/v1twin.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../scripts/build_cache.py"

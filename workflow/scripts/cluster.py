@@ -1,0 +1,14 @@
+"""Snakemake entry point of rule cluster_embeddings: k-means and GMM labels of one embedding at every K."""
+import logging
+
+from threadpoolctl import threadpool_limits
+
+from v1twin.clustering import cluster_embedding, load_embeddings, save_labels
+from v1twin.files import rule_log
+
+with rule_log(snakemake.log[0]), threadpool_limits(snakemake.threads):  # noqa: F821
+    rule = snakemake  # noqa: F821
+    embeddings = load_embeddings(rule.input[0])
+    logging.info("clustering %d neurons at K = %s", len(embeddings.embedding), list(rule.params.k_values))
+    labels = cluster_embedding(embeddings, list(rule.params.k_values), rule.params.n_init, rule.params.random_state)
+    save_labels(rule.output[0], labels)

@@ -1,0 +1,54 @@
+"""Snakemake entry point of the consistency tables (results/<dataset>/consistency/*.csv).
+
+One script for the four table rules: each reads the files its rule names and writes one CSV; the
+rule's name picks the table.
+"""
+import logging
+
+import torch
+
+from v1twin import clustering
+from v1twin.data import load_training_mice
+from v1twin.files import rule_log
+
+
+def by_variant(files, runs):
+    """variant -> seed -> file, from parallel lists of files and (variant, seed) runs."""
+    table = {}
+    for path, (variant, seed) in zip(files, runs, strict=True):
+        table.setdefault(variant, {})[int(seed)] = path
+    return table
+
+
+def across_seeds(rule):
+    return clustering.across_seed_table(by_variant(rule.input.labels, rule.params.runs))
+
+
+def kmeans_reruns(rule):
+    variants = list(rule.params.seeds)
+    return clustering.kmeans_rerun_table(dict(zip(variants, rule.input.pairs, strict=True)), dict(rule.params.seeds))
+
+
+def planted_types(rule):
+    labels = by_variant(rule.input.labels, rule.params.runs)
+    return clustering.planted_type_table(labels, list(rule.input.truth), list(rule.params.mice))
+
+
+def response_correlation(rule):
+    torch.set_num_threads(rule.threads)
+    data = load_training_mice(dict(zip(rule.params.mice, rule.input.caches, strict=True)), rule.params.image_scale)
+    return clustering.response_correlation_table(by_variant(rule.input.models, rule.params.runs), data)
+
+
+TABLES = {
+    "clustering_across_seeds": across_seeds,
+    "kmeans_rerun_table": kmeans_reruns,
+    "planted_type_table": planted_types,
+    "response_correlation": response_correlation,
+}
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    rule = snakemake  # noqa: F821
+    table = TABLES[rule.rule](rule)
+    table.to_csv(rule.output[0], index=False)
+    logging.info("%d rows -> %s", len(table), rule.output[0])

@@ -1,0 +1,15 @@
+"""Snakemake entry point of rule kmeans_reruns: ARI between k-means reruns on one embedding (R24 A.4)."""
+import logging
+
+from threadpoolctl import threadpool_limits
+
+from v1twin.clustering import kmeans_rerun_agreement, load_embeddings
+from v1twin.files import rule_log
+
+with rule_log(snakemake.log[0]), threadpool_limits(snakemake.threads):  # noqa: F821
+    rule = snakemake  # noqa: F821
+    embeddings = load_embeddings(rule.input[0])
+    pairs = kmeans_rerun_agreement(embeddings, list(rule.params.k_values), rule.params.reruns,
+                                   rule.params.n_init, rule.params.random_state)
+    logging.info("mean ARI per K:\n%s", pairs.groupby("k")["ari"].mean().to_string())
+    pairs.to_csv(rule.output[0], index=False)

@@ -1,0 +1,13 @@
+"""Snakemake entry point of rule tsne: a 2-D openTSNE map of one embedding's neuron subset."""
+import logging
+
+from v1twin.clustering import load_embeddings, tsne_table
+from v1twin.files import rule_log
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    rule = snakemake  # noqa: F821
+    settings = rule.params.tsne
+    table = tsne_table(load_embeddings(rule.input[0]), settings["neurons_per_mouse"], settings["exaggeration"],
+                       settings["seed"], n_jobs=rule.threads)
+    logging.info("t-SNE of %d neurons", len(table))
+    table.to_csv(rule.output[0], index=False)

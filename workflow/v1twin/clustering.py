@@ -1,0 +1,512 @@
+"""Neuron embeddings, their clustering, and how consistent both are across seeds (METHODS §4).
+
+The embedding of a neuron is its readout feature vector, L2-normalized: clustering should see what
+a neuron computes, not its gain. For a rotation-equivariant core the same neuron can be represented
+by any cyclic shift of its vector along the rotation axis, so each vector is first aligned to a
+common template (Ustyuzhaninov et al. 2019, discrete version). Labels from k-means and a diagonal
+GMM at every K are then compared across seeds (ARI, Fowlkes–Mallows, V-measure), across k-means
+reruns on one embedding (R24 A.4) and, on simulated data, with the planted cell types.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from openTSNE import TSNE
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score, v_measure_score
+from sklearn.mixture import GaussianMixture
+from tqdm import tqdm
+
+from v1twin import metrics
+from v1twin.data import MouseTensors
+from v1twin.models import RotationEquivariantCore
+from v1twin.simulate import load_ground_truth
+from v1twin.training import load_checkpoint, load_model, predict
+
+log = logging.getLogger(__name__)
+
+METHODS = ("kmeans", "gmm")
+AGREEMENT_MEASURES = ("ari", "fmi", "v_measure")
+GMM_REG_COVAR = 1e-6  # D25's baseline
+MAX_ALIGNMENT_ITERATIONS = 100
+MIN_PERPLEXITY = 5.0  # n/100 is meaningless for a few hundred neurons (tests, tiny configs)
+ALL_MICE = "all"  # the row of the response-correlation table that pools every neuron
+
+
+class ClusteringError(ValueError):
+    """A missing or inconsistent embedding, label or model file; the message names the file."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Embeddings
+
+
+@dataclass
+class Embeddings:
+    """Readout features of every neuron of every mouse, one row per neuron (mice in config order)."""
+
+    embedding: np.ndarray  # (N, C) float32: pruned channels zeroed, L2-normalized, rotation-aligned where equivariant
+    features: np.ndarray  # (N, C) float32: the raw readout feature vectors
+    mouse: np.ndarray  # (N,) str
+    unit_id: np.ndarray  # (N,) int64
+    rotation_shift: np.ndarray  # (N,) int64: the cyclic shift applied by the alignment (0 without it)
+    aligned: bool
+
+
+def normalize_rows(vectors: np.ndarray) -> np.ndarray:
+    """Each row divided by its L2 norm (float64); an all-zero row stays zero."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)
+
+
+def _rotation_view(vectors: np.ndarray, n_features: int, rotations: int) -> np.ndarray:
+    """(N, F·R) rotation-major channels (index r·F + f) viewed as (N, F, R)."""
+    if vectors.shape[1] != n_features * rotations:
+        raise ValueError(f"{vectors.shape[1]} channels are not {n_features} features x {rotations} rotations")
+    return vectors.reshape(len(vectors), rotations, n_features).transpose(0, 2, 1)
+
+
+def _all_shifts(template: np.ndarray) -> np.ndarray:
+    """The R cyclic shifts of a (F, R) template, stacked to (R, F, R)."""
+    return np.stack([np.roll(template, shift, axis=-1) for shift in range(template.shape[-1])])
+
+
+def _best_shifts(views: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Per neuron the shift s maximizing Σ_fr template[f, r] · view[f, (r + s) mod R]; first s on ties."""
+    return np.einsum("nfr,sfr->ns", views, _all_shifts(template)).argmax(axis=1)
+
+
+def _apply_shifts(views: np.ndarray, shifts: np.ndarray) -> np.ndarray:
+    """aligned[n, f, r] = view[n, f, (r + shifts[n]) mod R]."""
+    rotations = views.shape[-1]
+    index = (np.arange(rotations)[None, :] + shifts[:, None]) % rotations
+    return np.take_along_axis(views, np.broadcast_to(index[:, None, :], views.shape), axis=-1)
+
+
+def align_rotations(
+    features: np.ndarray, n_features: int, rotations: int, max_iterations: int = MAX_ALIGNMENT_ITERATIONS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation-aligned, L2-normalized embeddings (N, C) in the same channel layout, and the shifts (N,).
+
+    Alternates two steps that each raise Σ_n ⟨template, aligned_n⟩ (like k-means with one
+    cluster over each vector's R rotations): every neuron takes the cyclic shift that best matches
+    the template, then the template becomes the mean aligned vector; it stops when no shift changes.
+    The first template is the neuron closest to the unaligned mean: an actual vector (the mean of
+    randomly rotated vectors is nearly flat along R, which would make every shift tie), chosen
+    without regard to neuron order, so the result does not depend on how neurons are numbered.
+    """
+    views = _rotation_view(normalize_rows(features), n_features, rotations)
+    closeness = np.einsum("nfr,sfr->ns", views, _all_shifts(views.mean(axis=0))).max(axis=1)
+    template = views[int(np.argmax(closeness))]
+    shifts = _best_shifts(views, template)
+    for _ in range(max_iterations):
+        template = _apply_shifts(views, shifts).mean(axis=0)
+        new_shifts = _best_shifts(views, template)
+        if np.array_equal(new_shifts, shifts):
+            break
+        shifts = new_shifts
+    else:
+        log.warning("rotation alignment did not settle within %d iterations", max_iterations)
+    aligned = _apply_shifts(views, shifts)
+    return aligned.transpose(0, 2, 1).reshape(len(aligned), -1), shifts.astype(np.int64)
+
+
+def model_embeddings(model_path: str | Path, mice: list[str]) -> Embeddings:
+    """The embeddings of a saved model (model.pt), rows of `mice` in that order.
+
+    Unit ids come from the checkpoint's extras (written by the train_model rule).
+    """
+    model_path = Path(model_path)
+    content = load_checkpoint(model_path)
+    model = load_model(model_path, device=torch.device("cpu"))
+    unit_ids = content["extras"].get("unit_ids", {})
+    missing = [mouse for mouse in mice if mouse not in model.readouts or mouse not in unit_ids]
+    if missing:
+        raise ClusteringError(f"{model_path}: no readout or unit ids for mice {missing} (it has {list(model.readouts)})")
+    features, mouse_column, unit_column = [], [], []
+    for mouse in mice:
+        weights = model.readouts[mouse].features.detach().cpu().numpy()
+        ids = np.asarray(unit_ids[mouse], dtype=np.int64)
+        if len(ids) != len(weights):
+            raise ClusteringError(f"{model_path}: mouse {mouse} has {len(weights)} readout rows but {len(ids)} unit ids")
+        features.append(weights)
+        mouse_column.append(np.full(len(ids), mouse))
+        unit_column.append(ids)
+    features = np.concatenate(features)
+    core = model.core
+    # A pruned channel (mask 0) reaches no neuron, whatever its readout weight says.
+    effective = features * core.channel_mask.cpu().numpy()
+    aligned = isinstance(core, RotationEquivariantCore)
+    if aligned:
+        embedding, shifts = align_rotations(effective, core.n_features, core.rotations)
+    else:
+        embedding, shifts = normalize_rows(effective), np.zeros(len(features), dtype=np.int64)
+    return Embeddings(
+        embedding=embedding.astype(np.float32),
+        features=features.astype(np.float32),
+        mouse=np.concatenate(mouse_column).astype(str),
+        unit_id=np.concatenate(unit_column),
+        rotation_shift=shifts,
+        aligned=aligned,
+    )
+
+
+def save_embeddings(path: str | Path, embeddings: Embeddings) -> None:
+    """Write an .npz (no pickle) atomically."""
+    _save_npz(
+        path,
+        embedding=embeddings.embedding,
+        features=embeddings.features,
+        mouse=embeddings.mouse.astype(str),
+        unit_id=embeddings.unit_id,
+        rotation_shift=embeddings.rotation_shift,
+        aligned=np.array(embeddings.aligned),
+    )
+
+
+def load_embeddings(path: str | Path) -> Embeddings:
+    """Read what `save_embeddings` wrote; a missing array or a row-count mismatch names the file."""
+    content = _load_npz(path, ("embedding", "features", "mouse", "unit_id", "rotation_shift", "aligned"))
+    embeddings = Embeddings(
+        embedding=content["embedding"],
+        features=content["features"],
+        mouse=content["mouse"],
+        unit_id=content["unit_id"],
+        rotation_shift=content["rotation_shift"],
+        aligned=bool(content["aligned"]),
+    )
+    rows = {name: len(getattr(embeddings, name)) for name in ("embedding", "features", "mouse", "unit_id", "rotation_shift")}
+    if len(set(rows.values())) != 1 or embeddings.embedding.ndim != 2:
+        raise ClusteringError(f"{path}: arrays disagree on the number of neurons {rows}")
+    return embeddings
+
+
+def _save_npz(path: str | Path, **arrays: np.ndarray) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.tmp")
+    with open(staging, "wb") as handle:
+        np.savez(handle, **arrays)
+    staging.replace(path)
+
+
+def _load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            content = {key: stored[key] for key in stored.files}
+    except (OSError, ValueError, EOFError) as error:
+        raise ClusteringError(f"{path}: cannot read ({error})") from error
+    missing = sorted(set(keys) - set(content))
+    if missing:
+        raise ClusteringError(f"{path}: lacks array(s) {missing}; it has {sorted(content)}")
+    return content
+
+
+# ----------------------------------------------------------------------------------------------
+# Clustering
+
+
+def kmeans_labels(embedding: np.ndarray, k: int, n_init: int, random_state: int) -> np.ndarray:
+    """k-means cluster of every row; the same arguments give the same labels."""
+    model = KMeans(n_clusters=k, n_init=n_init, random_state=random_state)
+    return model.fit_predict(np.asarray(embedding, dtype=np.float64)).astype(np.int64)
+
+
+def gmm_labels(embedding: np.ndarray, k: int, n_init: int, random_state: int) -> np.ndarray:
+    """Most likely component of a diagonal Gaussian mixture (reg_covar 1e-6, k-means init; D25's baseline)."""
+    model = GaussianMixture(
+        n_components=k, covariance_type="diag", reg_covar=GMM_REG_COVAR, init_params="kmeans",
+        n_init=n_init, random_state=random_state,
+    )
+    vectors = np.asarray(embedding, dtype=np.float64)
+    return model.fit(vectors).predict(vectors).astype(np.int64)
+
+
+CLUSTERERS = {"kmeans": kmeans_labels, "gmm": gmm_labels}
+
+
+def _check_k_values(k_values: list[int], n_neurons: int) -> None:
+    too_large = [k for k in k_values if not 1 <= k <= n_neurons]
+    if too_large:
+        raise ValueError(f"cannot form K = {too_large} clusters of {n_neurons} neurons")
+
+
+@dataclass
+class ClusterLabels:
+    """Labels of one embedding: labels[method] is (len(k_values), N); neurons as in the embedding."""
+
+    k_values: np.ndarray
+    labels: dict[str, np.ndarray]
+    mouse: np.ndarray
+    unit_id: np.ndarray
+
+    def at(self, method: str, k: int) -> np.ndarray:
+        """Labels of one method at one K."""
+        if method not in self.labels:
+            raise KeyError(f"no {method!r} labels (have {sorted(self.labels)})")
+        matches = np.flatnonzero(self.k_values == k)
+        if matches.size == 0:
+            raise KeyError(f"no labels at K = {k} (have {self.k_values.tolist()})")
+        return self.labels[method][matches[0]]
+
+
+def cluster_embedding(embeddings: Embeddings, k_values: list[int], n_init: int, random_state: int) -> ClusterLabels:
+    """k-means and GMM labels at every K."""
+    _check_k_values(k_values, len(embeddings.embedding))
+    labels = {method: [] for method in METHODS}
+    for k, method in tqdm(list(itertools.product(k_values, METHODS)), desc="clustering", disable=None):
+        labels[method].append(CLUSTERERS[method](embeddings.embedding, k, n_init, random_state))
+        log.info("%s with K = %d done", method, k)
+    return ClusterLabels(
+        k_values=np.asarray(k_values, dtype=np.int64),
+        labels={method: np.stack(rows) for method, rows in labels.items()},
+        mouse=embeddings.mouse,
+        unit_id=embeddings.unit_id,
+    )
+
+
+def save_labels(path: str | Path, labels: ClusterLabels) -> None:
+    _save_npz(path, k_values=labels.k_values, mouse=labels.mouse.astype(str), unit_id=labels.unit_id, **labels.labels)
+
+
+def load_labels(path: str | Path) -> ClusterLabels:
+    """Read what `save_labels` wrote; shapes are checked against the K values and neurons."""
+    content = _load_npz(path, ("k_values", "mouse", "unit_id", *METHODS))
+    labels = ClusterLabels(
+        k_values=content["k_values"],
+        labels={method: content[method] for method in METHODS},
+        mouse=content["mouse"],
+        unit_id=content["unit_id"],
+    )
+    expected = (len(labels.k_values), len(labels.unit_id))
+    wrong = {method: rows.shape for method, rows in labels.labels.items() if rows.shape != expected}
+    if wrong or len(labels.mouse) != len(labels.unit_id):
+        raise ClusteringError(f"{path}: label arrays {wrong} do not have shape (K values, neurons) = {expected}")
+    return labels
+
+
+def kmeans_rerun_agreement(
+    embeddings: Embeddings, k_values: list[int], reruns: int, n_init: int, random_state: int
+) -> pd.DataFrame:
+    """R24 A.4: ARI between k-means runs on the same embedding with random states random_state + r.
+
+    One row per K and pair of runs (k, run_a, run_b, ari); the spread of this ARI is the part of the
+    across-seed disagreement that k-means itself causes.
+    """
+    _check_k_values(k_values, len(embeddings.embedding))
+    rows = []
+    for k in tqdm(k_values, desc="k-means reruns", disable=None):
+        runs = [kmeans_labels(embeddings.embedding, k, n_init, random_state + run) for run in range(reruns)]
+        for run_a, run_b in itertools.combinations(range(reruns), 2):
+            rows.append({"k": k, "run_a": run_a, "run_b": run_b, "ari": adjusted_rand_score(runs[run_a], runs[run_b])})
+    return pd.DataFrame(rows, columns=["k", "run_a", "run_b", "ari"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Agreement
+
+
+def agreement(labels_a: np.ndarray, labels_b: np.ndarray) -> dict[str, float]:
+    """ARI, Fowlkes–Mallows index and V-measure of two labelings of the same neurons."""
+    return {
+        "ari": float(adjusted_rand_score(labels_a, labels_b)),
+        "fmi": float(fowlkes_mallows_score(labels_a, labels_b)),
+        "v_measure": float(v_measure_score(labels_a, labels_b)),
+    }
+
+
+def _check_same_neurons(labels: dict[int, ClusterLabels], what: str) -> None:
+    """Comparing labels only makes sense row by row on the same neurons with the same K values."""
+    first_seed, first = next(iter(labels.items()))
+    for seed, other in labels.items():
+        same = (
+            np.array_equal(other.mouse, first.mouse)
+            and np.array_equal(other.unit_id, first.unit_id)
+            and np.array_equal(other.k_values, first.k_values)
+        )
+        if not same:
+            raise ClusteringError(f"{what}: seeds {first_seed} and {seed} differ in neurons or K values")
+
+
+def seed_pair_agreement(labels: dict[int, ClusterLabels], what: str = "labels") -> pd.DataFrame:
+    """Agreement of every pair of seeds, per method and K.
+
+    Columns: method, k, seed_a, seed_b, ari, fmi, v_measure. `what` names the labels in errors.
+    """
+    _check_same_neurons(labels, what)
+    first = next(iter(labels.values()))
+    rows = []
+    for method, k in itertools.product(METHODS, first.k_values.tolist()):
+        for seed_a, seed_b in itertools.combinations(labels, 2):
+            scores = agreement(labels[seed_a].at(method, k), labels[seed_b].at(method, k))
+            rows.append({"method": method, "k": k, "seed_a": seed_a, "seed_b": seed_b, **scores})
+    return pd.DataFrame(rows, columns=["method", "k", "seed_a", "seed_b", *AGREEMENT_MEASURES])
+
+
+def summarize(pairs: pd.DataFrame, by: list[str], measures: tuple[str, ...]) -> pd.DataFrame:
+    """Mean and sample sd (ddof 1; NaN for a single pair) of each measure per group, with the pair count."""
+    grouped = pairs.groupby(by, sort=False)
+    summary = grouped.size().rename("n_pairs").to_frame()
+    for measure in measures:
+        summary[f"{measure}_mean"] = grouped[measure].mean()
+        summary[f"{measure}_sd"] = grouped[measure].std(ddof=1)
+    return summary.reset_index()
+
+
+def across_seed_table(labels_files: dict[str, dict[int, str | Path]]) -> pd.DataFrame:
+    """Per variant, method and K: mean ± sd over seed pairs of ARI, FMI and V-measure.
+
+    `labels_files` maps variant -> seed -> labels file.
+    """
+    tables = []
+    for variant, files in labels_files.items():
+        if len(files) < 2:
+            raise ValueError(f"variant {variant}: agreement across seeds needs at least 2 seeds, got {list(files)}")
+        labels = {seed: load_labels(path) for seed, path in files.items()}
+        pairs = seed_pair_agreement(labels, what=f"labels of variant {variant} ({', '.join(map(str, files.values()))})")
+        tables.append(summarize(pairs, ["method", "k"], AGREEMENT_MEASURES).assign(variant=variant))
+    table = pd.concat(tables, ignore_index=True)
+    return table[["variant", *table.columns.drop("variant")]]
+
+
+def kmeans_rerun_table(rerun_files: dict[str, str | Path], seeds: dict[str, int]) -> pd.DataFrame:
+    """Per variant and K: mean ± sd over rerun pairs of the k-means ARI (the kmeans_reruns rule's files)."""
+    tables = []
+    for variant, path in rerun_files.items():
+        pairs = pd.read_csv(path)
+        missing = sorted({"k", "run_a", "run_b", "ari"} - set(pairs.columns))
+        if missing:
+            raise ClusteringError(f"{path}: lacks column(s) {missing}")
+        summary = summarize(pairs, ["k"], ("ari",))
+        tables.append(summary.assign(variant=variant, seed=seeds[variant]))
+    table = pd.concat(tables, ignore_index=True)
+    return table[["variant", "seed", "k", "n_pairs", "ari_mean", "ari_sd"]]
+
+
+def planted_types(truth_files: list[str | Path], mice: list[str], mouse_column: np.ndarray) -> np.ndarray:
+    """The simulator's cell type of every row of an embedding (rows grouped by mouse in `mice` order).
+
+    Ground-truth arrays are in the stored neuron order, which is the order of the readout rows.
+    """
+    if len(truth_files) != len(mice):
+        raise ValueError(f"{len(truth_files)} ground-truth files for mice {mice}")
+    types = [np.asarray(load_ground_truth(Path(path))["cell_type"]) for path in truth_files]
+    expected_column = np.concatenate([np.full(len(cell_type), mouse) for mouse, cell_type in zip(mice, types)])
+    if not np.array_equal(expected_column, np.asarray(mouse_column).astype(str)):
+        counts = {mouse: len(cell_type) for mouse, cell_type in zip(mice, types)}
+        raise ClusteringError(f"ground truth {[str(path) for path in truth_files]} (neurons per mouse {counts}) "
+                              f"does not match the embedding's rows")
+    return np.concatenate(types)
+
+
+def planted_type_table(
+    labels_files: dict[str, dict[int, str | Path]], truth_files: list[str | Path], mice: list[str]
+) -> pd.DataFrame:
+    """ARI of each seed's clustering with the planted types, per variant, seed, method and K."""
+    rows = []
+    truth = None
+    for variant, files in labels_files.items():
+        for seed, path in files.items():
+            labels = load_labels(path)
+            if truth is None:
+                truth = planted_types(truth_files, mice, labels.mouse)
+            if len(truth) != len(labels.unit_id):
+                raise ClusteringError(f"{path}: {len(labels.unit_id)} neurons, the ground truth has {len(truth)}")
+            for method, k in itertools.product(METHODS, labels.k_values.tolist()):
+                ari = adjusted_rand_score(truth, labels.at(method, k))
+                rows.append({"variant": variant, "seed": seed, "method": method, "k": k, "ari": ari})
+    return pd.DataFrame(rows, columns=["variant", "seed", "method", "k", "ari"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Response correlation across seeds
+
+
+def predict_test_tier(model_path: str | Path, data: dict[str, MouseTensors]) -> dict[str, np.ndarray]:
+    """Predictions (test trials, N) of a saved model for every mouse, checked against the model's unit ids."""
+    content = load_checkpoint(Path(model_path))
+    model = load_model(Path(model_path))
+    predictions = {}
+    for name, mouse in data.items():
+        stored_ids = content["extras"].get("unit_ids", {}).get(name)
+        if stored_ids is None or not np.array_equal(np.asarray(stored_ids), np.asarray(mouse.unit_ids)):
+            raise ClusteringError(f"{model_path}: unit ids of mouse {name} do not match its data")
+        predictions[name] = predict(model, mouse, mouse.indices("test"))
+    return predictions
+
+
+def prediction_correlation(predictions_a: dict[str, np.ndarray], predictions_b: dict[str, np.ndarray]) -> dict[str, float]:
+    """Mean over neurons of the Pearson r between two fits' predictions, per mouse and over all neurons."""
+    per_neuron = {mouse: metrics.correlation(predictions_a[mouse], predictions_b[mouse]) for mouse in predictions_a}
+    return {
+        **{mouse: float(values.mean()) for mouse, values in per_neuron.items()},
+        ALL_MICE: float(np.concatenate(list(per_neuron.values())).mean()),
+    }
+
+
+def response_correlation_table(
+    model_files: dict[str, dict[int, str | Path]], data: dict[str, MouseTensors]
+) -> pd.DataFrame:
+    """Per variant, seed pair and mouse (and 'all'): mean per-neuron correlation of the test predictions."""
+    rows = []
+    for variant, files in model_files.items():
+        predictions = {seed: predict_test_tier(path, data) for seed, path in tqdm(files.items(), desc=variant, disable=None)}
+        for seed_a, seed_b in itertools.combinations(files, 2):
+            for mouse, value in prediction_correlation(predictions[seed_a], predictions[seed_b]).items():
+                rows.append({"variant": variant, "seed_a": seed_a, "seed_b": seed_b, "mouse": mouse, "correlation": value})
+    return pd.DataFrame(rows, columns=["variant", "seed_a", "seed_b", "mouse", "correlation"])
+
+
+# ----------------------------------------------------------------------------------------------
+# t-SNE
+
+
+def tsne_subset(mouse: np.ndarray, unit_id: np.ndarray, neurons_per_mouse: int, seed: int) -> np.ndarray:
+    """Row indices (ascending) of up to `neurons_per_mouse` random neurons per mouse.
+
+    Neurons are drawn by (mouse, unit id), not by row position, so every embedding of the same
+    population gives the same neurons: the panels of a figure show the same cells.
+    """
+    mouse, unit_id = np.asarray(mouse).astype(str), np.asarray(unit_id)
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for name in np.unique(mouse):
+        rows = np.flatnonzero(mouse == name)
+        rows = rows[np.argsort(unit_id[rows], kind="stable")]
+        if len(rows) > neurons_per_mouse:
+            rows = rng.choice(rows, size=neurons_per_mouse, replace=False)
+        chosen.append(rows)
+    return np.sort(np.concatenate(chosen))
+
+
+def tsne(embedding: np.ndarray, exaggeration: float, seed: int, n_jobs: int = 1) -> np.ndarray:
+    """2-D openTSNE map (Kobak & Berens 2019): PCA init, perplexity n/100, learning rate n/12.
+
+    The perplexity is kept within [5, (n − 1)/3]: below 5 the affinities are degenerate, above
+    (n − 1)/3 there are not enough neighbours.
+    """
+    n = len(embedding)
+    if n < 4:
+        raise ValueError(f"t-SNE needs at least 4 neurons, got {n}")
+    perplexity = min(max(n / 100, MIN_PERPLEXITY), (n - 1) / 3)
+    model = TSNE(
+        perplexity=perplexity, learning_rate=n / 12, early_exaggeration=exaggeration,
+        initialization="pca", random_state=seed, n_jobs=n_jobs,
+    )
+    return np.asarray(model.fit(np.asarray(embedding, dtype=np.float64)))
+
+
+def tsne_table(embeddings: Embeddings, neurons_per_mouse: int, exaggeration: float, seed: int, n_jobs: int = 1) -> pd.DataFrame:
+    """t-SNE of a subset of neurons: columns mouse, unit_id, x, y."""
+    rows = tsne_subset(embeddings.mouse, embeddings.unit_id, neurons_per_mouse, seed)
+    coordinates = tsne(embeddings.embedding[rows], exaggeration, seed, n_jobs)
+    return pd.DataFrame({"mouse": embeddings.mouse[rows], "unit_id": embeddings.unit_id[rows],
+                         "x": coordinates[:, 0], "y": coordinates[:, 1]})

@@ -1,0 +1,66 @@
+"""Small file-system helpers shared by every stage: atomic outputs and rule logs.
+
+A cluster job can be killed at any moment; outputs are therefore written into a temporary sibling
+and renamed into place at the end, so nothing half-written can look complete.
+"""
+import contextlib
+import json
+import logging
+import math
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """Yield an empty temporary sibling of `target`; on success it replaces `target`, on error it is removed."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def rule_log(log_path: str | Path) -> Iterator[None]:
+    """Send logging and stderr (progress bars, warnings) of a rule's script to its log file.
+
+    A failure is logged with its traceback before it propagates, so the log alone explains it.
+    """
+    with open(log_path, "w") as log_file, contextlib.redirect_stderr(log_file):
+        logging.basicConfig(stream=log_file, level=logging.INFO, force=True,
+                            format="%(asctime)s %(levelname)s %(message)s")
+        try:
+            yield
+        except Exception:
+            logging.exception("failed")
+            raise
+
+
+def _json_ready(value):
+    """NaN/inf (e.g. FEVE when no neuron is kept) become null, so the file stays valid JSON."""
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: str | Path, content: dict) -> None:
+    """Write `content` as JSON atomically (temporary file + rename)."""
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(_json_ready(content), indent=2, allow_nan=False))
+    os.replace(temporary, path)

@@ -1,0 +1,287 @@
+"""Convolutional cores shared by all neurons (METHODS §2): the Sensorium CNN and the
+rotation-equivariant Hermite CNN of Ecker et al. (2019).
+
+Both cores: input layer without padding, hidden layers with "same" padding, BatchNorm + ELU after
+every layer, output = last layer multiplied by a `channel_mask` buffer (pruning sets entries to 0).
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+
+import numpy as np
+import torch
+from scipy.special import eval_genlaguerre
+from torch import nn
+
+from v1twin.models.regularizers import group_sparsity, laplace_smoothness
+
+
+def _check_odd(name: str, kernel: int) -> None:
+    """Odd kernels keep "same" padding symmetric, which rotation equivariance relies on."""
+    if kernel < 1 or kernel % 2 == 0:
+        raise ValueError(f"{name} must be a positive odd integer, got {kernel}")
+
+
+def _check_positive(name: str, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}")
+
+
+class Core(nn.Module, ABC):
+    """Geometry, channel mask and regularizer common to both cores.
+
+    Subclasses define `input_filters()` (first-layer conv weight) and `hidden_filters()`
+    (the spatial weights of the hidden layers), `n_features` and `feature_channels`.
+    """
+
+    def __init__(self, output_channels: int, input_kernel: int, gamma_input: float, gamma_hidden: float):
+        super().__init__()
+        self.output_channels = output_channels
+        self.input_kernel = input_kernel
+        self.gamma_input = gamma_input
+        self.gamma_hidden = gamma_hidden
+        self.register_buffer("channel_mask", torch.ones(output_channels))
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """Spatial size of the core output: only the unpadded input layer shrinks the image."""
+        return height - self.input_kernel + 1, width - self.input_kernel + 1
+
+    def apply_channel_mask(self, features: torch.Tensor) -> torch.Tensor:
+        return features * self.channel_mask.view(1, -1, 1, 1)
+
+    def regularizer(self) -> torch.Tensor:
+        """gamma_input·Laplace smoothness of the input filters + gamma_hidden·mean group sparsity of hidden layers."""
+        penalty = self.gamma_input * laplace_smoothness(self.input_filters())
+        hidden = self.hidden_filters()
+        if hidden:
+            penalty = penalty + self.gamma_hidden * torch.stack([group_sparsity(w) for w in hidden]).mean()
+        return penalty
+
+    @abstractmethod
+    def input_filters(self) -> torch.Tensor:
+        """First-layer conv weight (out, in, k, k), the target of the Laplace penalty."""
+
+    @abstractmethod
+    def hidden_filters(self) -> list[torch.Tensor]:
+        """Spatial conv weights of the hidden layers, the targets of the group-sparsity penalty."""
+
+    @abstractmethod
+    def feature_channels(self, feature: int) -> list[int]:
+        """Output channel indices of one prunable feature."""
+
+
+def _batchnorm_elu(channels: int, momentum: float) -> nn.Sequential:
+    return nn.Sequential(nn.BatchNorm2d(channels, momentum=momentum), nn.ELU())
+
+
+class DepthSeparableConv(nn.Module):
+    """1×1 conv → depthwise k×k conv → 1×1 conv: far fewer weights than a full k×k conv."""
+
+    def __init__(self, channels: int, kernel: int):
+        super().__init__()
+        self.pointwise_in = nn.Conv2d(channels, channels, 1, bias=False)
+        self.spatial = nn.Conv2d(channels, channels, kernel, padding=kernel // 2, groups=channels, bias=False)
+        self.pointwise_out = nn.Conv2d(channels, channels, 1, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise_out(self.spatial(self.pointwise_in(x)))
+
+
+class CNNCore(Core):
+    """Sensorium 2022 baseline core (no conv biases: BatchNorm's shift plays that role)."""
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int = 64,
+        layers: int = 4,
+        input_kernel: int = 9,
+        hidden_kernel: int = 7,
+        depth_separable: bool = True,
+        gamma_input: float = 6.3831,
+        gamma_hidden: float = 0.0,
+        bn_momentum: float = 0.9,
+    ):
+        for name, value in (("channels", channels), ("layers", layers), ("in_channels", in_channels)):
+            _check_positive(name, value)
+        _check_odd("input_kernel", input_kernel)
+        _check_odd("hidden_kernel", hidden_kernel)
+        super().__init__(channels, input_kernel, gamma_input, gamma_hidden)
+        self.n_features = channels
+        self.input_conv = nn.Conv2d(in_channels, channels, input_kernel, bias=False)
+        self.hidden_convs = nn.ModuleList(
+            DepthSeparableConv(channels, hidden_kernel)
+            if depth_separable
+            else nn.Conv2d(channels, channels, hidden_kernel, padding=hidden_kernel // 2, bias=False)
+            for _ in range(layers - 1)
+        )
+        self.activations = nn.ModuleList(_batchnorm_elu(channels, bn_momentum) for _ in range(layers))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.activations[0](self.input_conv(x))
+        for conv, activation in zip(self.hidden_convs, self.activations[1:]):
+            x = activation(conv(x))
+        return self.apply_channel_mask(x)
+
+    def feature_channels(self, feature: int) -> list[int]:
+        """Output channels that make up one prunable feature (one channel for the plain CNN)."""
+        return [feature]
+
+    def input_filters(self) -> torch.Tensor:
+        return self.input_conv.weight
+
+    def hidden_filters(self) -> list[torch.Tensor]:
+        return [conv.spatial.weight if isinstance(conv, DepthSeparableConv) else conv.weight for conv in self.hidden_convs]
+
+
+def hermite_orders(kernel: int) -> list[tuple[int, int, str]]:
+    """(order n, angular frequency m, 'cos'|'sin') of the k(k+1)/2 real steerable basis functions.
+
+    Order n holds m ∈ {n, n−2, …, ≥0}; m > 0 contributes a cos and a sin function, so n+1 per order.
+    """
+    terms = []
+    for order in range(kernel):
+        for frequency in range(order % 2, order + 1, 2):
+            terms.append((order, frequency, "cos"))
+            if frequency > 0:
+                terms.append((order, frequency, "sin"))
+    return terms
+
+
+def _grid_polar(kernel: int) -> tuple[np.ndarray, np.ndarray]:
+    """Polar coordinates of the kernel's pixel centres, in units where the Hermite functions are exp(−r²/2)-windowed.
+
+    The scale puts the classical turning point √(2n+1) of the highest order n = k−1 at the kernel edge,
+    so every basis function fits inside the kernel. Angles are measured from the column axis
+    towards decreasing row index, which makes a +90° rotation equal to torch.rot90(·, 1, (-2, -1)).
+    """
+    half_width = (kernel - 1) / 2
+    scale = math.sqrt(2 * kernel - 1) / half_width if kernel > 1 else 1.0
+    offsets = (np.arange(kernel) - half_width) * scale
+    rows, cols = np.meshgrid(offsets, offsets, indexing="ij")
+    radius = np.hypot(cols, rows)
+    angle = np.arctan2(-rows, cols)
+    return radius, angle
+
+
+def hermite_basis(kernel: int, angles: np.ndarray) -> np.ndarray:
+    """Steerable 2-D Hermite (Gauss–Laguerre) basis sampled on a k×k grid, rotated analytically.
+
+    Returns (len(angles), k(k+1)/2, k, k). Function (n, m): r^m L_{(n−m)/2}^{(m)}(r²) e^{−r²/2} ·
+    cos|sin(m(φ−θ)); the functions of order n span the same space as the Cartesian Hermite functions
+    H_i(x)H_j(y)e^{−r²/2} with i+j = n, and a rotation only mixes the cos/sin pair of each (n, m).
+    Each function is scaled to unit norm at θ = 0 and keeps that scale at every angle, so the rotated
+    basis is exactly a linear image of the unrotated one.
+    """
+    radius, angle = _grid_polar(kernel)
+    terms = hermite_orders(kernel)
+    basis = np.empty((len(angles), len(terms), kernel, kernel))
+    for index, (order, frequency, phase) in enumerate(terms):
+        radial = radius**frequency * eval_genlaguerre((order - frequency) // 2, frequency, radius**2) * np.exp(-(radius**2) / 2)
+        harmonic = np.cos if phase == "cos" else np.sin
+        norm = np.linalg.norm(radial * harmonic(frequency * angle))
+        for rotation, theta in enumerate(angles):
+            basis[rotation, index] = radial * harmonic(frequency * (angle - theta)) / norm
+    return basis
+
+
+class HermiteConv(nn.Module):
+    """Rotation-equivariant conv: each filter is a learned combination of the Hermite basis, applied at R angles.
+
+    Output channels are rotation-major (r·F + f). With `rotated_input` the input channels are R blocks
+    of F_in (a previous equivariant layer) and rotation r rolls those blocks by r, which makes the layer
+    equivariant to the rotation group rather than only to rotations of the image.
+    """
+
+    def __init__(self, in_channels: int, features: int, kernel: int, rotations: int, rotated_input: bool, padding: int):
+        super().__init__()
+        self.features = features
+        self.rotations = rotations
+        self.rotated_input = rotated_input
+        self.padding = padding
+        angles = 2 * np.pi * np.arange(rotations) / rotations
+        self.register_buffer("basis", torch.tensor(hermite_basis(kernel, angles), dtype=torch.float32))
+        n_basis = self.basis.shape[1]
+        self.coefficients = nn.Parameter(torch.randn(features, in_channels, n_basis) / math.sqrt(in_channels * n_basis))
+
+    def weight(self) -> torch.Tensor:
+        """Full conv weight (R·F, C_in, k, k) over all rotations."""
+        per_rotation = []
+        for rotation in range(self.rotations):
+            coefficients = self.coefficients
+            if self.rotated_input:
+                blocks = coefficients.view(self.features, self.rotations, -1, coefficients.shape[-1])
+                coefficients = torch.roll(blocks, shifts=rotation, dims=1).flatten(1, 2)
+            per_rotation.append(torch.einsum("oib,bxy->oixy", coefficients, self.basis[rotation]))
+        return torch.cat(per_rotation, dim=0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(x, self.weight(), padding=self.padding)
+
+
+class RotationSharedBatchNorm(nn.Module):
+    """BatchNorm whose statistics, scale and bias are shared by the R rotations of each feature."""
+
+    def __init__(self, features: int, rotations: int, momentum: float, affine: bool):
+        super().__init__()
+        self.features = features
+        self.rotations = rotations
+        self.norm = nn.BatchNorm3d(features, momentum=momentum, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, height, width = x.shape
+        grouped = x.view(batch, self.rotations, self.features, height, width).transpose(1, 2)
+        return self.norm(grouped).transpose(1, 2).reshape(batch, -1, height, width)
+
+
+class RotationEquivariantCore(Core):
+    """Ecker et al. (2019) core: F features × R rotations, equivariant to rotations by 2π/R.
+
+    The last BatchNorm has no trainable scale or bias: they would let the core rescale features
+    and so undo the readout's sparsity penalty.
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        channels: int = 16,
+        rotations: int = 8,
+        layers: int = 4,
+        input_kernel: int = 13,
+        hidden_kernel: int = 5,
+        gamma_input: float = 6.3831,
+        gamma_hidden: float = 0.0,
+        bn_momentum: float = 0.9,
+    ):
+        for name, value in (("channels", channels), ("rotations", rotations), ("layers", layers), ("in_channels", in_channels)):
+            _check_positive(name, value)
+        _check_odd("input_kernel", input_kernel)
+        _check_odd("hidden_kernel", hidden_kernel)
+        super().__init__(channels * rotations, input_kernel, gamma_input, gamma_hidden)
+        self.n_features = channels
+        self.rotations = rotations
+        self.convs = nn.ModuleList([HermiteConv(in_channels, channels, input_kernel, rotations, rotated_input=False, padding=0)])
+        self.convs.extend(
+            HermiteConv(channels * rotations, channels, hidden_kernel, rotations, rotated_input=True, padding=hidden_kernel // 2)
+            for _ in range(layers - 1)
+        )
+        self.norms = nn.ModuleList(
+            RotationSharedBatchNorm(channels, rotations, bn_momentum, affine=layer < layers - 1) for layer in range(layers)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for conv, norm in zip(self.convs, self.norms):
+            x = nn.functional.elu(norm(conv(x)))
+        return self.apply_channel_mask(x)
+
+    def feature_channels(self, feature: int) -> list[int]:
+        """All R rotated copies of one feature: pruning removes them together."""
+        return [rotation * self.n_features + feature for rotation in range(self.rotations)]
+
+    def input_filters(self) -> torch.Tensor:
+        return self.convs[0].weight()
+
+    def hidden_filters(self) -> list[torch.Tensor]:
+        return [conv.weight() for conv in self.convs[1:]]

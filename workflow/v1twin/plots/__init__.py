@@ -1,0 +1,19 @@
+"""Figures of the workflow: one module per stage, one function per figure.
+
+Every figure is saved as PDF (for papers) and PNG (for the report and quick looks) by `save_figure`.
+"""
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are rendered on cluster nodes without a display
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def save_figure(fig: "plt.Figure", pdf_path: str | Path) -> None:
+    """Save `fig` as `pdf_path` and as the PNG beside it, then close it."""
+    pdf_path = Path(pdf_path)
+    pdf_path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(pdf_path, bbox_inches="tight")
+    fig.savefig(pdf_path.with_suffix(".png"), dpi=150, bbox_inches="tight")
+    plt.close(fig)
