@@ -136,7 +136,7 @@ def test_download_and_extract_round_trip(server, mouse_zip, tmp_path):
 def test_404_names_url_and_status_without_retrying(server, tmp_path):
     url = f"{server.base}/nowhere.zip"
     with pytest.raises(DownloadError, match=rf"{url}: HTTP 404"):
-        download_file(url, tmp_path / "x.zip", retries=3, timeout=TIMEOUT)
+        download_file(url, tmp_path / "x.zip", attempts=3, timeout=TIMEOUT)
     assert server.hits["/nowhere.zip"] == 1
     assert list(tmp_path.iterdir()) == []
 
@@ -144,7 +144,7 @@ def test_404_names_url_and_status_without_retrying(server, tmp_path):
 def test_truncated_body_is_an_error_and_leaves_no_file(server, tmp_path):
     url = f"{server.base}/truncated.zip"
     with pytest.raises(DownloadError, match=rf"{url}: (truncated transfer|transfer interrupted)"):
-        download_file(url, tmp_path / "x.zip", retries=2, timeout=TIMEOUT)
+        download_file(url, tmp_path / "x.zip", attempts=2, timeout=TIMEOUT)
     assert server.hits["/truncated.zip"] == 2
     assert list(tmp_path.iterdir()) == []
 
@@ -164,16 +164,16 @@ def test_corrupt_zip(server, tmp_path, route):
 
 
 def test_server_errors_are_retried(server, tmp_path):
-    download_file(f"{server.base}/flaky.zip", tmp_path / "x.zip", retries=3, timeout=TIMEOUT)
+    download_file(f"{server.base}/flaky.zip", tmp_path / "x.zip", attempts=3, timeout=TIMEOUT)
     assert server.hits["/flaky.zip"] == 2
     with pytest.raises(DownloadError, match=r"HTTP 503 .*gave up after 3 attempts"):
-        download_file(f"{server.base}/down.zip", tmp_path / "y.zip", retries=3, timeout=TIMEOUT)
+        download_file(f"{server.base}/down.zip", tmp_path / "y.zip", attempts=3, timeout=TIMEOUT)
     assert server.hits["/down.zip"] == 3
 
 
 def test_unreachable_server(tmp_path):
     with pytest.raises(DownloadError, match="connection failed"):
-        download_file("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", retries=1, timeout=TIMEOUT)
+        download_file("http://127.0.0.1:9/x.zip", tmp_path / "x.zip", attempts=1, timeout=TIMEOUT)
 
 
 def test_zip_without_mouse_layout(server, tmp_path):

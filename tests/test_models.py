@@ -247,6 +247,14 @@ def test_shifter_moves_read_position():
     torch.testing.assert_close(shifted, moved)
 
 
+def test_a_new_shifter_starts_without_shift():
+    model = small_model({"shifter": True}).eval()
+    x, pupil = torch.randn(3, *INPUT_SHAPE), 5 * torch.randn(3, 2)
+    torch.testing.assert_close(model.shifters["m1"](pupil), torch.zeros(3, 2))
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, "m1", pupil_center=pupil), model(x, "m1"))
+
+
 # ---- the whole model ---------------------------------------------------------------------------------
 
 

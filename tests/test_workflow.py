@@ -33,7 +33,8 @@ def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):
     jobs = _planned_jobs(result.stdout)
     assert jobs["download_sensorium"] == 7 and jobs["build_cache"] == 7
     assert "simulate_mouse" not in jobs
-    assert "static26872-17-20-GrayImageNet-94c6ff995dac583098847cfecd43e7b6.zip" in result.stdout
+    for mouse in ("26872-17-20", "27204-5-13", "21067-10-18", "22846-10-16", "23343-5-17", "23656-14-22", "23964-4-22"):
+        assert f"resources/sensorium2022/{mouse}.cache" in result.stdout
 
 
 def test_lint_is_clean():

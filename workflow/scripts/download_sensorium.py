@@ -11,7 +11,7 @@ def fetch_mouse(url: str, sha256: str | None, retries: int, mouse_folder: Path) 
     archive = mouse_folder.parent / f".{mouse_folder.name}.download.zip"
     try:
         logging.info("downloading %s", url)
-        download_file(url, archive, sha256=sha256, retries=retries)
+        download_file(url, archive, sha256=sha256, attempts=1 + retries)
         logging.info("extracting %s into %s", archive, mouse_folder)
         extract_mouse(archive, mouse_folder)
     finally:

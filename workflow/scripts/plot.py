@@ -6,8 +6,11 @@ PNG is written beside it) and the rule's `params.options`.
 import importlib
 import logging
 
-logging.basicConfig(filename=snakemake.log[0], level=logging.INFO, format="%(asctime)s %(message)s")
-module_name, function_name = snakemake.params.plot.split(".")
-plot = getattr(importlib.import_module(f"v1twin.plots.{module_name}"), function_name)
-logging.info("rendering %s -> %s", snakemake.params.plot, snakemake.output.pdf)
-plot(**dict(snakemake.input.items()), pdf=snakemake.output.pdf, **snakemake.params.options)
+from v1twin.files import rule_log
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    rule = snakemake  # noqa: F821
+    module_name, function_name = rule.params.plot.split(".")
+    plot = getattr(importlib.import_module(f"v1twin.plots.{module_name}"), function_name)
+    logging.info("rendering %s -> %s", rule.params.plot, rule.output.pdf)
+    plot(**dict(rule.input.items()), pdf=rule.output.pdf, **rule.params.options)

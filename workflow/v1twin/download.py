@@ -93,29 +93,29 @@ def _download_once(url: str, part: Path, dest: Path, sha256: str | None, timeout
         raise
 
 
-def download_file(url: str, dest: Path, sha256: str | None = None, retries: int = 3, timeout: float = 60) -> Path:
+def download_file(url: str, dest: Path, sha256: str | None = None, attempts: int = 4, timeout: float = 60) -> Path:
     """Download a zip to `dest` atomically, verified by length, optional sha256 and zip CRCs.
 
     Transient failures (connection errors, HTTP 5xx, truncated bodies) are retried with exponential
-    backoff, up to `retries` attempts in all; client errors such as 404 and bad content are not.
+    backoff, up to `attempts` attempts in all; client errors such as 404 and bad content are not.
     """
-    if retries < 1:
-        raise ValueError(f"retries must be at least 1, got {retries}")
+    if attempts < 1:
+        raise ValueError(f"attempts must be at least 1, got {attempts}")
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_suffix(".part")
-    for attempt in range(1, retries):
+    for attempt in range(1, attempts):
         try:
             _download_once(url, part, dest, sha256, timeout)
             return dest
         except _RetryableError as error:
             wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
-            log.warning("%s; retrying in %.0f s (attempt %d of %d)", error, wait, attempt + 1, retries)
+            log.warning("%s; retrying in %.0f s (attempt %d of %d)", error, wait, attempt + 1, attempts)
             time.sleep(wait)
     try:
         _download_once(url, part, dest, sha256, timeout)
     except _RetryableError as error:
-        raise DownloadError(f"{error} (gave up after {retries} attempts)") from error
+        raise DownloadError(f"{error} (gave up after {attempts} attempts)") from error
     return dest
 
 

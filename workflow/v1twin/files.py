@@ -35,11 +35,13 @@ def staged_folder(target: Path) -> Iterator[Path]:
 def rule_log(log_path: str | Path) -> Iterator[None]:
     """Send logging and stderr (progress bars, warnings) of a rule's script to its log file.
 
-    A failure is logged with its traceback before it propagates, so the log alone explains it.
+    A failure is logged with its traceback before it propagates, so the log alone explains it. The
+    log is appended to, so a job retried after being killed keeps the story of its earlier attempts.
     """
-    with open(log_path, "w") as log_file, contextlib.redirect_stderr(log_file):
+    with open(log_path, "a") as log_file, contextlib.redirect_stderr(log_file):
         logging.basicConfig(stream=log_file, level=logging.INFO, force=True,
                             format="%(asctime)s %(levelname)s %(message)s")
+        logging.info("---- start (pid %d) ----", os.getpid())
         try:
             yield
         except Exception:
