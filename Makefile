@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test slurm-deps report dryrun clean-results
+.PHONY: demo test slurm-deps dryrun clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,9 +23,6 @@ test: $(STAMP) slurm-deps
 # as root with apt (nothing is started). Anywhere else this step says why and that test skips.
 slurm-deps:
 	@tests/slurm/install.sh || echo "make slurm-deps: SLURM not installed, tests/test_slurm.py will skip its scheduler tests"
-
-report: demo
-	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all_figures --report report.html
 
 dryrun: $(STAMP)
 	$(BIN)/snakemake -n all_figures

@@ -1,6 +1,6 @@
 # Deep predictive models of mouse V1 and the consistency of their neuron embeddings.
 #   snakemake --cores 2 all_figures                                    simulated demo (config/config.yaml)
-#   snakemake --profile profiles/slurm --configfile config/paper.yaml all_figures   the papers' study
+#   snakemake all_figures --profile profiles/slurm --configfile config/paper.yaml   the papers' study
 from snakemake.utils import min_version, validate
 
 min_version("9.0")

@@ -28,6 +28,7 @@ from v1twin import metrics
 from v1twin.data import MouseTensors
 from v1twin.models import RotationEquivariantCore
 from v1twin.simulate import load_ground_truth
+from v1twin.files import read_npz
 from v1twin.training import load_checkpoint, load_model, predict
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,7 @@ def save_embeddings(path: str | Path, embeddings: Embeddings) -> None:
 
 def load_embeddings(path: str | Path) -> Embeddings:
     """Read what `save_embeddings` wrote; a missing array or a row-count mismatch names the file."""
-    content = _load_npz(path, ("embedding", "features", "mouse", "unit_id", "rotation_shift", "aligned"))
+    content = read_npz(path, ("embedding", "features", "mouse", "unit_id", "rotation_shift", "aligned"), ClusteringError)
     embeddings = Embeddings(
         embedding=content["embedding"],
         features=content["features"],
@@ -196,18 +197,6 @@ def _save_npz(path: str | Path, **arrays: np.ndarray) -> None:
     with open(staging, "wb") as handle:
         np.savez(handle, **arrays)
     staging.replace(path)
-
-
-def _load_npz(path: str | Path, keys: tuple[str, ...]) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            content = {key: stored[key] for key in stored.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise ClusteringError(f"{path}: cannot read ({error})") from error
-    missing = sorted(set(keys) - set(content))
-    if missing:
-        raise ClusteringError(f"{path}: lacks array(s) {missing}; it has {sorted(content)}")
-    return content
 
 
 # ----------------------------------------------------------------------------------------------
@@ -279,7 +268,7 @@ def save_labels(path: str | Path, labels: ClusterLabels) -> None:
 
 def load_labels(path: str | Path) -> ClusterLabels:
     """Read what `save_labels` wrote; shapes are checked against the K values and neurons."""
-    content = _load_npz(path, ("k_values", "mouse", "unit_id", *METHODS))
+    content = read_npz(path, ("k_values", "mouse", "unit_id", *METHODS), ClusteringError)
     labels = ClusterLabels(
         k_values=content["k_values"],
         labels={method: content[method] for method in METHODS},

@@ -12,6 +12,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 
 @contextlib.contextmanager
 def staged_folder(target: Path) -> Iterator[Path]:
@@ -66,3 +68,16 @@ def write_json(path: str | Path, content: dict) -> None:
     temporary = path.with_name(f".{path.name}.tmp")
     temporary.write_text(json.dumps(_json_ready(content), indent=2, allow_nan=False))
     os.replace(temporary, path)
+
+
+def read_npz(path: str | Path, required: tuple[str, ...], error: type[Exception] = ValueError) -> dict[str, np.ndarray]:
+    """All arrays of an .npz written without pickle; `error` names the file when it is unreadable or incomplete."""
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            content = {key: stored[key] for key in stored.files}
+    except (OSError, ValueError, EOFError) as problem:
+        raise error(f"{path}: cannot read ({problem})") from problem
+    missing = sorted(set(required) - set(content))
+    if missing:
+        raise error(f"{path}: lacks {missing}; it has {sorted(content)}")
+    return content

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from v1twin import metrics
 from v1twin.data import DataError, MouseArrays
+from v1twin.files import read_npz
 
 DEFAULTS = {
     "image_height": 72,
@@ -522,12 +523,4 @@ def load_ground_truth(path: Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: ground truth file is missing (only simulated mice have one)")
-    try:
-        with np.load(path, allow_pickle=False) as stored:
-            truth = {key: stored[key] for key in stored.files}
-    except (OSError, ValueError, EOFError) as error:
-        raise DataError(f"{path}: cannot read ground truth ({error})") from error
-    missing = sorted(set(TRUTH_KEYS) - set(truth))
-    if missing:
-        raise DataError(f"{path}: ground truth lacks {missing}")
-    return truth
+    return read_npz(path, TRUTH_KEYS, DataError)

@@ -16,23 +16,11 @@ import pandas as pd
 import seaborn as sns
 
 from v1twin.clustering import METHODS, load_labels, planted_types
-from v1twin.plots import save_figure
+from v1twin.plots import read_table, save_figure
 from v1twin.simulate import load_ground_truth
 
 METHOD_NAMES = {"kmeans": "k-means", "gmm": "GMM (diagonal)"}
 MEASURE_NAMES = {"ari": "ARI", "fmi": "Fowlkes–Mallows", "v_measure": "V-measure"}
-
-
-def _read_csv(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV file that must hold `columns`; a missing column is an error naming the file."""
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ValueError(f"cannot read {path}: {error}") from error
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(f"{path} lacks column(s) {missing}; it has {list(frame.columns)}")
-    return frame
 
 
 def _palette(variants: list[str]) -> dict[str, Any]:
@@ -84,7 +72,7 @@ def tsne_embeddings(
     fig, axes = plt.subplots(rows, len(variants), figsize=(3.2 * len(variants), 3.3 * rows), squeeze=False)
     type_names = [str(name) for name in load_ground_truth(Path(truth[0]))["type_names"]] if truth else []
     for column, (variant, tsne_path, labels_path) in enumerate(zip(variants, tsne, labels)):
-        table = _read_csv(tsne_path, ("mouse", "unit_id", "x", "y"))
+        table = read_table(tsne_path, ("mouse", "unit_id", "x", "y"))
         clusters = load_labels(labels_path)
         try:
             cluster = _colour_rows(table, clusters.mouse, clusters.unit_id, clusters.at("kmeans", k))
@@ -127,7 +115,7 @@ def ari_across_seeds(table: str, pdf: str, variants: list[str]) -> None:
     """
     measures = tuple(MEASURE_NAMES)
     columns = ("variant", "method", "k", *(f"{m}_{s}" for m in measures for s in ("mean", "sd")))
-    frame = _variant_rows(_read_csv(table, columns), variants, table)
+    frame = _variant_rows(read_table(table, columns), variants, table)
     palette = _palette(variants)
     fig, axes = plt.subplots(len(measures), len(METHODS), figsize=(5.0 * len(METHODS), 3.0 * len(measures)),
                              sharex=True, sharey="row", squeeze=False)
@@ -152,8 +140,8 @@ def kmeans_reruns(reruns: str, across_seeds: str, pdf: str, variants: list[str])
 
     The gap between the two is the inconsistency due to the models, not to k-means.
     """
-    rerun_rows = _variant_rows(_read_csv(reruns, ("variant", "k", "ari_mean", "ari_sd")), variants, reruns)
-    seed_rows = _read_csv(across_seeds, ("variant", "method", "k", "ari_mean", "ari_sd"))
+    rerun_rows = _variant_rows(read_table(reruns, ("variant", "k", "ari_mean", "ari_sd")), variants, reruns)
+    seed_rows = read_table(across_seeds, ("variant", "method", "k", "ari_mean", "ari_sd"))
     seed_rows = _variant_rows(seed_rows[seed_rows["method"] == "kmeans"], variants, across_seeds)
     palette = _palette(variants)
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
@@ -171,7 +159,7 @@ def kmeans_reruns(reruns: str, across_seeds: str, pdf: str, variants: list[str])
 
 def ari_planted_types(table: str, pdf: str, variants: list[str], n_types: int) -> None:
     """ARI of each seed's clustering with the planted types vs K (mean ± sd over seeds), per method."""
-    frame = _variant_rows(_read_csv(table, ("variant", "seed", "method", "k", "ari")), variants, table)
+    frame = _variant_rows(read_table(table, ("variant", "seed", "method", "k", "ari")), variants, table)
     summary = (frame.groupby(["variant", "method", "k"])["ari"].agg(ari_mean="mean", ari_sd="std").reset_index())
     palette = _palette(variants)
     fig, axes = plt.subplots(1, len(METHODS), figsize=(5.0 * len(METHODS), 4.0), sharey=True, squeeze=False)

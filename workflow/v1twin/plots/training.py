@@ -17,7 +17,7 @@ import seaborn as sns
 import torch
 
 from v1twin.config import sweep_variant_name
-from v1twin.plots import save_figure
+from v1twin.plots import read_table, save_figure
 from v1twin.training import load_model
 
 MEAN_ROW = "mean"  # the performance table's row averaging over mice
@@ -95,21 +95,9 @@ def feature_l1_norms(features: np.ndarray) -> np.ndarray:
 # Reading inputs
 
 
-def _read_csv(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV file that must hold `columns`; a missing column is an error naming the file."""
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ValueError(f"cannot read {path}: {error}") from error
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(f"{path} lacks column(s) {missing}; it has {list(frame.columns)}")
-    return frame
-
-
 def _mean_rows(path: str | Path, variants: list[str], columns: tuple[str, ...]) -> pd.DataFrame:
     """The performance table's per-run averages over mice, for `variants` only."""
-    table = _read_csv(path, ("variant", "seed", "mouse", *columns))
+    table = read_table(path, ("variant", "seed", "mouse", *columns))
     table = table[table["mouse"] == MEAN_ROW]
     absent = [variant for variant in variants if variant not in set(table["variant"])]
     if absent:
@@ -191,7 +179,7 @@ def performance(table: str, pdf: str, variants: list[str]) -> None:
 
 def learning_curves(histories: list[str], pdf: str) -> None:
     """Validation correlation and learning rate per epoch; colour = variant, one line per seed."""
-    runs = [(*run_from_path(path), _read_csv(path, HISTORY_COLUMNS)) for path in histories]
+    runs = [(*run_from_path(path), read_table(path, HISTORY_COLUMNS)) for path in histories]
     variants = list(dict.fromkeys(variant for variant, _, _ in runs))
     palette = _palette(variants)
     fig, (correlation_ax, lr_ax) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
@@ -259,7 +247,7 @@ def mask_size(models: list[str], pdf: str, variants: list[str]) -> None:
 
 def factorized_selection(table: str, pdf: str, sweep: str, values: list) -> None:
     """R24 Fig. 6: validation and test correlation vs the swept γ; the best validation mean is chosen."""
-    frame = _read_csv(table, ("variant", "seed", "mouse", "best_val_correlation", "single_trial_correlation"))
+    frame = read_table(table, ("variant", "seed", "mouse", "best_val_correlation", "single_trial_correlation"))
     try:
         summary = sweep_summary(frame, sweep, values)
     except ValueError as error:
