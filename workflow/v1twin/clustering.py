@@ -28,7 +28,7 @@ from v1twin import metrics
 from v1twin.data import MouseTensors
 from v1twin.models import RotationEquivariantCore
 from v1twin.simulate import load_ground_truth
-from v1twin.files import read_npz
+from v1twin.files import read_npz, write_npz
 from v1twin.training import load_checkpoint, load_model, predict
 
 log = logging.getLogger(__name__)
@@ -162,15 +162,14 @@ def model_embeddings(model_path: str | Path, mice: list[str]) -> Embeddings:
 
 def save_embeddings(path: str | Path, embeddings: Embeddings) -> None:
     """Write an .npz (no pickle) atomically."""
-    _save_npz(
-        path,
-        embedding=embeddings.embedding,
-        features=embeddings.features,
-        mouse=embeddings.mouse.astype(str),
-        unit_id=embeddings.unit_id,
-        rotation_shift=embeddings.rotation_shift,
-        aligned=np.array(embeddings.aligned),
-    )
+    write_npz(path, {
+        "embedding": embeddings.embedding,
+        "features": embeddings.features,
+        "mouse": embeddings.mouse.astype(str),
+        "unit_id": embeddings.unit_id,
+        "rotation_shift": embeddings.rotation_shift,
+        "aligned": np.array(embeddings.aligned),
+    })
 
 
 def load_embeddings(path: str | Path) -> Embeddings:
@@ -188,15 +187,6 @@ def load_embeddings(path: str | Path) -> Embeddings:
     if len(set(rows.values())) != 1 or embeddings.embedding.ndim != 2:
         raise ClusteringError(f"{path}: arrays disagree on the number of neurons {rows}")
     return embeddings
-
-
-def _save_npz(path: str | Path, **arrays: np.ndarray) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.tmp")
-    with open(staging, "wb") as handle:
-        np.savez(handle, **arrays)
-    staging.replace(path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -263,7 +253,7 @@ def cluster_embedding(embeddings: Embeddings, k_values: list[int], n_init: int, 
 
 
 def save_labels(path: str | Path, labels: ClusterLabels) -> None:
-    _save_npz(path, k_values=labels.k_values, mouse=labels.mouse.astype(str), unit_id=labels.unit_id, **labels.labels)
+    write_npz(path, dict(k_values=labels.k_values, mouse=labels.mouse.astype(str), unit_id=labels.unit_id, **labels.labels))
 
 
 def load_labels(path: str | Path) -> ClusterLabels:

@@ -34,6 +34,19 @@ def staged_folder(target: Path) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
+def atomic_file(path: str | Path) -> Iterator[Path]:
+    """Yield a temporary sibling path to write; on success it replaces `path`, on error it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
 def rule_log(log_path: str | Path) -> Iterator[None]:
     """Send logging and stderr (progress bars, warnings) of a rule's script to its log file.
 
@@ -63,11 +76,15 @@ def _json_ready(value):
 
 
 def write_json(path: str | Path, content: dict) -> None:
-    """Write `content` as JSON atomically (temporary file + rename)."""
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(_json_ready(content), indent=2, allow_nan=False))
-    os.replace(temporary, path)
+    """Write `content` as JSON atomically."""
+    with atomic_file(path) as temporary:
+        temporary.write_text(json.dumps(_json_ready(content), indent=2, allow_nan=False))
+
+
+def write_npz(path: str | Path, arrays: dict[str, np.ndarray], compressed: bool = False) -> None:
+    """Write arrays as one .npz (no pickle) atomically."""
+    with atomic_file(path) as temporary, open(temporary, "wb") as handle:
+        (np.savez_compressed if compressed else np.savez)(handle, **arrays)
 
 
 def read_npz(path: str | Path, required: tuple[str, ...], error: type[Exception] = ValueError) -> dict[str, np.ndarray]:

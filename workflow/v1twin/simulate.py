@@ -13,7 +13,6 @@ neurons with any stimulus later (gratings, Gabors, plaids).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +21,7 @@ from tqdm import tqdm
 
 from v1twin import metrics
 from v1twin.data import DataError, MouseArrays
-from v1twin.files import read_npz
+from v1twin.files import read_npz, write_npz
 
 DEFAULTS = {
     "image_height": 72,
@@ -511,11 +510,7 @@ def save_ground_truth(path: Path, truth: dict) -> None:
     objects = sorted(key for key, value in arrays.items() if value.dtype == object)
     if objects:
         raise ValueError(f"{path}: object arrays {objects} cannot be stored without pickle")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = path.with_name(f".{path.name}.tmp")
-    with open(staging, "wb") as handle:
-        np.savez_compressed(handle, **arrays)
-    os.replace(staging, path)
+    write_npz(path, arrays, compressed=True)
 
 
 def load_ground_truth(path: Path) -> dict:

@@ -12,7 +12,6 @@ import csv
 import json
 import logging
 import math
-import os
 import random
 import time
 from dataclasses import asdict, dataclass, fields
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from v1twin import metrics
 from v1twin.data import MouseTensors
+from v1twin.files import atomic_file
 from v1twin.models import MouseInfo, V1Model, build_model
 
 log = logging.getLogger(__name__)
@@ -386,10 +386,9 @@ def _plain(value: Any) -> Any:
 
 
 def _atomic_save(content: Any, path: Path) -> None:
-    """torch.save to a temporary file, then rename: a killed job never leaves a half-written file."""
-    temporary = path.with_name(path.name + ".tmp")
-    torch.save(content, temporary)
-    os.replace(temporary, path)
+    """torch.save through a temporary file: a killed job never leaves a half-written file."""
+    with atomic_file(path) as temporary:
+        torch.save(content, temporary)
 
 
 def _rng_state(generator: torch.Generator) -> dict[str, Any]:
@@ -468,12 +467,10 @@ def _load_state(
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
     """The per-epoch log as CSV (epoch, train_loss, val_correlation, lr, seconds), written atomically."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", newline="") as handle:
+    with atomic_file(path) as temporary, open(temporary, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=HISTORY_COLUMNS)
         writer.writeheader()
         writer.writerows(history)
-    os.replace(temporary, path)
 
 
 # ----------------------------------------------------------------------------------------------
