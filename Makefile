@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test slurm-deps dryrun clean-results
+.PHONY: demo test report slurm-deps dryrun clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/snakemake --profile profiles/local --cores $(CORES) all_figures
+
+# The HTML report of the demo: every figure with its caption (runs the demo first if needed).
+report: demo
+	$(BIN)/snakemake all_figures --report results/simulated/report.html
+	@echo "open results/simulated/report.html"
 
 test: $(STAMP) slurm-deps
 	$(BIN)/python -m pytest -v --timeout=900 tests

@@ -16,11 +16,19 @@ if not workflow.overwrite_configfiles:
 validate(config, "workflow/schemas/config.schema.yaml")
 
 
+# `snakemake --report report.html`: every figure, with its caption from workflow/report/.
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/cluster.smk"
+include: "workflow/rules/prune.smk"
+include: "workflow/rules/december.smk"
+include: "workflow/rules/insilico.smk"
+include: "workflow/rules/transfer.smk"
 
 
 rule all_figures:

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 REPO = Path(__file__).resolve().parents[1]
 TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"
@@ -12,15 +13,16 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
 def run_snakemake(workdir: Path, *targets: str, configs: tuple[Path, ...] = (), options: tuple[str, ...] = (),
-                  timeout: int = 600, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile in `workdir` on the tiny config (plus `configs` merged over it).
+                  timeout: int = 600, check: bool = True, base: Path | None = TINY_CONFIG) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile in `workdir` on the tiny config (plus `configs` merged over it;
+    `base=None` for configs that stand alone).
 
     Targets come first: `--configfile` takes several values and would swallow them. A hard timeout
     means a test can never hang.
     """
     command = [
         str(SNAKEMAKE), *targets, "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-        "--cores", "2", *options, "--configfile", str(TINY_CONFIG), *map(str, configs),
+        "--cores", "2", *options, "--configfile", *map(str, [base, *configs] if base else configs),
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
@@ -33,3 +35,12 @@ def run_snakemake(workdir: Path, *targets: str, configs: tuple[Path, ...] = (), 
 def tiny_workdir(tmp_path_factory) -> Path:
     """A working directory shared by the rule-level tests, so the tiny data is simulated once."""
     return tmp_path_factory.mktemp("tiny_workflow")
+
+
+@pytest.fixture
+def one_thread():
+    """Bitwise comparisons need the same thread count throughout; one thread is also the fastest here."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)

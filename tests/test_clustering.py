@@ -1,4 +1,5 @@
 """Embedding alignment, clustering, agreement measures and t-SNE (v1twin.clustering)."""
+import json
 import math
 
 import numpy as np
@@ -9,7 +10,9 @@ from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score, v_measur
 
 from v1twin import clustering
 from v1twin.clustering import ClusterLabels, ClusteringError, Embeddings
+from v1twin.data import MouseTensors
 from v1twin.models import MouseInfo, build_model
+from v1twin.plots import clustering as plots
 from v1twin.training import save_model
 
 F, R = 4, 8  # features x rotations of the planted embeddings
@@ -286,3 +289,193 @@ def test_tsne_is_deterministic_for_a_seed_and_uses_the_same_neurons_per_panel():
     assert list(first.columns) == ["mouse", "unit_id", "x", "y"] and len(first) == 90
     pd.testing.assert_frame_equal(first[["mouse", "unit_id"]], other[["mouse", "unit_id"]])
     assert np.isfinite(first[["x", "y"]].to_numpy()).all()
+
+
+# ----------------------------------------------------------------------------------------------
+# Regularization sweeps and the adaptive regularizer's β
+
+
+def across_rows(variant: str, ari: float) -> list[dict]:
+    return [{"variant": variant, "method": method, "k": 2, "n_pairs": 1, "ari_mean": ari, "ari_sd": np.nan}
+            for method in clustering.METHODS]
+
+
+def performance_rows(variant: str, fraction_oracles: list[float]) -> list[dict]:
+    rows = []
+    for seed, value in enumerate(fraction_oracles, start=1):
+        rows += [{"variant": variant, "seed": seed, "mouse": "mean", "fraction_oracle": value},
+                 {"variant": variant, "seed": seed, "mouse": "m1", "fraction_oracle": -1.0}]  # per mouse: ignored
+    return rows
+
+
+BASE_CONFIG = {"core": {"type": "cnn"}, "readout": {"type": "gaussian", "regularizer": "adaptive", "gamma": 2.0},
+               "training": {"lr": 0.01}}
+SWEEP = {"s": {"base": "base", "base_config": BASE_CONFIG,
+               "points": {"s-1.0-0.1": {"readout.gamma": 1.0, "readout.adaptive_sigma": 0.1},
+                          "s-5.0-0.1": {"readout.gamma": 5.0, "readout.adaptive_sigma": 0.1}}}}
+ACROSS = pd.DataFrame(across_rows("base", 0.5) + across_rows("s-1.0-0.1", 0.7) + across_rows("s-5.0-0.1", 0.9)
+                      + across_rows("unrelated", 0.1))
+PERFORMANCE = pd.DataFrame(performance_rows("base", [0.8, 0.9]) + performance_rows("s-1.0-0.1", [0.6, 0.7])
+                           + performance_rows("s-5.0-0.1", [0.5, 0.5]))
+
+
+def test_performance_summary_averages_the_mean_rows_over_seeds():
+    summary = clustering.performance_summary(PERFORMANCE).set_index("variant")
+    assert summary.loc["base", "fraction_oracle_mean"] == pytest.approx(0.85)
+    assert summary.loc["base", "fraction_oracle_sd"] == pytest.approx(math.sqrt(0.005))  # sample sd of 0.8, 0.9
+    assert summary.loc["s-5.0-0.1", "fraction_oracle_sd"] == 0.0
+    assert summary.loc["base", "n_seeds"] == 2
+
+
+def test_sweep_table_puts_ari_beside_performance_for_the_base_and_every_point():
+    table = clustering.sweep_table(ACROSS, PERFORMANCE, SWEEP)
+    assert list(table.columns[:3]) == ["sweep", "variant", "role"]
+    assert len(table) == 3 * len(clustering.METHODS)  # "unrelated" is no part of the sweep
+    kmeans = table[table["method"] == "kmeans"].set_index("variant")
+    assert kmeans["role"].to_dict() == {"base": "base", "s-1.0-0.1": "point", "s-5.0-0.1": "point"}
+    assert kmeans["ari_mean"].to_dict() == {"base": 0.5, "s-1.0-0.1": 0.7, "s-5.0-0.1": 0.9}
+    assert kmeans.loc["s-1.0-0.1", "fraction_oracle_mean"] == pytest.approx(0.65)
+    assert kmeans.loc["s-5.0-0.1", "readout.gamma"] == 5.0
+    assert kmeans.loc["s-5.0-0.1", "readout.adaptive_sigma"] == 0.1
+    assert kmeans.loc["base", "readout.gamma"] == 2.0  # the base on the sweep's axis,
+    assert kmeans.loc["base", "readout.adaptive_sigma"] == 0.1  # with the model's default where it names none
+
+
+def test_base_parameter_values_fill_in_model_and_training_defaults():
+    values = clustering.base_parameter_values(BASE_CONFIG, ["core.gamma_input", "core.gamma_hidden", "readout.gamma",
+                                                            "training.lr", "training.batch_size"])
+    assert values == {"core.gamma_input": 6.3831, "core.gamma_hidden": 0.0, "readout.gamma": 2.0,
+                      "training.lr": 0.01, "training.batch_size": 64}
+
+
+def test_sweep_table_names_a_point_without_two_seeds():
+    across = ACROSS[ACROSS["variant"] != "s-5.0-0.1"]
+    with pytest.raises(ClusteringError, match="s-5.0-0.1"):
+        clustering.sweep_table(across, PERFORMANCE, SWEEP)
+
+
+def test_sweep_table_from_files_reads_the_runs_metrics_and_names_a_bad_across_seeds_file(tmp_path):
+    ACROSS.to_csv(tmp_path / "across.csv", index=False)
+    runs, files = [], []
+    for row in PERFORMANCE[PERFORMANCE["mouse"] == "mean"].itertuples():
+        metrics = {"per_mouse": {}, "mean": {"fraction_oracle": row.fraction_oracle}, "epochs": 1, "best_epoch": 1,
+                   "best_val_correlation": 0.5, "train_seconds": 1.0}
+        files.append(tmp_path / f"{row.variant}-{row.seed}.json")
+        files[-1].write_text(json.dumps(metrics))
+        runs.append((row.variant, row.seed))
+    table = clustering.sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP)
+    pd.testing.assert_frame_equal(table, clustering.sweep_table(ACROSS, PERFORMANCE, SWEEP))
+    ACROSS.drop(columns="ari_sd").to_csv(tmp_path / "across.csv", index=False)
+    with pytest.raises(ClusteringError, match="across.csv.*ari_sd"):
+        clustering.sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP)
+
+
+def mouse_tensors(name: str, n_neurons: int, seed: int) -> MouseTensors:
+    """A tiny mouse: 6 train trials and 4 test images shown twice; neuron 0 repeats exactly (oracle 1)."""
+    rng = np.random.default_rng(seed)
+    tiers = np.array(["train"] * 6 + ["test"] * 8)
+    image_ids = np.concatenate([np.arange(100, 106), np.tile(np.arange(4), 2)])
+    responses = rng.uniform(0.0, 2.0, size=(len(tiers), n_neurons))
+    responses[6:10, 0] = [0.0, 1.0, 3.0, 2.0]
+    responses[10:, 0] = responses[6:10, 0]
+    return MouseTensors(
+        name=name, images=torch.randn(len(tiers), 1, 12, 12, generator=torch.Generator().manual_seed(seed)),
+        behavior=torch.ones(len(tiers), 3), pupil_center=torch.zeros(len(tiers), 2),
+        responses=torch.as_tensor(responses, dtype=torch.float32), tiers=tiers, image_ids=image_ids,
+        cell_motor_coordinates=rng.normal(size=(n_neurons, 3)), unit_ids=np.arange(n_neurons) + 10,
+    )
+
+
+def saved_model(path, data: dict[str, MouseTensors], readout: dict, log_beta: dict | None = None) -> None:
+    """A tiny model of `data` saved to `path`, with the adaptive readouts' log β set where given."""
+    torch.manual_seed(0)
+    infos = {name: MouseInfo(mouse.n_neurons, mouse.cell_motor_coordinates, np.ones(mouse.n_neurons))
+             for name, mouse in data.items()}
+    variant = {"core": {"type": "cnn", "channels": 3, "layers": 1, "input_kernel": 5}, "readout": readout}
+    model = build_model(variant, infos, (4, 12, 12))
+    with torch.no_grad():
+        for name, values in (log_beta or {}).items():
+            model.readouts[name].log_beta.copy_(torch.tensor(values))
+    save_model(path, model, variant, infos, (4, 12, 12), {"unit_ids": {n: m.unit_ids for n, m in data.items()}})
+
+
+def test_adaptive_beta_table_reads_beta_and_measures_every_neuron(tmp_path):
+    data = {"a": mouse_tensors("a", 3, 0), "b": mouse_tensors("b", 2, 1)}
+    saved_model(tmp_path / "adaptive.pt", data, {"type": "gaussian", "regularizer": "adaptive", "gamma": 1.0},
+                log_beta={"a": [0.0, 1.0, -1.0], "b": [2.0, 0.5]})
+
+    table = clustering.adaptive_beta_table({"adaptive": tmp_path / "adaptive.pt"}, data)
+    assert table["mouse"].tolist() == ["a"] * 3 + ["b"] * 2
+    assert table["unit_id"].tolist() == [10, 11, 12, 10, 11]
+    np.testing.assert_allclose(table["beta"], np.exp([0.0, 1.0, -1.0, 2.0, 0.5]), rtol=1e-6)
+    assert table.loc[0, "oracle"] == pytest.approx(1.0)  # neuron 0 of mouse a repeats exactly
+    assert table.loc[3, "oracle"] == pytest.approx(1.0)
+    assert table["test_correlation"].between(-1, 1).all()
+    assert "cell_type" not in table.columns  # real data: no planted types
+
+
+def test_adaptive_beta_table_refuses_a_model_without_the_adaptive_regularizer(tmp_path):
+    data = {"a": mouse_tensors("a", 3, 0)}
+    saved_model(tmp_path / "l1.pt", data, {"type": "gaussian", "regularizer": "l1", "gamma": 1.0})
+    with pytest.raises(ClusteringError, match="l1.pt.*not adaptively regularized"):
+        clustering.adaptive_beta_table({"l1": tmp_path / "l1.pt"}, data)
+
+
+# ----------------------------------------------------------------------------------------------
+# Landscape figures, rendered from synthetic tables
+
+
+def assert_figure(pdf) -> None:
+    for path in (pdf, pdf.with_suffix(".png")):
+        assert path.stat().st_size > 5_000, path  # an empty figure is smaller
+
+
+def grid_sweep_files(tmp_path) -> tuple[str, str]:
+    """A sweep table of a 2 x 2 adaptive grid plus a 1-value core sweep, and a β table of the grid."""
+    points = {f"s-{g}-{s}": {"readout.gamma": g, "readout.adaptive_sigma": s} for g in (1.0, 5.0) for s in (0.1, 1.0)}
+    sweeps = {"s": {"base": "base", "base_config": BASE_CONFIG, "points": points},
+              "core": {"base": "base", "base_config": BASE_CONFIG, "points": {"core-9.0": {"core.gamma_input": 9.0}}}}
+    variants = ["base", *points, "core-9.0"]
+    rng = np.random.default_rng(0)
+    across = pd.DataFrame([row for v in variants for row in across_rows(v, rng.uniform())])
+    performance = pd.DataFrame([row for v in variants for row in performance_rows(v, rng.uniform(0.5, 1, 2).tolist())])
+    clustering.sweep_table(across, performance, sweeps).to_csv(tmp_path / "sweeps.csv", index=False)
+    beta = pd.DataFrame({"variant": np.repeat(list(points), 50), "mouse": "m1", "unit_id": np.tile(np.arange(50), 4),
+                         "beta": rng.lognormal(size=200), "test_correlation": rng.uniform(size=200),
+                         "oracle": rng.uniform(size=200)})
+    beta.to_csv(tmp_path / "beta.csv", index=False)
+    return str(tmp_path / "sweeps.csv"), str(tmp_path / "beta.csv")
+
+
+def test_sweep_figures_render(tmp_path):
+    sweeps, beta = grid_sweep_files(tmp_path)
+    plots.adaptive_regularization(sweeps, beta, [], str(tmp_path / "adaptive.pdf"), sweep="s", k=2)
+    assert_figure(tmp_path / "adaptive.pdf")
+    plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=["core"], k=2)
+    assert_figure(tmp_path / "core.pdf")
+    with pytest.raises(ValueError, match="no rows for sweep 'nope'"):
+        plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=["nope"], k=2)
+
+
+def test_discreteness_figure_renders_and_names_a_missing_control(tmp_path):
+    rows = [{"variant": v, "method": m, "k": k, "ari_mean": 0.5, "ari_sd": 0.1}
+            for v in ("discrete", "continuum") for m in clustering.METHODS for k in (2, 4, 6)]
+    pd.DataFrame(rows).to_csv(tmp_path / "across.csv", index=False)
+    plots.discreteness_test(str(tmp_path / "across.csv"), str(tmp_path / "d.pdf"), "discrete", "continuum", 4)
+    assert_figure(tmp_path / "d.pdf")
+    with pytest.raises(ValueError, match="other"):
+        plots.discreteness_test(str(tmp_path / "across.csv"), str(tmp_path / "d.pdf"), "discrete", "other", 4)
+
+
+def test_tsne_landscape_renders_rows_of_unequal_length(tmp_path):
+    embeddings = embeddings_of(blobs(10, 3)[0], ["m1", "m2"], per_mouse=15)
+    labels = clustering.cluster_embedding(embeddings, [2, 3], n_init=1, random_state=0)
+    clustering.save_labels(tmp_path / "labels.npz", labels)
+    clustering.tsne_table(embeddings, 15, 12, 0).to_csv(tmp_path / "tsne.csv", index=False)
+    rows = {"factorized": ["f1", "f2"], "gaussian": ["g1"]}
+    pd.DataFrame(performance_rows("f1", [0.8]) + performance_rows("f2", [0.7]) + performance_rows("g1", [0.9])
+                 ).to_csv(tmp_path / "performance.csv", index=False)
+    plots.tsne_landscape([str(tmp_path / "tsne.csv")] * 3, [str(tmp_path / "labels.npz")] * 3, [],
+                         str(tmp_path / "performance.csv"), str(tmp_path / "landscape.pdf"), rows=rows,
+                         titles={"f1": "γ = 0.1"}, k=3, mice=["m1", "m2"])
+    assert_figure(tmp_path / "landscape.pdf")

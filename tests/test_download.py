@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import run_snakemake
+from conftest import TINY_CONFIG, run_snakemake
 
 from v1twin import download
 from v1twin.data import DataError, MouseArrays, load_cache, load_mouse, write_mouse
@@ -188,8 +188,11 @@ def test_zip_without_mouse_layout(server, tmp_path):
 
 
 def _download_config(tmp_path, server, **dataset) -> Path:
-    config = {"dataset": {"name": "served", "source": "download", "image_scale": 1.0, "mice": ["mouse"],
-                          "base_url": server.base, "file_pattern": "{mouse}.zip", "retries": 0, **dataset}}
+    """The tiny config on a served dataset; it stands alone (the tiny transfer section names the tiny mice)."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    del config["transfer"]
+    config["dataset"] = {"name": "served", "source": "download", "image_scale": 1.0, "mice": ["mouse"],
+                         "base_url": server.base, "file_pattern": "{mouse}.zip", "retries": 0, **dataset}
     path = tmp_path / "download.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -199,7 +202,7 @@ def _download_config(tmp_path, server, **dataset) -> Path:
 def test_download_rule_fetches_unzips_and_caches(server, mouse_zip, tmp_path):
     content, source = mouse_zip
     config = _download_config(tmp_path, server, sha256={"mouse": hashlib.sha256(content).hexdigest()})
-    run_snakemake(tmp_path, "resources/served/mouse.cache", configs=(config,))
+    run_snakemake(tmp_path, "resources/served/mouse.cache", configs=(config,), base=None)
     cached = load_cache(tmp_path / "resources" / "served" / "mouse.cache")
     np.testing.assert_array_equal(np.asarray(cached.responses), load_mouse(source).responses)
     assert sorted(p.name for p in (tmp_path / "resources" / "served").iterdir()) == ["mouse", "mouse.cache"]
@@ -215,7 +218,7 @@ def test_download_rule_fetches_unzips_and_caches(server, mouse_zip, tmp_path):
 )
 def test_download_rule_failures_name_the_problem_and_leave_nothing(server, tmp_path, route, dataset, expected):
     config = _download_config(tmp_path, server, mice=[route], **dataset)
-    result = run_snakemake(tmp_path, f"resources/served/{route}.cache", configs=(config,), check=False)
+    result = run_snakemake(tmp_path, f"resources/served/{route}.cache", configs=(config,), check=False, base=None)
     assert result.returncode != 0
     log = (tmp_path / "results" / "served" / "logs" / "download_sensorium" / f"{route}.log").read_text()
     assert expected in log

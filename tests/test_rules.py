@@ -1,11 +1,13 @@
 """Rule-level tests: the real Snakefile and rules, run by Snakemake on the tiny config."""
 import json
+import re
+import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake
+from conftest import REPO, run_snakemake
 from v1twin import training
 from v1twin.data import load_cache, load_mouse
 
@@ -60,3 +62,19 @@ def test_all_figures_builds_every_figure(tiny_workdir):
     # Nothing left to do: a second run is a no-op.
     result = run_snakemake(tiny_workdir, "all_figures", options=("-n",))
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_report_holds_every_figure_with_its_caption(tiny_workdir):
+    run_snakemake(tiny_workdir, "all_figures")
+    report = tiny_workdir / "report.zip"
+    run_snakemake(tiny_workdir, "all_figures", options=("--report", str(report)))
+    with zipfile.ZipFile(report) as archive:
+        names = archive.namelist()
+        html = "".join(archive.read(name).decode(errors="ignore") for name in names if name.endswith((".html", ".js")))
+    figures = sorted((tiny_workdir / "results" / "tiny" / "figures").glob("*.png"))
+    assert figures
+    for png in figures:
+        assert any(name.endswith(png.name) for name in names), f"{png.name} missing from the report"
+        first_line = (REPO / "workflow" / "report" / f"{png.stem}.rst").read_text().splitlines()[0]
+        plain = re.match(r"[A-Za-z0-9 .,:;()=+-]*", first_line).group()  # before any RST markup or non-ASCII
+        assert len(plain) >= 12 and plain in html, f"caption of {png.name} missing from the report"

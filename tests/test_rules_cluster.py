@@ -8,11 +8,13 @@ from v1twin.clustering import load_embeddings, load_labels
 
 pytestmark = pytest.mark.slow
 
-VARIANTS = ["factorized", "gaussian_g0"]  # the tiny config's named variants (sweep variants are left out)
+VARIANTS = ["factorized", "gaussian_g0"]  # the tiny config's named variants
+GRID_POINTS = ["adaptive_grid-adaptive-1.0-0.5"]  # the one point of its 2-seed grid sweep
 N_NEURONS = 2 * 40
 K_VALUES = [2, 3, 4]
-TABLES = ["clustering_across_seeds", "kmeans_reruns", "response_correlation", "planted_types"]
-FIGURES = ["tsne_embeddings", "ari_across_seeds", "kmeans_reruns", "ari_planted_types"]
+TABLES = ["clustering_across_seeds", "kmeans_reruns", "response_correlation", "planted_types", "sweeps",
+          "adaptive_beta"]
+FIGURES = ["tsne_embeddings", "ari_across_seeds", "kmeans_reruns", "ari_planted_types", "adaptive_regularization"]
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +43,8 @@ def test_embeddings_and_labels_cover_every_neuron_of_both_mice(results):
 def test_consistency_tables_have_one_row_per_comparison_and_valid_values(results):
     tables = {name: pd.read_csv(results / "consistency" / f"{name}.csv") for name in TABLES}
     across = tables["clustering_across_seeds"]
-    assert len(across) == len(VARIANTS) * 2 * len(K_VALUES)
+    assert across["variant"].unique().tolist() == VARIANTS + GRID_POINTS  # sweep points with 2 seeds too
+    assert len(across) == len(VARIANTS + GRID_POINTS) * 2 * len(K_VALUES)
     assert (across["n_pairs"] == 1).all()  # two seeds: one pair, so no sd
     assert across["ari_mean"].between(-1, 1).all()
     assert across[["fmi_mean", "v_measure_mean"]].stack().between(0, 1).all()
@@ -73,3 +76,25 @@ def test_every_figure_is_rendered(results):
     for name in FIGURES:
         for suffix in (".pdf", ".png"):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 1000
+
+
+def test_sweep_table_holds_the_grid_points_beside_their_base(results):
+    table = pd.read_csv(results / "consistency" / "sweeps.csv")
+    assert len(table) == (1 + len(GRID_POINTS)) * 2 * len(K_VALUES)  # base + points, x methods x K
+    roles = table.drop_duplicates("variant").set_index("variant")["role"].to_dict()
+    assert roles == {"gaussian_g0": "base", **{point: "point" for point in GRID_POINTS}}
+    settings = table.drop_duplicates("variant").set_index("variant")[["readout.gamma", "readout.adaptive_sigma"]]
+    assert settings.loc[GRID_POINTS[0]].tolist() == [1.0, 0.5]
+    assert settings.loc["gaussian_g0"].tolist() == [0.0, 0.1]  # the base's own gamma and the default sigma
+    across = pd.read_csv(results / "consistency" / "clustering_across_seeds.csv")
+    merged = table.merge(across, on=["variant", "method", "k"], suffixes=("", "_across"))
+    np.testing.assert_allclose(merged["ari_mean"], merged["ari_mean_across"])  # the same numbers, one source
+    assert table["fraction_oracle_mean"].between(-1, 1).all()
+
+
+def test_adaptive_beta_table_has_every_neuron_of_every_grid_point(results):
+    beta = pd.read_csv(results / "consistency" / "adaptive_beta.csv")
+    assert beta.groupby("variant").size().to_dict() == {point: N_NEURONS for point in GRID_POINTS}
+    assert (beta["beta"] > 0).all()
+    assert set(beta["cell_type"]) <= {0, 1, 2}  # the tiny population's 3 planted types
+    assert beta[["test_correlation", "oracle"]].stack().between(-1, 1).all()

@@ -19,13 +19,7 @@ VARIANT = {
 N_TRAIN, N_VALIDATION, TEST_IMAGES, REPEATS = 80, 20, 5, 4
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Bitwise comparisons need the same thread count throughout; one thread is also the fastest here."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _smooth(noise: np.ndarray) -> np.ndarray:

@@ -1,11 +1,18 @@
 # Embedding consistency (METHODS §4): readout embeddings of every named variant and seed, their
 # k-means/GMM clusters, agreement across seeds and k-means reruns, t-SNE maps, and their figures.
-# Sweep variants are left out: they exist to choose hyperparameters, not to compare embeddings.
+# The rules are generic over every model; the tables and figures compare the ANALYSED variants.
+# The regularization landscapes (R24 Fig. 3, L25 Figs. 3 and 5) and D25's discrete-vs-continuum test
+# follow at the end: they add sweep points and control variants to the across-seeds table.
+from v1twin.config import check_landscape_variants, landscape_sweep, regularization_label
 
 CLUSTERING = config["clustering"]
-CLUSTER_VARIANTS = list(config["variants"])
-CLUSTER_RUNS = [(v, s) for v in CLUSTER_VARIANTS for s in VARIANTS[v]["seeds"]]
-FIRST_SEED = {v: VARIANTS[v]["seeds"][0] for v in CLUSTER_VARIANTS}
+CLUSTER_VARIANTS = ANALYSED
+CLUSTER_RUNS = [(v, s) for v in CLUSTER_VARIANTS for s in variant_seeds(v)]
+FIRST_SEED = {v: variant_seeds(v)[0] for v in MODEL_VARIANTS}
+# One table holds every ARI across seeds: the analysed variants, then every other model trained
+# with at least 2 seeds (sweep points, controls on other mice).
+SEED_COMPARED = CLUSTER_VARIANTS + [v for v in VARIANTS if v not in CLUSTER_VARIANTS and len(variant_seeds(v)) >= 2]
+SEED_COMPARED_RUNS = [(v, s) for v in SEED_COMPARED for s in variant_seeds(v)]
 
 if len(config["seeds"]) < 2:
     raise ValueError(f"embedding consistency compares seeds: `seeds` needs at least 2 entries, got {config['seeds']}")
@@ -27,17 +34,17 @@ PLANTED_TABLE = f"{RESULTS}/consistency/planted_types.csv"
 
 
 rule embeddings:
-    """Readout features of all mice (config order), L2-normalized and rotation-aligned where equivariant."""
+    """Readout features of the model's mice (config order), L2-normalized and rotation-aligned where equivariant."""
     input:
         model=f"{RESULTS}/models/{{variant}}/seed{{seed}}/model.pt",
     output:
         EMBEDDING,
     params:
-        mice=MICE,
+        mice=lambda wc: variant_mice(wc.variant),
     log:
         f"{LOGS}/embeddings/{{variant}}/seed{{seed}}.log",
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     threads: 1
     resources:
         mem_mb=8000,
@@ -59,7 +66,7 @@ rule cluster_embeddings:
     log:
         f"{LOGS}/cluster_embeddings/{{variant}}/seed{{seed}}.log",
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     threads: 1
     resources:
         mem_mb=8000,
@@ -82,7 +89,7 @@ rule kmeans_reruns:
     log:
         f"{LOGS}/kmeans_reruns/{{variant}}.log",
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     threads: 1
     resources:
         mem_mb=8000,
@@ -102,7 +109,7 @@ rule tsne:
     log:
         f"{LOGS}/tsne/{{variant}}/seed{{seed}}.log",
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     threads: 1
     resources:
         mem_mb=8000,
@@ -114,16 +121,16 @@ rule tsne:
 rule clustering_across_seeds:
     """ARI, Fowlkes-Mallows and V-measure over seed pairs (mean, sd) per variant, method and K."""
     input:
-        labels=[LABELS.format(variant=v, seed=s) for v, s in CLUSTER_RUNS],
+        labels=[LABELS.format(variant=v, seed=s) for v, s in SEED_COMPARED_RUNS],
     output:
         ACROSS_SEEDS_TABLE,
     params:
-        runs=CLUSTER_RUNS,
+        runs=SEED_COMPARED_RUNS,
     log:
         f"{LOGS}/consistency/clustering_across_seeds.log",
     localrule: True
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     script:
         "../scripts/consistency.py"
 
@@ -135,12 +142,12 @@ rule kmeans_rerun_table:
     output:
         RERUNS_TABLE,
     params:
-        seeds=FIRST_SEED,
+        seeds={v: FIRST_SEED[v] for v in CLUSTER_VARIANTS},
     log:
         f"{LOGS}/consistency/kmeans_reruns.log",
     localrule: True
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     script:
         "../scripts/consistency.py"
 
@@ -148,7 +155,7 @@ rule kmeans_rerun_table:
 rule response_correlation:
     """Per-neuron correlation of two seeds' test-tier predictions, averaged (R24 Table 1, first column)."""
     input:
-        models=[f"{model_dir(v, s)}/model.pt" for v, s in CLUSTER_RUNS],
+        models=[model_file(v, s) for v, s in CLUSTER_RUNS],
         caches=[mouse_cache(m) for m in MICE],
     output:
         RESPONSE_TABLE,
@@ -159,7 +166,7 @@ rule response_correlation:
     log:
         f"{LOGS}/consistency/response_correlation.log",
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     threads: 1
     resources:
         mem_mb=16000,
@@ -175,7 +182,7 @@ rule figure_tsne:
         labels=[LABELS.format(variant=v, seed=FIRST_SEED[v]) for v in CLUSTER_VARIANTS],
         truth=ground_truth_files(),
     output:
-        **figure_rule_outputs("tsne_embeddings"),
+        **figure_rule_outputs("tsne_embeddings", category="Embedding consistency"),
     params:
         plot="clustering.tsne_embeddings",
         options={"variants": CLUSTER_VARIANTS, "k": CLUSTERING["figure_k"], "mice": MICE},
@@ -183,7 +190,7 @@ rule figure_tsne:
         f"{LOGS}/figures/tsne_embeddings.log",
     localrule: True
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     script:
         "../scripts/plot.py"
 
@@ -193,7 +200,7 @@ rule figure_ari_across_seeds:
     input:
         table=ACROSS_SEEDS_TABLE,
     output:
-        **figure_rule_outputs("ari_across_seeds"),
+        **figure_rule_outputs("ari_across_seeds", category="Embedding consistency"),
     params:
         plot="clustering.ari_across_seeds",
         options={"variants": CLUSTER_VARIANTS},
@@ -201,7 +208,7 @@ rule figure_ari_across_seeds:
         f"{LOGS}/figures/ari_across_seeds.log",
     localrule: True
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     script:
         "../scripts/plot.py"
 
@@ -212,7 +219,7 @@ rule figure_kmeans_reruns:
         reruns=RERUNS_TABLE,
         across_seeds=ACROSS_SEEDS_TABLE,
     output:
-        **figure_rule_outputs("kmeans_reruns"),
+        **figure_rule_outputs("kmeans_reruns", category="Embedding consistency"),
     params:
         plot="clustering.kmeans_reruns",
         options={"variants": CLUSTER_VARIANTS},
@@ -220,7 +227,7 @@ rule figure_kmeans_reruns:
         f"{LOGS}/figures/kmeans_reruns.log",
     localrule: True
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     script:
         "../scripts/plot.py"
 
@@ -253,7 +260,7 @@ if SIMULATED:
             f"{LOGS}/consistency/planted_types.log",
         localrule: True
         conda:
-            "../../envs/v1twin.yaml"
+            CPU_ENV
         script:
             "../scripts/consistency.py"
 
@@ -262,7 +269,7 @@ if SIMULATED:
         input:
             table=PLANTED_TABLE,
         output:
-            **figure_rule_outputs("ari_planted_types"),
+            **figure_rule_outputs("ari_planted_types", category="Embedding consistency"),
         params:
             plot="clustering.ari_planted_types",
             options={"variants": CLUSTER_VARIANTS, "n_types": DATASET["simulation"]["n_types"]},
@@ -270,8 +277,184 @@ if SIMULATED:
             f"{LOGS}/figures/ari_planted_types.log",
         localrule: True
         conda:
-            "../../envs/v1twin.yaml"
+            CPU_ENV
         script:
             "../scripts/plot.py"
 
     ALL_FIGURES.extend([PLANTED_TABLE, figure("ari_planted_types")])
+
+
+# ----------------------------------------------------------------------------------------------
+# Regularization landscapes and D25's discrete-vs-continuum test (config `landscapes`)
+
+LANDSCAPES = config.get("landscapes", {})
+SWEEPS_TABLE = f"{RESULTS}/consistency/sweeps.csv"
+BETA_TABLE = f"{RESULTS}/consistency/adaptive_beta.csv"
+MODEL_MICE = {v: variant_mice(v) for v in MODEL_VARIANTS}
+ADAPTIVE_SWEEP = LANDSCAPES.get("adaptive_sweep")
+CORE_SWEEPS = LANDSCAPES.get("core_sweeps", [])
+# The sweeps of the sweep table: name -> {"base": variant, "points": {variant: {parameter: value}}}.
+TABLED_SWEEPS = {
+    name: landscape_sweep(config, name, VARIANTS) for name in ([ADAPTIVE_SWEEP] if ADAPTIVE_SWEEP else []) + CORE_SWEEPS
+}
+# Every training run of the tabled sweeps' bases and points (their test measures give the performance).
+SWEEP_RUNS = list(dict.fromkeys(
+    (v, s) for sweep in TABLED_SWEEPS.values() for v in [sweep["base"], *sweep["points"]] for s in variant_seeds(v)
+))
+
+if TABLED_SWEEPS:
+
+    rule sweep_table:
+        """ARI across seeds (per method and K) and fraction oracle of every point of the landscape sweeps."""
+        input:
+            across_seeds=ACROSS_SEEDS_TABLE,
+            metrics=[f"{model_dir(v, s)}/metrics.json" for v, s in SWEEP_RUNS],
+        output:
+            SWEEPS_TABLE,
+        params:
+            sweeps=TABLED_SWEEPS,
+            runs=SWEEP_RUNS,
+        log:
+            f"{LOGS}/consistency/sweeps.log",
+        localrule: True
+        conda:
+            CPU_ENV
+        script:
+            "../scripts/consistency.py"
+
+    ALL_FIGURES.append(SWEEPS_TABLE)
+
+
+if ADAPTIVE_SWEEP:
+    ADAPTIVE_POINTS = list(TABLED_SWEEPS[ADAPTIVE_SWEEP]["points"])
+    ADAPTIVE_MICE = variant_mice(ADAPTIVE_POINTS[0])
+    not_adaptive = [v for v in ADAPTIVE_POINTS if VARIANTS[v]["readout"].get("regularizer") != "adaptive"]
+    if not_adaptive:
+        raise ValueError(f"landscapes.adaptive_sweep: variant(s) {not_adaptive} have no adaptive readout regularizer")
+
+    rule adaptive_beta:
+        """Per neuron of each adaptive sweep point (first seed): learned β, test correlation, oracle, planted type."""
+        input:
+            models=[model_file(v, FIRST_SEED[v]) for v in ADAPTIVE_POINTS],
+            caches=[mouse_cache(m) for m in ADAPTIVE_MICE],
+            truth=ground_truth_files(ADAPTIVE_MICE),
+        output:
+            BETA_TABLE,
+        params:
+            variants=ADAPTIVE_POINTS,
+            mice=ADAPTIVE_MICE,
+            image_scale=DATASET["image_scale"],
+        log:
+            f"{LOGS}/consistency/adaptive_beta.log",
+        conda:
+            CPU_ENV
+        threads: 1
+        resources:
+            mem_mb=16000,
+            runtime=120,
+        script:
+            "../scripts/consistency.py"
+
+    rule figure_adaptive_regularization:
+        """R24 Fig. 3: ARI across seeds and performance vs γ per σ of the adaptive regularizer, and the learned β."""
+        input:
+            sweeps=SWEEPS_TABLE,
+            beta=BETA_TABLE,
+            truth=ground_truth_files(ADAPTIVE_MICE),
+        output:
+            **figure_rule_outputs("adaptive_regularization", category="Embedding consistency"),
+        params:
+            plot="clustering.adaptive_regularization",
+            options={"sweep": ADAPTIVE_SWEEP, "k": CLUSTERING["figure_k"]},
+        log:
+            f"{LOGS}/figures/adaptive_regularization.log",
+        localrule: True
+        conda:
+            CPU_ENV
+        script:
+            "../scripts/plot.py"
+
+    ALL_FIGURES.extend([BETA_TABLE, figure("adaptive_regularization")])
+
+
+if CORE_SWEEPS:
+
+    rule figure_core_regularization:
+        """L25 Fig. 5: ARI across seeds and performance vs the strength of each core regularizer."""
+        input:
+            sweeps=SWEEPS_TABLE,
+        output:
+            **figure_rule_outputs("core_regularization", category="Embedding consistency"),
+        params:
+            plot="clustering.core_regularization",
+            options={"sweep_names": CORE_SWEEPS, "k": CLUSTERING["figure_k"]},
+        log:
+            f"{LOGS}/figures/core_regularization.log",
+        localrule: True
+        conda:
+            CPU_ENV
+        script:
+            "../scripts/plot.py"
+
+    ALL_FIGURES.append(figure("core_regularization"))
+
+
+if LANDSCAPES.get("tsne_rows"):
+    TSNE_ROWS = LANDSCAPES["tsne_rows"]
+    TSNE_ROW_VARIANTS = [v for row in TSNE_ROWS.values() for v in row]
+    check_landscape_variants("tsne_rows", TSNE_ROW_VARIANTS, MODEL_MICE, MICE)
+
+    rule figure_tsne_landscape:
+        """L25 Fig. 3: t-SNE maps by readout (rows) and regularization strength (columns), with performance."""
+        input:
+            tsne=[TSNE_MAP.format(variant=v, seed=FIRST_SEED[v]) for v in TSNE_ROW_VARIANTS],
+            labels=[LABELS.format(variant=v, seed=FIRST_SEED[v]) for v in TSNE_ROW_VARIANTS],
+            truth=ground_truth_files(),
+            performance=f"{RESULTS}/tables/performance.csv",
+        output:
+            **figure_rule_outputs("tsne_landscape", category="Embedding consistency"),
+        params:
+            plot="clustering.tsne_landscape",
+            options={
+                "rows": TSNE_ROWS,
+                "titles": {v: regularization_label(VARIANTS[base_variant(v)]["readout"]) for v in TSNE_ROW_VARIANTS},
+                "k": CLUSTERING["figure_k"],
+                "mice": MICE,
+            },
+        log:
+            f"{LOGS}/figures/tsne_landscape.log",
+        localrule: True
+        conda:
+            CPU_ENV
+        script:
+            "../scripts/plot.py"
+
+    ALL_FIGURES.append(figure("tsne_landscape"))
+
+
+if LANDSCAPES.get("controls"):
+    CONTROLS = LANDSCAPES["controls"]
+    if not SIMULATED:
+        raise ValueError("landscapes.controls compare simulated populations; they need dataset.source: simulate")
+    check_landscape_variants("controls", list(CONTROLS.values()), MODEL_MICE)
+    DISCRETE_MOUSE = variant_mice(CONTROLS["discrete"])[0]
+    DISCRETE_TYPES = {**DATASET["simulation"], **DATASET.get("extra_mice", {}).get(DISCRETE_MOUSE, {})}["n_types"]
+
+    rule figure_discreteness_test:
+        """D25: ARI across seeds vs K for a population with types and a continuum of the same size."""
+        input:
+            table=ACROSS_SEEDS_TABLE,
+        output:
+            **figure_rule_outputs("discreteness_test", category="Embedding consistency"),
+        params:
+            plot="clustering.discreteness_test",
+            options={**CONTROLS, "n_types": DISCRETE_TYPES},
+        log:
+            f"{LOGS}/figures/discreteness_test.log",
+        localrule: True
+        conda:
+            CPU_ENV
+        script:
+            "../scripts/plot.py"
+
+    ALL_FIGURES.append(figure("discreteness_test"))

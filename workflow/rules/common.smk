@@ -2,22 +2,47 @@
 import posixpath
 import re
 
-from v1twin.config import expand_variants, training_runs
+from v1twin.config import dataset_mice, expand_variants, training_runs
 
 DATASET = config["dataset"]
 DATASET_NAME = DATASET["name"]
-MICE = DATASET["mice"]
+MICE = DATASET["mice"]  # the study's mice: every variant trains on them unless it names its own `mice`
+ALL_MICE = dataset_mice(config)  # plus dataset.extra_mice (simulated controls such as a continuum population)
 RESOURCES = f"resources/{DATASET_NAME}"
 RESULTS = f"results/{DATASET_NAME}"
 LOGS = f"{RESULTS}/logs"
 VARIANTS = expand_variants(config)
 RUNS = training_runs(VARIANTS)
 SIMULATED = DATASET["source"] == "simulate"
+if DATASET.get("extra_mice") and not SIMULATED:
+    raise ValueError("dataset.extra_mice are simulated controls; they need dataset.source: simulate")
+
+# The selected pruned model of a variant is analysed like a trained variant, named <variant>-pruned.
+PRUNED = {f"{v}-pruned": v for v in config.get("pruning", {}).get("variants", [])}
+# Every model the analyses (embeddings, clustering, in-silico) accept: trained variants and pruned ones.
+MODEL_VARIANTS = [*VARIANTS, *PRUNED]
+# The models compared across seeds: named variants on the study's mice, and their pruned versions
+# (sweeps choose hyperparameters; controls on other mice have their own figures).
+STUDY_VARIANTS = [v for v in config["variants"] if VARIANTS[v]["mice"] == MICE]
+ANALYSED = STUDY_VARIANTS + list(PRUNED)
+
+
+def base_variant(variant):
+    """The trained variant a model name comes from (itself, or what was pruned)."""
+    return PRUNED.get(variant, variant)
+
+
+def variant_seeds(variant):
+    return VARIANTS[base_variant(variant)]["seeds"]
+
+
+def variant_mice(variant):
+    return VARIANTS[base_variant(variant)]["mice"]
 
 
 wildcard_constraints:
-    mouse="|".join(MICE),
-    variant="|".join(map(re.escape, VARIANTS)),
+    mouse="|".join(map(re.escape, ALL_MICE)),
+    variant="|".join(map(re.escape, MODEL_VARIANTS)),
     seed=r"\d+",
 
 
@@ -33,9 +58,13 @@ def model_dir(variant, seed):
     return f"{RESULTS}/models/{variant}/seed{seed}"
 
 
-def ground_truth_files():
+def model_file(variant, seed):
+    return f"{model_dir(variant, seed)}/model.pt"
+
+
+def ground_truth_files(mice=MICE):
     """The simulator's ground truth per mouse; real data has none."""
-    return [f"{RESOURCES}/{m}.ground_truth.npz" for m in MICE] if SIMULATED else []
+    return [f"{RESOURCES}/{m}.ground_truth.npz" for m in mice] if SIMULATED else []
 
 
 def download_url(mouse):
@@ -46,14 +75,43 @@ def figure(name):
     return f"{RESULTS}/figures/{name}.pdf"
 
 
-def figure_rule_outputs(name):
-    """A figure rule's outputs: the PDF and the PNG beside it."""
-    return {"pdf": figure(name), "png": figure(name).replace(".pdf", ".png")}
+def figure_rule_outputs(name, category):
+    """A figure rule's outputs: the PDF, and the PNG beside it, which goes into the HTML report
+    (`snakemake --report`) under `category` with the caption workflow/report/<name>.rst."""
+    png = figure(name).replace(".pdf", ".png")
+    return {"pdf": figure(name), "png": report(png, caption=f"../report/{name}.rst", category=category)}
 
 
 def first_seed_models(variants):
     """model.pt of the first seed of each variant (figures that show one fit per variant)."""
-    return {v: f"{model_dir(v, VARIANTS[v]['seeds'][0])}/model.pt" for v in variants}
+    return {v: model_file(v, variant_seeds(v)[0]) for v in variants}
+
+
+# Pruning (prune.smk) path templates; `.format(variant=..., seed=..., step=..., slot=...)` names one file.
+PRUNING_DIR = f"{RESULTS}/pruning/{{variant}}"
+STEP_DIR = f"{PRUNING_DIR}/seed{{seed}}/step{{step}}"
+CANDIDATE = f"{STEP_DIR}/candidates/slot{{slot}}.json"
+STEP_MODEL = f"{STEP_DIR}/model.pt"
+REMOVAL = f"{STEP_DIR}/removal.json"
+PRUNING_CURVES = f"{PRUNING_DIR}/curves.csv"
+PRUNING_SELECTION = f"{PRUNING_DIR}/selection.json"
+PRUNING_TABLE = f"{RESULTS}/tables/pruning.csv"
+
+
+def step_model(variant, seed, step):
+    """The model a pruning step starts from: the trained model at step 0."""
+    return model_file(variant, seed) if step == 0 else STEP_MODEL.format(variant=variant, seed=seed, step=step)
+
+
+def step_candidates(variant, seed, step):
+    """One evaluation per feature the step-`step` model has left (PRUNING_FEATURES: prune.smk)."""
+    slots = range(PRUNING_FEATURES[variant] - step)
+    return [CANDIDATE.format(variant=variant, seed=seed, step=step, slot=slot) for slot in slots]
+
+
+# conda environments, as paths relative to workflow/rules; GPU rules get the CUDA build of torch.
+CPU_ENV = "../../envs/cpu.yaml"
+GPU_ENV = "../../envs/gpu.yaml"
 
 
 # Every rule file appends its figures and tables here; `all_figures` depends on all of them.

@@ -9,13 +9,13 @@ if SIMULATED:
             mouse=directory(f"{RESOURCES}/{{mouse}}"),
             truth=f"{RESOURCES}/{{mouse}}.ground_truth.npz",
         params:
-            simulation=DATASET["simulation"],
+            simulation=lambda wc: {**DATASET["simulation"], **DATASET.get("extra_mice", {}).get(wc.mouse, {})},
             stimulus_seed=DATASET["simulation"]["seed"],
-            seed=lambda wc: DATASET["simulation"]["seed"] + 1 + MICE.index(wc.mouse),
+            seed=lambda wc: DATASET["simulation"]["seed"] + 1 + ALL_MICE.index(wc.mouse),
         log:
             f"{LOGS}/simulate_mouse/{{mouse}}.log",
         conda:
-            "../../envs/v1twin.yaml"
+            CPU_ENV
         resources:
             mem_mb=4000,
             runtime=30,
@@ -35,7 +35,7 @@ else:
             f"{LOGS}/download_sensorium/{{mouse}}.log",
         localrule: True  # compute nodes often have no internet access
         conda:
-            "../../envs/v1twin.yaml"
+            CPU_ENV
         retries: 0
         script:
             "../scripts/download_sensorium.py"
@@ -50,7 +50,7 @@ rule build_cache:
     log:
         f"{LOGS}/build_cache/{{mouse}}.log",
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     resources:
         mem_mb=8000,
         runtime=60,

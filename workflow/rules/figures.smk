@@ -15,7 +15,7 @@ if SIMULATED:
             mouse=mouse_folder(MICE[0]),
             truth=f"{RESOURCES}/{MICE[0]}.ground_truth.npz",
         output:
-            **figure_rule_outputs("population_overview"),
+            **figure_rule_outputs("population_overview", category="Models and training"),
         params:
             plot="population.population_overview",
             options={},
@@ -23,7 +23,7 @@ if SIMULATED:
             f"{LOGS}/figures/population_overview.log",
         localrule: True
         conda:
-            "../../envs/v1twin.yaml"
+            CPU_ENV
         script:
             "../scripts/plot.py"
 
@@ -35,15 +35,15 @@ rule figure_performance:
     input:
         table=f"{RESULTS}/tables/performance.csv",
     output:
-        **figure_rule_outputs("performance"),
+        **figure_rule_outputs("performance", category="Models and training"),
     params:
         plot="training.performance",
-        options={"variants": list(config["variants"])},
+        options={"variants": STUDY_VARIANTS},
     log:
         f"{LOGS}/figures/performance.log",
     localrule: True
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     script:
         "../scripts/plot.py"
 
@@ -51,9 +51,9 @@ rule figure_performance:
 rule figure_learning_curves:
     """Validation correlation and learning rate over epochs of every model."""
     input:
-        histories=[f"{model_dir(v, s)}/training_log.csv" for v, s in RUNS if v in config["variants"]],
+        histories=[f"{model_dir(v, s)}/training_log.csv" for v, s in RUNS if v in STUDY_VARIANTS],
     output:
-        **figure_rule_outputs("learning_curves"),
+        **figure_rule_outputs("learning_curves", category="Models and training"),
     params:
         plot="training.learning_curves",
         options={},
@@ -61,7 +61,7 @@ rule figure_learning_curves:
         f"{LOGS}/figures/learning_curves.log",
     localrule: True
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     script:
         "../scripts/plot.py"
 
@@ -69,17 +69,17 @@ rule figure_learning_curves:
 rule figure_readout_weights:
     """R24 Fig. 2G: distribution of readout feature weights per variant (first seed)."""
     input:
-        models=list(first_seed_models(config["variants"]).values()),
+        models=list(first_seed_models(STUDY_VARIANTS).values()),
     output:
-        **figure_rule_outputs("readout_weights"),
+        **figure_rule_outputs("readout_weights", category="Models and training"),
     params:
         plot="training.readout_weights",
-        options={"variants": list(config["variants"])},
+        options={"variants": STUDY_VARIANTS},
     log:
         f"{LOGS}/figures/readout_weights.log",
     localrule: True
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     script:
         "../scripts/plot.py"
 
@@ -101,7 +101,7 @@ if FACTORIZED_VARIANTS:
         input:
             models=list(first_seed_models(FACTORIZED_VARIANTS).values()),
         output:
-            **figure_rule_outputs("mask_size"),
+            **figure_rule_outputs("mask_size", category="Models and training"),
         params:
             plot="training.mask_size",
             options={"variants": FACTORIZED_VARIANTS},
@@ -109,7 +109,7 @@ if FACTORIZED_VARIANTS:
             f"{LOGS}/figures/mask_size.log",
         localrule: True
         conda:
-            "../../envs/v1twin.yaml"
+            CPU_ENV
         script:
             "../scripts/plot.py"
 
@@ -123,7 +123,7 @@ if "factorized_gamma" in SWEEPS:
         input:
             table=f"{RESULTS}/tables/performance.csv",
         output:
-            **figure_rule_outputs("factorized_selection"),
+            **figure_rule_outputs("factorized_selection", category="Models and training"),
         params:
             plot="training.factorized_selection",
             options={"sweep": "factorized_gamma", "values": SWEEPS["factorized_gamma"]["values"]},
@@ -131,7 +131,7 @@ if "factorized_gamma" in SWEEPS:
             f"{LOGS}/figures/factorized_selection.log",
         localrule: True
         conda:
-            "../../envs/v1twin.yaml"
+            CPU_ENV
         script:
             "../scripts/plot.py"
 

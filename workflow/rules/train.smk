@@ -2,10 +2,10 @@
 
 
 rule train_model:
-    """Core + readout model of all mice, early-stopped on validation correlation."""
+    """Core + readout model of the variant's mice, early-stopped on validation correlation."""
     input:
-        caches=[mouse_cache(m) for m in MICE],
-        ground_truth=ground_truth_files(),
+        caches=lambda wc: [mouse_cache(m) for m in variant_mice(wc.variant)],
+        ground_truth=lambda wc: ground_truth_files(variant_mice(wc.variant)),
     output:
         model=f"{RESULTS}/models/{{variant}}/seed{{seed}}/model.pt",
         metrics=f"{RESULTS}/models/{{variant}}/seed{{seed}}/metrics.json",
@@ -15,16 +15,18 @@ rule train_model:
         training=lambda wc: VARIANTS[wc.variant]["training"],
         seed=lambda wc: int(wc.seed),
         image_scale=DATASET["image_scale"],
-        mice=MICE,
+        mice=lambda wc: variant_mice(wc.variant),
     log:
         f"{LOGS}/train_model/{{variant}}/seed{{seed}}.log",
     conda:
-        "../../envs/v1twin.yaml"
+        GPU_ENV
     threads: 1
     resources:
         gpu=1,
         mem_mb=16000,
         runtime=360,
+    wildcard_constraints:
+        variant="|".join(map(re.escape, VARIANTS)),
     script:
         "../scripts/train_model.py"
 
@@ -41,6 +43,6 @@ rule performance_table:
         f"{LOGS}/performance_table.log",
     localrule: True
     conda:
-        "../../envs/v1twin.yaml"
+        CPU_ENV
     script:
         "../scripts/performance_table.py"

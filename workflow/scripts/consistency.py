@@ -1,6 +1,6 @@
 """Snakemake entry point of the consistency tables (results/<dataset>/consistency/*.csv).
 
-One script for the four table rules: each reads the files its rule names and writes one CSV; the
+One script for the table rules: each reads the files its rule names and writes one CSV; the
 rule's name picks the table.
 """
 import logging
@@ -9,7 +9,7 @@ import torch
 
 from v1twin import clustering
 from v1twin.data import load_training_mice
-from v1twin.files import rule_log
+from v1twin.files import atomic_file, rule_log
 
 
 def by_variant(files, runs):
@@ -40,15 +40,31 @@ def response_correlation(rule):
     return clustering.response_correlation_table(by_variant(rule.input.models, rule.params.runs), data)
 
 
+def sweeps(rule):
+    runs = [tuple(run) for run in rule.params.runs]
+    return clustering.sweep_table_from_files(rule.input.across_seeds, list(rule.input.metrics), runs,
+                                             dict(rule.params.sweeps))
+
+
+def adaptive_beta(rule):
+    torch.set_num_threads(rule.threads)
+    data = load_training_mice(dict(zip(rule.params.mice, rule.input.caches, strict=True)), rule.params.image_scale)
+    models = dict(zip(rule.params.variants, rule.input.models, strict=True))
+    return clustering.adaptive_beta_table(models, data, list(rule.input.truth))
+
+
 TABLES = {
     "clustering_across_seeds": across_seeds,
     "kmeans_rerun_table": kmeans_reruns,
     "planted_type_table": planted_types,
     "response_correlation": response_correlation,
+    "sweep_table": sweeps,
+    "adaptive_beta": adaptive_beta,
 }
 
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821
     table = TABLES[rule.rule](rule)
-    table.to_csv(rule.output[0], index=False)
+    with atomic_file(rule.output[0]) as temporary:
+        table.to_csv(temporary, index=False)
     logging.info("%d rows -> %s", len(table), rule.output[0])

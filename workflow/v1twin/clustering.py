@@ -5,7 +5,10 @@ a neuron computes, not its gain. For a rotation-equivariant core the same neuron
 by any cyclic shift of its vector along the rotation axis, so each vector is first aligned to a
 common template (Ustyuzhaninov et al. 2019, discrete version). Labels from k-means and a diagonal
 GMM at every K are then compared across seeds (ARI, Fowlkes–Mallows, V-measure), across k-means
-reruns on one embedding (R24 A.4) and, on simulated data, with the planted cell types.
+reruns on one embedding (R24 A.4) and, on simulated data, with the planted cell types. Sweeps over
+regularization strengths are summarized by their ARI across seeds beside their performance (R24
+Fig. 3, L25 Fig. 5), and the adaptive regularizer's learned per-neuron strengths β are tabulated
+beside what they might reflect (prediction quality, oracle, planted type).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import itertools
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -27,9 +31,10 @@ from tqdm import tqdm
 from v1twin import metrics
 from v1twin.data import MouseTensors
 from v1twin.models import RotationEquivariantCore
+from v1twin.models.network import CORE_DEFAULTS, READOUT_DEFAULTS, resolve_config
 from v1twin.simulate import load_ground_truth
-from v1twin.files import read_npz, write_npz
-from v1twin.training import load_checkpoint, load_model, predict
+from v1twin.files import read_npz, read_table, write_npz
+from v1twin.training import TrainingConfig, load_checkpoint, load_model, performance_table, predict
 
 log = logging.getLogger(__name__)
 
@@ -409,17 +414,20 @@ def planted_type_table(
 # Response correlation across seeds
 
 
-def predict_test_tier(model_path: str | Path, data: dict[str, MouseTensors]) -> dict[str, np.ndarray]:
-    """Predictions (test trials, N) of a saved model for every mouse, checked against the model's unit ids."""
-    content = load_checkpoint(Path(model_path))
-    model = load_model(Path(model_path))
-    predictions = {}
+def _check_unit_ids(model_path: str | Path, data: dict[str, MouseTensors]) -> None:
+    """The model must have been fitted to exactly these neurons of every mouse."""
+    unit_ids = load_checkpoint(Path(model_path))["extras"].get("unit_ids", {})
     for name, mouse in data.items():
-        stored_ids = content["extras"].get("unit_ids", {}).get(name)
+        stored_ids = unit_ids.get(name)
         if stored_ids is None or not np.array_equal(np.asarray(stored_ids), np.asarray(mouse.unit_ids)):
             raise ClusteringError(f"{model_path}: unit ids of mouse {name} do not match its data")
-        predictions[name] = predict(model, mouse, mouse.indices("test"))
-    return predictions
+
+
+def predict_test_tier(model_path: str | Path, data: dict[str, MouseTensors]) -> dict[str, np.ndarray]:
+    """Predictions (test trials, N) of a saved model for every mouse, checked against the model's unit ids."""
+    _check_unit_ids(model_path, data)
+    model = load_model(Path(model_path))
+    return {name: predict(model, mouse, mouse.indices("test")) for name, mouse in data.items()}
 
 
 def prediction_correlation(predictions_a: dict[str, np.ndarray], predictions_b: dict[str, np.ndarray]) -> dict[str, float]:
@@ -489,3 +497,104 @@ def tsne_table(embeddings: Embeddings, neurons_per_mouse: int, exaggeration: flo
     coordinates = tsne(embeddings.embedding[rows], exaggeration, seed, n_jobs)
     return pd.DataFrame({"mouse": embeddings.mouse[rows], "unit_id": embeddings.unit_id[rows],
                          "x": coordinates[:, 0], "y": coordinates[:, 1]})
+
+
+# ----------------------------------------------------------------------------------------------
+# Regularization sweeps (R24 Fig. 3, L25 Fig. 5)
+
+
+def performance_summary(performance: pd.DataFrame) -> pd.DataFrame:
+    """Per variant: mean and sample sd over seeds of the fraction oracle (the 'mean' rows over mice)."""
+    runs = performance[performance["mouse"] == "mean"]
+    grouped = runs.groupby("variant", sort=False)["fraction_oracle"]
+    summary = grouped.agg(fraction_oracle_mean="mean", fraction_oracle_sd="std", n_seeds="size")
+    return summary.reset_index()
+
+
+def base_parameter_values(base: dict, parameters: list[str]) -> dict[str, Any]:
+    """The value of each swept parameter (e.g. "core.gamma_input") in a variant {core, readout, training},
+    model defaults filled in, so the base variant takes its place on the sweep's axis."""
+    settings = {
+        "core": resolve_config("core", base["core"], CORE_DEFAULTS, "cnn")[1],
+        "readout": resolve_config("readout", base["readout"], READOUT_DEFAULTS, "gaussian")[1],
+        "training": vars(TrainingConfig.from_dict(base.get("training"))),
+    }
+    values = {}
+    for parameter in parameters:
+        section, key = parameter.split(".")
+        values[parameter] = settings[section].get(key)
+    return values
+
+
+def sweep_table(across_seeds: pd.DataFrame, performance: pd.DataFrame, sweeps: dict[str, dict]) -> pd.DataFrame:
+    """ARI across seeds (per method and K) beside the fraction oracle of every point of every sweep.
+
+    `sweeps` maps a sweep name to {"base": variant, "base_config": its {core, readout, training},
+    "points": {variant: {parameter: value}}} (see config.landscape_sweep). One row per sweep, variant,
+    method and K; the sweep's base variant is included with role "base" and its own values of the swept
+    parameters. Parameter columns are named by the dotted parameter (e.g. "readout.gamma").
+    """
+    performance_by_variant = performance_summary(performance).set_index("variant")
+    tables = []
+    for sweep, spec in sweeps.items():
+        parameters = list(next(iter(spec["points"].values())))
+        roles = {
+            spec["base"]: ("base", base_parameter_values(spec["base_config"], parameters)),
+            **{variant: ("point", values) for variant, values in spec["points"].items()},
+        }
+        for variant, (role, values) in roles.items():
+            rows = across_seeds[across_seeds["variant"] == variant]
+            if rows.empty or variant not in performance_by_variant.index:
+                raise ClusteringError(f"sweep {sweep}: variant {variant} is missing from the across-seeds "
+                                      f"or the performance table (needs at least 2 trained seeds)")
+            rows = rows[["variant", "method", "k", "n_pairs", "ari_mean", "ari_sd"]].assign(sweep=sweep, role=role, **values)
+            tables.append(rows.assign(**performance_by_variant.loc[variant].to_dict()))
+    table = pd.concat(tables, ignore_index=True).astype({"n_seeds": np.int64})
+    leading = ["sweep", "variant", "role"]
+    return table[leading + [column for column in table.columns if column not in leading]]
+
+
+def sweep_table_from_files(
+    across_seeds: str | Path, metrics_files: list[str | Path], runs: list[tuple[str, int]], sweeps: dict[str, dict]
+) -> pd.DataFrame:
+    """`sweep_table` of the across-seeds CSV and the metrics.json of every (variant, seed) run of the sweeps."""
+    return sweep_table(
+        read_table(across_seeds, ("variant", "method", "k", "n_pairs", "ari_mean", "ari_sd"), ClusteringError),
+        performance_table(metrics_files, runs),
+        sweeps,
+    )
+
+
+def adaptive_beta_table(
+    model_files: dict[str, str | Path], data: dict[str, MouseTensors], truth_files: list[str | Path] = (),
+) -> pd.DataFrame:
+    """Per neuron of each adaptively regularized model: its learned β, and what β might reflect.
+
+    Columns: variant, mouse, unit_id, beta, test_correlation (single trial), oracle (jackknife) and,
+    with ground-truth files (one per mouse of `data`, same order), the planted cell_type.
+    """
+    rows = []
+    for variant, path in model_files.items():
+        _check_unit_ids(path, data)
+        model = load_model(Path(path), device=torch.device("cpu"))
+        for name, mouse in data.items():
+            readout = model.readouts[name]
+            if getattr(readout, "regularizer_type", None) != "adaptive":
+                raise ClusteringError(f"{path}: the readout of mouse {name} is not adaptively regularized")
+            test = mouse.indices("test")
+            responses = mouse.responses[torch.as_tensor(test)].numpy()
+            rows.append(pd.DataFrame({
+                "variant": variant,
+                "mouse": name,
+                "unit_id": np.asarray(mouse.unit_ids),
+                "beta": readout.beta.detach().cpu().numpy().astype(np.float64),
+                "test_correlation": metrics.correlation(responses, predict(model, mouse, test)),
+                "oracle": metrics.jackknife_oracle(responses, mouse.image_ids[test]),
+            }))
+    table = pd.concat(rows, ignore_index=True)
+    if truth_files:
+        mice = list(data)
+        for variant, group in table.groupby("variant", sort=False):
+            table.loc[group.index, "cell_type"] = planted_types(truth_files, mice, group["mouse"].to_numpy())
+        table["cell_type"] = table["cell_type"].astype(np.int64)
+    return table

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 
 @contextlib.contextmanager
@@ -98,3 +99,15 @@ def read_npz(path: str | Path, required: tuple[str, ...], error: type[Exception]
     if missing:
         raise error(f"{path}: lacks {missing}; it has {sorted(content)}")
     return content
+
+
+def read_table(path: str | Path, columns: tuple[str, ...], error: type[Exception] = ValueError) -> pd.DataFrame:
+    """A CSV file that must hold `columns`; an unreadable file or a missing column is an `error` naming the file."""
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as problem:
+        raise error(f"cannot read {path}: {problem}") from problem
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise error(f"{path} lacks column(s) {missing}; it has {list(frame.columns)}")
+    return frame

@@ -16,7 +16,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import pandas as pd
@@ -79,6 +79,27 @@ class TrainingConfig:
                 raise ValueError(f"training.{name} must be positive, got {getattr(self, name)!r}")
         if self.tolerance < 0:
             raise ValueError(f"training.tolerance must be non-negative, got {self.tolerance!r}")
+
+
+class StepExtension(Protocol):
+    """Extra training behaviour with a state of its own, e.g. DECEMber's clustering loss and EM step.
+
+    `train` calls `start(model)` once when a run begins afresh (not when it resumes), adds
+    `loss(model)` to the objective of every optimizer step (after the mice's batches), and calls
+    `after_step(model)` after every optimizer step. The state (`state_dict`/`load_state_dict`) is
+    checkpointed with the weights and snapshotted and restored together with the best weights, so
+    the state always belongs to the weights it came with.
+    """
+
+    def start(self, model: V1Model) -> None: ...
+
+    def loss(self, model: V1Model) -> torch.Tensor: ...
+
+    def after_step(self, model: V1Model) -> None: ...
+
+    def state_dict(self) -> dict[str, Any]: ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None: ...
 
 
 @dataclass
@@ -273,11 +294,13 @@ class EarlyStopping:
     estimates are kept across a restore.
     """
 
-    def __init__(self, config: TrainingConfig, model: V1Model):
+    def __init__(self, config: TrainingConfig, model: V1Model, extension: StepExtension | None = None):
         self.config = config
+        self.extension = extension
         self.best_score = -math.inf
         self.best_epoch = 0
         self.best_weights = _cpu_copy(model.state_dict())
+        self.best_extension_state: dict[str, Any] | None = None
         self.epochs_without_improvement = 0
         self.decay_steps = 0
 
@@ -286,6 +309,8 @@ class EarlyStopping:
         if score > self.best_score + self.config.tolerance:
             self.best_score, self.best_epoch = score, epoch
             self.best_weights = _cpu_copy(model.state_dict())
+            if self.extension is not None:
+                self.best_extension_state = _cpu_copy(self.extension.state_dict())
             self.epochs_without_improvement = 0
             return False
         self.epochs_without_improvement += 1
@@ -304,15 +329,20 @@ class EarlyStopping:
 
     def restore_best(self, model: V1Model) -> None:
         model.load_state_dict(self.best_weights)
+        if self.extension is not None and self.best_extension_state is not None:
+            self.extension.load_state_dict(self.best_extension_state)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "best_score": self.best_score,
             "best_epoch": self.best_epoch,
             "best_weights": self.best_weights,
             "epochs_without_improvement": self.epochs_without_improvement,
             "decay_steps": self.decay_steps,
         }
+        if self.best_extension_state is not None:
+            state["best_extension_state"] = self.best_extension_state
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.best_score = state["best_score"]
@@ -320,6 +350,7 @@ class EarlyStopping:
         self.best_weights = state["best_weights"]
         self.epochs_without_improvement = state["epochs_without_improvement"]
         self.decay_steps = state["decay_steps"]
+        self.best_extension_state = state.get("best_extension_state")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -352,8 +383,10 @@ def _train_epoch(
     config: TrainingConfig,
     generator: torch.Generator,
     epoch: int,
+    extension: StepExtension | None = None,
 ) -> float:
-    """One pass; each step sums one batch per mouse into the gradients, then takes one Adam step.
+    """One pass; each step sums one batch per mouse (and the extension's loss) into the gradients,
+    then takes one Adam step, then lets the extension update its state.
 
     Returns the mean objective per step (summed over mice).
     """
@@ -372,8 +405,22 @@ def _train_epoch(
                 raise TrainingError(f"non-finite objective ({value}) at epoch {epoch}, step {step}, mouse {name}")
             objective.backward()
             total += value
+        if extension is not None:
+            total += _extension_backward(extension, model, epoch, step)
         optimizer.step()
+        if extension is not None:
+            extension.after_step(model)
     return total / n_steps
+
+
+def _extension_backward(extension: StepExtension, model: V1Model, epoch: int, step: int) -> float:
+    """Backpropagate the extension's loss of this step; its value, checked to be finite."""
+    loss = extension.loss(model)
+    value = loss.item()
+    if not math.isfinite(value):
+        raise TrainingError(f"non-finite {type(extension).__name__} loss ({value}) at epoch {epoch}, step {step}")
+    loss.backward()
+    return value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -433,6 +480,7 @@ def _save_state(
             "optimizer": optimizer.state_dict(),
             "early_stopping": stopper.state_dict(),
             "rng": _rng_state(generator),
+            "extension": stopper.extension.state_dict() if stopper.extension is not None else None,
         },
         path,
     )
@@ -460,6 +508,8 @@ def _load_state(
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     stopper.load_state_dict(state["early_stopping"])
+    if stopper.extension is not None:
+        stopper.extension.load_state_dict(state["extension"])
     _set_rng_state(state["rng"], generator)
     log.info("resumed from %s after epoch %d", path, state["epoch"])
     return _Progress(epoch=state["epoch"], history=state["history"], finished=state["finished"])
@@ -495,12 +545,15 @@ def train(
     variant_config: dict[str, Any],
     history_path: Path | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
+    extension: StepExtension | None = None,
 ) -> TrainingResult:
     """Train until early stopping or max_epochs; the model ends with the best validation weights.
 
     The state is checkpointed to <workdir>/training_state.pt after every epoch and resumed from
     there when the file exists and belongs to the same run (variant config, seed, training
-    settings and mice). `on_epoch_end(epoch)` runs after each checkpoint.
+    settings and mice; put the extension's settings into `variant_config`, which only names the
+    run). `on_epoch_end(epoch)` runs after each checkpoint. An `extension` adds a loss and an
+    update to every step (see StepExtension); its state ends as the one of the best weights.
     """
     _check_tiers(data)
     workdir = Path(workdir)
@@ -509,7 +562,7 @@ def train(
     identity = _plain({"variant": variant_config, "seed": seed, "training": asdict(config), "mice": list(data)})
     model.to(default_device())
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    stopper = EarlyStopping(config, model)
+    stopper = EarlyStopping(config, model, extension)
     generator = torch.Generator()
     if state_path.exists():
         progress = _load_state(state_path, identity, model, optimizer, stopper, generator)
@@ -517,13 +570,15 @@ def train(
         seed_everything(seed)
         generator.manual_seed(seed + 1)  # a stream apart from the global one used by the readout
         progress = _Progress(epoch=0, history=[], finished=False)
+        if extension is not None:
+            extension.start(model)
 
     with tqdm(total=config.max_epochs, initial=progress.epoch, desc="training", disable=None) as bar:
         while not progress.finished:
             epoch = progress.epoch + 1
             start = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
-            train_loss = _train_epoch(model, data, optimizer, config, generator, epoch)
+            train_loss = _train_epoch(model, data, optimizer, config, generator, epoch, extension)
             score = validation_correlation(model, data)
             finished = stopper.update(score, epoch, model, optimizer) or epoch >= config.max_epochs
             if finished:

@@ -207,15 +207,17 @@ class HermiteConv(nn.Module):
         self.coefficients = nn.Parameter(torch.randn(features, in_channels, n_basis) / math.sqrt(in_channels * n_basis))
 
     def weight(self) -> torch.Tensor:
-        """Full conv weight (R·F, C_in, k, k) over all rotations."""
-        per_rotation = []
-        for rotation in range(self.rotations):
-            coefficients = self.coefficients
-            if self.rotated_input:
-                blocks = coefficients.view(self.features, self.rotations, -1, coefficients.shape[-1])
-                coefficients = torch.roll(blocks, shifts=rotation, dims=1).flatten(1, 2)
-            per_rotation.append(torch.einsum("oib,bxy->oixy", coefficients, self.basis[rotation]))
-        return torch.cat(per_rotation, dim=0)
+        """Full conv weight (R·F, C_in, k, k) over all rotations, built by one batched product per step."""
+        features, n_basis = self.coefficients.shape[0], self.coefficients.shape[-1]
+        if self.rotated_input:
+            # rotation r reads input block (j − r) mod R where the unrotated filter reads block j
+            blocks = self.coefficients.view(features, self.rotations, -1, n_basis)
+            rolled = (torch.arange(self.rotations)[None, :] - torch.arange(self.rotations)[:, None]) % self.rotations
+            coefficients = blocks[:, rolled].transpose(0, 1).flatten(2, 3)  # (R, F, C_in, B)
+        else:
+            coefficients = self.coefficients.expand(self.rotations, *self.coefficients.shape)
+        weight = torch.einsum("rfib,rbxy->rfixy", coefficients, self.basis)
+        return weight.flatten(0, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return nn.functional.conv2d(x, self.weight(), padding=self.padding)

@@ -98,6 +98,21 @@ class V1Model(nn.Module):
         self.core = core
         self.readouts = nn.ModuleDict(readouts)
         self.shifters = nn.ModuleDict(shifters or {})
+        self.core_frozen = False
+
+    def freeze_core(self) -> None:
+        """Fix the core for transfer learning: no gradients, and evaluation mode even while the readouts
+        train, so its BatchNorm layers keep normalizing with the statistics of the core's own training data."""
+        self.core.requires_grad_(False)
+        self.core_frozen = True
+        self.core.eval()
+
+    def train(self, mode: bool = True) -> V1Model:
+        """Switch training mode as usual, except that a frozen core stays in evaluation mode."""
+        super().train(mode)
+        if self.core_frozen:
+            self.core.eval()
+        return self
 
     def _check_mouse(self, mouse: str) -> None:
         if mouse not in self.readouts:

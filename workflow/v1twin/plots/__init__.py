@@ -5,10 +5,11 @@ Every figure is saved as PDF (for papers) and PNG (for the report and quick look
 from pathlib import Path
 
 import matplotlib
-import pandas as pd
 
 matplotlib.use("Agg")  # figures are rendered on cluster nodes without a display
 import matplotlib.pyplot as plt  # noqa: E402
+
+from v1twin.files import read_table  # noqa: E402,F401  (re-exported: every plot module reads its tables with it)
 
 
 def save_figure(fig: "plt.Figure", pdf_path: str | Path) -> None:
@@ -18,15 +19,3 @@ def save_figure(fig: "plt.Figure", pdf_path: str | Path) -> None:
     fig.savefig(pdf_path, bbox_inches="tight")
     fig.savefig(pdf_path.with_suffix(".png"), dpi=150, bbox_inches="tight")
     plt.close(fig)
-
-
-def read_table(path: str | Path, columns: tuple[str, ...]) -> pd.DataFrame:
-    """A CSV file that must hold `columns`; a missing column is an error naming the file."""
-    try:
-        frame = pd.read_csv(path)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-        raise ValueError(f"cannot read {path}: {error}") from error
-    missing = [column for column in columns if column not in frame.columns]
-    if missing:
-        raise ValueError(f"{path} lacks column(s) {missing}; it has {list(frame.columns)}")
-    return frame

@@ -1,4 +1,5 @@
-"""Figures of the embedding-consistency stage (R24 Fig. 2B–E, 2I, A.4; ARI with the planted types).
+"""Figures of the embedding-consistency stage (R24 Fig. 2B–E, 2I, 3, A.4; L25 Figs. 3 and 5; ARI with
+the planted types and D25's discrete-vs-continuum test).
 
 Every function takes file paths (the rule's inputs) and writes `pdf` plus the PNG beside it.
 """
@@ -10,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
+from matplotlib.ticker import MaxNLocator, NullLocator
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from scipy.stats import spearmanr
 
 from v1twin.clustering import METHODS, load_labels, planted_types
 from v1twin.plots import read_table, save_figure
@@ -172,5 +174,230 @@ def ari_planted_types(table: str, pdf: str, variants: list[str], n_types: int) -
     axes[0, 0].set_ylabel("ARI with planted types (mean ± sd over seeds)")
     axes[0, 0].legend(fontsize="small")
     fig.suptitle("Recovery of the planted cell types")
+    fig.tight_layout()
+    save_figure(fig, pdf)
+
+
+# ----------------------------------------------------------------------------------------------
+# Regularization sweeps (R24 Fig. 3, L25 Fig. 5)
+
+SWEEP_COLUMNS = ("sweep", "variant", "role", "method", "k", "ari_mean", "ari_sd", "fraction_oracle_mean",
+                 "fraction_oracle_sd")
+BETA_COLUMNS = ("variant", "mouse", "unit_id", "beta", "test_correlation", "oracle")
+
+
+def _sweep_rows(path: str, sweep: str, k: int) -> pd.DataFrame:
+    """The rows of one sweep at K = k from the sweep table."""
+    frame = read_table(path, SWEEP_COLUMNS)
+    rows = frame[(frame["sweep"] == sweep) & (frame["k"] == k)]
+    if rows.empty:
+        raise ValueError(f"{path} has no rows for sweep {sweep!r} at K = {k}")
+    return rows
+
+
+def _value_axis(ax: plt.Axes, values: pd.Series) -> None:
+    """Log x axis for regularization strengths (symlog when 0, no regularization, is among them),
+    ticked at the swept values."""
+    positive = values[values > 0]
+    if (values <= 0).any():
+        ax.set_xscale("symlog", linthresh=positive.min() if not positive.empty else 1.0)
+    elif values.nunique() > 1:
+        ax.set_xscale("log")
+    ticks = sorted(values.unique())
+    ax.set_xticks(ticks, [f"{tick:g}" for tick in ticks])
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
+def _sweep_lines(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None, measure: str,
+                 label: str | None = None, color: Any = None, linestyle: str = "-") -> None:
+    """Mean ± sd of `measure` vs parameter `x`, one line per value of `hue` (or one line in `color`).
+
+    The base variant sits on its line, ringed, where its value of `x` is known; otherwise it is a
+    dotted horizontal reference.
+    """
+    placed = rows[rows[x].notna()]
+    groups = list(placed.groupby(hue, sort=True)) if hue else [(None, placed)]
+    colours = sns.color_palette("viridis", len(groups)) if hue else [color]
+    for colour, (hue_value, group) in zip(colours, groups):
+        group = group.sort_values(x)
+        name = f"{hue.split('.')[-1]} = {hue_value:g}" if hue else label
+        ax.errorbar(group[x], group[f"{measure}_mean"], yerr=group[f"{measure}_sd"], marker="o", markersize=4,
+                    capsize=3, color=colour, linestyle=linestyle, label=name)
+    suffix = f" ({label})" if label else ""
+    for _, base in rows[rows["role"] == "base"].iterrows():
+        if pd.isna(base[x]):
+            ax.axhline(base[f"{measure}_mean"], color=color or "grey", linestyle=":", label=f"base: {base['variant']}{suffix}")
+        else:
+            ax.plot(base[x], base[f"{measure}_mean"], marker="o", markersize=11, markerfacecolor="none",
+                    color=color or "grey", linestyle="", label=f"base: {base['variant']}{suffix}")
+    _value_axis(ax, placed[x])
+    ax.set_xlabel(x)
+
+
+def _points_by_method(rows: pd.DataFrame, method: str, path: str) -> pd.DataFrame:
+    chosen = rows[rows["method"] == method]
+    if chosen.empty:
+        raise ValueError(f"{path} has no {method} rows")
+    return chosen
+
+
+def _log_beta_by_group(ax: plt.Axes, beta: pd.DataFrame, group: str, order: list, labels: list[str]) -> None:
+    """Box plot of log10 β per group (variant or planted type)."""
+    values = [np.log10(beta.loc[beta[group] == key, "beta"]) for key in order]
+    ax.boxplot(values, showfliers=False)
+    ax.set_xticks(range(1, len(order) + 1), labels, rotation=30, ha="right", fontsize="small")
+    ax.axhline(0.0, color="grey", linestyle=":", linewidth=1)
+    ax.set_ylabel("log10 β (prior median 0)")
+
+
+def _beta_scatter(ax: plt.Axes, beta: pd.DataFrame, column: str, label: str) -> None:
+    """Per-neuron β against a measure, with the rank correlation in the title."""
+    rho = spearmanr(beta[column], beta["beta"]).statistic
+    ax.scatter(beta[column], np.log10(beta["beta"]), s=4, alpha=0.5, linewidths=0)
+    ax.set(xlabel=label, ylabel="log10 β", title=f"β vs {label} (Spearman ρ = {rho:.2f})")
+
+
+def adaptive_regularization(sweeps: str, beta: str, truth: list[str], pdf: str, sweep: str, k: int,
+                            x: str = "readout.gamma", hue: str = "readout.adaptive_sigma") -> None:
+    """R24 Fig. 3: ARI across seeds (K = k) and fraction oracle vs γ for each σ of the adaptive
+    regularizer, and the learned per-neuron β: its distribution per setting and, for the setting with
+    the highest k-means ARI, its relation to prediction quality and (simulated data) the planted type."""
+    rows = _sweep_rows(sweeps, sweep, k)
+    if x not in rows.columns:
+        raise ValueError(f"{sweeps}: sweep {sweep!r} does not vary {x}")
+    hue = hue if hue in rows.columns and rows[hue].notna().any() else None  # a sweep of γ alone: one line
+    beta_table = read_table(beta, BETA_COLUMNS)
+    kmeans_rows = _points_by_method(rows, "kmeans", sweeps)
+    points = kmeans_rows[kmeans_rows["role"] == "point"].sort_values([column for column in (hue, x) if column])
+    absent = sorted(set(points["variant"]) - set(beta_table["variant"]))
+    if absent:
+        raise ValueError(f"{beta} has no β of sweep variant(s) {absent}")
+    best = points.loc[points["ari_mean"].idxmax(), "variant"]
+    best_beta = beta_table[beta_table["variant"] == best]
+
+    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), squeeze=False)
+    for ax, method in zip(axes[0, :2], METHODS):
+        _sweep_lines(ax, _points_by_method(rows, method, sweeps), x, hue, "ari")
+        ax.set(ylabel=f"ARI across seeds (K = {k})", title=METHOD_NAMES[method])
+    _sweep_lines(axes[0, 2], kmeans_rows, x, hue, "fraction_oracle")
+    axes[0, 2].set(ylabel="fraction oracle", title="performance")
+    axes[0, 0].legend(fontsize="small")
+
+    labels = [", ".join(f"{column.split('.')[-1]} {point[column]:g}" for column in (x, hue) if column)
+              for _, point in points.iterrows()]
+    _log_beta_by_group(axes[1, 0], beta_table, "variant", points["variant"].tolist(), labels)
+    axes[1, 0].set_title("learned β per setting (first seed)")
+    _beta_scatter(axes[1, 1], best_beta, "test_correlation", "test correlation")
+    if truth and "cell_type" in best_beta.columns:
+        names = [str(name) for name in load_ground_truth(Path(truth[0]))["type_names"]]
+        _log_beta_by_group(axes[1, 2], best_beta, "cell_type", list(range(len(names))), names)
+        axes[1, 2].set_title("β by planted type")
+    else:
+        _beta_scatter(axes[1, 2], best_beta, "oracle", "oracle")
+    fig.suptitle(f"Adaptive regularization (R24 Fig. 3); per-neuron panels: {best}, the highest k-means ARI")
+    fig.tight_layout()
+    save_figure(fig, pdf)
+
+
+def core_regularization(sweeps: str, pdf: str, sweep_names: list[str], k: int) -> None:
+    """L25 Fig. 5: ARI across seeds (K = k; k-means solid, GMM dashed) and fraction oracle vs the
+    strength of each core regularizer, one column per sweep, the base variant ringed at its own value."""
+    fig, axes = plt.subplots(2, len(sweep_names), figsize=(5.0 * len(sweep_names), 7.5), squeeze=False)
+    for column, sweep in enumerate(sweep_names):
+        rows = _sweep_rows(sweeps, sweep, k)
+        parameters = [name for name in rows.columns if "." in name and rows[name].notna().any()]
+        if len(parameters) != 1:
+            raise ValueError(f"{sweeps}: sweep {sweep!r} varies {parameters}; this figure needs one parameter")
+        for method, colour, linestyle in zip(METHODS, sns.color_palette("colorblind", len(METHODS)), ("-", "--")):
+            _sweep_lines(axes[0, column], _points_by_method(rows, method, sweeps), parameters[0], None, "ari",
+                         label=METHOD_NAMES[method], color=colour, linestyle=linestyle)
+        _sweep_lines(axes[1, column], _points_by_method(rows, "kmeans", sweeps), parameters[0], None,
+                     "fraction_oracle", color="black")
+        axes[0, column].set(title=sweep, ylabel=f"ARI across seeds (K = {k})" if column == 0 else "")
+        axes[1, column].set(ylabel="fraction oracle" if column == 0 else "")
+        axes[0, column].legend(fontsize="small")
+    fig.suptitle("Core regularization: consistency and performance (L25 Fig. 5)")
+    fig.tight_layout()
+    save_figure(fig, pdf)
+
+
+# ----------------------------------------------------------------------------------------------
+# Landscapes (L25 Fig. 3) and the discrete-vs-continuum test (D25)
+
+
+def _fraction_oracle(performance: pd.DataFrame, variant: str, path: str) -> float:
+    runs = performance[(performance["variant"] == variant) & (performance["mouse"] == "mean")]
+    if runs.empty:
+        raise ValueError(f"{path} has no 'mean' rows for variant {variant!r}")
+    return float(runs["fraction_oracle"].mean())
+
+
+def tsne_landscape(tsne: list[str], labels: list[str], truth: list[str], performance: str, pdf: str,
+                   rows: dict[str, list[str]], titles: dict[str, str], k: int, mice: list[str]) -> None:
+    """L25 Fig. 3: t-SNE maps, one row per readout type, columns by increasing regularization, each
+    titled with its strength and fraction oracle (mean over seeds). Points are coloured by planted type
+    on simulated data (ground-truth files given), otherwise by k-means cluster at K = k.
+
+    `tsne` and `labels` list the first seed's files of the variants of `rows`, row after row.
+    """
+    variants = [variant for row in rows.values() for variant in row]
+    _check_pairs(tsne, variants, "t-SNE tables")
+    _check_pairs(labels, variants, "label files")
+    frame = read_table(performance, ("variant", "mouse", "fraction_oracle"))
+    files = dict(zip(variants, zip(tsne, labels)))
+    n_columns = max(len(row) for row in rows.values())
+    fig, axes = plt.subplots(len(rows), n_columns, figsize=(3.2 * n_columns, 3.4 * len(rows)), squeeze=False)
+    type_names = [str(name) for name in load_ground_truth(Path(truth[0]))["type_names"]] if truth else []
+    for row, (readout, row_variants) in enumerate(rows.items()):
+        for column in range(n_columns):
+            ax = axes[row, column]
+            if column >= len(row_variants):
+                ax.axis("off")
+                continue
+            variant = row_variants[column]
+            tsne_path, labels_path = files[variant]
+            table = read_table(tsne_path, ("mouse", "unit_id", "x", "y"))
+            clusters = load_labels(labels_path)
+            if truth:
+                values, n_colours = planted_types(truth, mice, clusters.mouse), len(type_names)
+            else:
+                values, n_colours = clusters.at("kmeans", k), k
+            try:
+                colour = _colour_rows(table, clusters.mouse, clusters.unit_id, values)
+            except ValueError as error:
+                raise ValueError(f"{tsne_path} / {labels_path}: {error}") from error
+            _scatter(ax, table, colour, n_colours)
+            fraction_oracle = _fraction_oracle(frame, variant, performance)
+            subtitle = " · ".join(filter(None, [titles.get(variant), f"FO {fraction_oracle:.2f}"]))
+            ax.set_title(f"{variant}\n{subtitle}", fontsize="medium")
+        axes[row, 0].set_ylabel(readout)
+    if truth:
+        colours = sns.color_palette("husl", len(type_names))
+        handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours[i], label=name)
+                   for i, name in enumerate(type_names)]
+        fig.legend(handles=handles, loc="lower center", ncol=min(len(type_names), 6), fontsize="small",
+                   title="planted type", bbox_to_anchor=(0.5, -0.02))
+    colouring = "planted type" if truth else f"k-means cluster (K = {k})"
+    fig.suptitle(f"Embedding landscapes by readout and regularization (L25 Fig. 3); colour: {colouring}; "
+                 "FO: fraction oracle")
+    fig.tight_layout(rect=(0, 0.06 if truth else 0, 1, 1))
+    save_figure(fig, pdf)
+
+
+def discreteness_test(table: str, pdf: str, discrete: str, continuum: str, n_types: int) -> None:
+    """D25's hypothesis test: ARI across seeds vs K for a population with types and one without (same
+    size, same model). A peak at the planted K only in the discrete population means the peak marks types."""
+    columns = ("variant", "method", "k", "ari_mean", "ari_sd")
+    frame = _variant_rows(read_table(table, columns), [discrete, continuum], table)
+    fig, axes = plt.subplots(1, len(METHODS), figsize=(5.0 * len(METHODS), 4.0), sharey=True, squeeze=False)
+    for ax, method in zip(axes[0], METHODS):
+        for variant, name, colour in ((discrete, "discrete types", "C0"), (continuum, "continuum", "C1")):
+            rows = frame[(frame["variant"] == variant) & (frame["method"] == method)]
+            _curve(ax, rows, "ari", color=colour, label=f"{name} ({variant})")
+        ax.axvline(n_types, color="grey", linestyle=":", label=f"planted types ({n_types})")
+        ax.set(xlabel="number of clusters K", title=METHOD_NAMES[method])
+    axes[0, 0].set_ylabel("ARI across seeds (mean ± sd over seed pairs)")
+    axes[0, 0].legend(fontsize="small")
+    fig.suptitle("Does ARI across seeds peak at the true K only when types exist? (D25)")
     fig.tight_layout()
     save_figure(fig, pdf)

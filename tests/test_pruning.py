@@ -1,0 +1,314 @@
+"""Channel pruning (METHODS §6): masks, the greedy choice, fine-tuning and the selection over seeds."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from v1twin import pruning, training
+from v1twin.data import MouseArrays, MouseTensors, prepare_mouse
+from v1twin.models import build_model
+from v1twin.plots import pruning as pruning_plots
+from v1twin.training import TrainingConfig, TrainingError
+
+ROTATION_VARIANT = {
+    "core": {"type": "rotation_equivariant", "channels": 3, "rotations": 4, "layers": 2, "input_kernel": 5,
+             "hidden_kernel": 3},
+    "readout": {"type": "gaussian"},
+}
+CNN_VARIANT = {
+    "core": {"type": "cnn", "channels": 4, "layers": 2, "input_kernel": 5, "hidden_kernel": 3},
+    "readout": {"type": "gaussian", "regularizer": "l1", "gamma": 0.1},
+}
+N_TRAIN, N_VALIDATION, N_NEURONS = 48, 24, 12
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def random_mouse(name: str, seed: int, height: int = 12, width: int = 16) -> MouseTensors:
+    """Noise images with placeholder responses (tests overwrite them with a teacher model's)."""
+    rng = np.random.default_rng(seed)
+    n_trials = N_TRAIN + N_VALIDATION
+    arrays = MouseArrays(
+        images=rng.uniform(0, 255, (n_trials, 1, height, width)).astype(np.float32),
+        responses=rng.gamma(2.0, 1.0, (n_trials, N_NEURONS)).astype(np.float32),
+        behavior=rng.uniform(0.5, 1.5, (n_trials, 3)).astype(np.float32),
+        pupil_center=rng.normal(size=(n_trials, 2)).astype(np.float32),
+        tiers=np.array(["train"] * N_TRAIN + ["validation"] * N_VALIDATION),
+        image_ids=np.arange(n_trials),
+        trial_idx=np.arange(n_trials),
+        cell_motor_coordinates=rng.uniform(0, 100, (N_NEURONS, 3)).astype(np.float32),
+        unit_ids=np.arange(N_NEURONS),
+    )
+    return prepare_mouse(name, arrays, image_scale=1.0)
+
+
+def new_model(variant: dict, data: dict[str, MouseTensors], seed: int = 0):
+    training.seed_everything(seed)
+    mice = {name: training.mouse_info(mouse) for name, mouse in data.items()}
+    return build_model(variant, mice, next(iter(data.values())).input_shape).eval()
+
+
+@pytest.fixture(scope="module")
+def teacher_data() -> tuple[dict[str, MouseTensors], dict]:
+    """Two mice whose responses are a random CNN model's predictions plus noise, and that model's weights."""
+    data = {name: random_mouse(name, seed) for seed, name in enumerate(["m1", "m2"])}
+    teacher = new_model(CNN_VARIANT, data, seed=5)
+    generator = torch.Generator().manual_seed(0)
+    for mouse in data.values():
+        rates = torch.as_tensor(training.predict(teacher, mouse, np.arange(len(mouse.tiers))))
+        mouse.responses = rates + 0.05 * torch.randn(rates.shape, generator=generator)
+    return data, teacher.state_dict()
+
+
+def teacher(teacher_data):
+    data, state = teacher_data
+    model = new_model(CNN_VARIANT, data)
+    model.load_state_dict(state)
+    return model
+
+
+# ----------------------------------------------------------------------------------------------
+# Masks
+
+
+def test_masking_a_feature_zeroes_all_its_rotations_and_nothing_else():
+    data = {"m1": random_mouse("m1", 0)}
+    model = new_model(ROTATION_VARIANT, data)
+    core = model.core
+    inputs = data["m1"].inputs(np.arange(6))
+    with torch.no_grad():
+        full = core(inputs)
+        with pruning.feature_masked(core, 1):
+            masked = core(inputs)
+    channels = [rotation * 3 + 1 for rotation in range(4)]  # rotation-major: index = r·F + f
+    assert core.feature_channels(1) == channels
+    assert torch.all(masked[:, channels] == 0)
+    others = [c for c in range(core.output_channels) if c not in channels]
+    assert torch.equal(masked[:, others], full[:, others])
+    assert torch.all(full[:, channels] != 0)  # ELU outputs: the mask, not the data, made them zero
+    assert torch.equal(core.channel_mask, torch.ones(12))  # restored after the block
+
+
+def test_masking_removes_exactly_the_features_contribution_to_the_responses():
+    """Masking = setting the readout weights of the feature's channels to zero in every mouse."""
+    data = {name: random_mouse(name, seed) for seed, name in enumerate(["m1", "m2"])}
+    model = new_model(ROTATION_VARIANT, data)
+    reference = new_model(ROTATION_VARIANT, data)
+    channels = model.core.feature_channels(2)
+    with torch.no_grad():
+        for readout in reference.readouts.values():
+            readout.features[:, channels] = 0.0
+    pruning.mask_feature(model.core, 2)
+    for name, mouse in data.items():
+        np.testing.assert_allclose(training.predict(model, mouse, np.arange(10)),
+                                   training.predict(reference, mouse, np.arange(10)), rtol=1e-5, atol=1e-6)
+    assert pruning.remaining_features(model.core) == [0, 1]
+
+
+def test_slots_index_the_remaining_features(teacher_data):
+    data, _ = teacher_data
+    model = teacher(teacher_data)
+    pruning.mask_feature(model.core, 1)
+    assert pruning.remaining_features(model.core) == [0, 2, 3]
+    candidate = pruning.evaluate_slot(model, data, 1)
+    assert (candidate["slot"], candidate["feature"], candidate["channels"]) == (1, 2, 3)
+    assert pruning.remaining_features(model.core) == [0, 2, 3]  # evaluating leaves the mask alone
+    with pytest.raises(pruning.PruningError, match="slot 3"):
+        pruning.evaluate_slot(model, data, 3)
+    with pytest.raises(pruning.PruningError, match="feature 4"):
+        pruning.mask_feature(model.core, 4)
+
+
+# ----------------------------------------------------------------------------------------------
+# The greedy choice
+
+
+def brute_force_choice(model, data) -> tuple[int, dict[int, float]]:
+    """Independent reference: zero each feature's readout weights in a copy, keep the best copy."""
+    scores = {}
+    for feature in pruning.remaining_features(model.core):
+        candidate = new_model(CNN_VARIANT, data)
+        candidate.load_state_dict(model.state_dict())
+        with torch.no_grad():
+            for readout in candidate.readouts.values():
+                readout.features[:, candidate.core.feature_channels(feature)] = 0.0
+        scores[feature] = training.validation_correlation(candidate, data)
+    return max(scores, key=scores.get), scores
+
+
+def test_greedy_choice_matches_brute_force_at_every_step(teacher_data):
+    data, _ = teacher_data
+    model = teacher(teacher_data)
+    while len(pruning.remaining_features(model.core)) > 1:
+        n_left = len(pruning.remaining_features(model.core))
+        candidates = [pruning.evaluate_slot(model, data, slot) for slot in range(n_left)]
+        expected, scores = brute_force_choice(model, data)
+        for candidate in candidates:
+            assert candidate["val_correlation"] == pytest.approx(scores[candidate["feature"]], abs=1e-6)
+        choice = pruning.choose_feature(candidates, pruning.remaining_features(model.core))
+        assert choice["feature"] == expected
+        pruning.mask_feature(model.core, choice["feature"])
+
+
+def test_a_feature_no_neuron_reads_is_removed_first(teacher_data):
+    data, _ = teacher_data
+    model = teacher(teacher_data)
+    with torch.no_grad():
+        for readout in model.readouts.values():
+            readout.features[:, 3] = 0.0
+    full = training.validation_correlation(model, data)
+    candidates = [pruning.evaluate_slot(model, data, slot) for slot in range(4)]
+    choice = pruning.choose_feature(candidates, [0, 1, 2, 3])
+    assert choice["feature"] == 3
+    assert choice["val_correlation"] == pytest.approx(full, abs=1e-7)  # masking it costs nothing
+
+
+def test_choose_feature_breaks_ties_by_index_and_needs_every_feature():
+    candidates = [{"feature": 2, "val_correlation": 0.5}, {"feature": 0, "val_correlation": 0.5},
+                  {"feature": 1, "val_correlation": float("nan")}]
+    assert pruning.choose_feature(candidates, [0, 1, 2])["feature"] == 0
+    with pytest.raises(pruning.PruningError, match=r"features \[0, 1, 2\].*\[0, 1, 2, 3\] left"):
+        pruning.choose_feature(candidates, [0, 1, 2, 3])
+
+
+# ----------------------------------------------------------------------------------------------
+# Fine-tuning
+
+
+def test_fine_tuning_keeps_the_feature_masked_and_resumes_its_own_run_only(teacher_data, tmp_path):
+    data, _ = teacher_data
+    config = TrainingConfig(batch_size=16, lr=0.01, max_epochs=2)
+    model = teacher(teacher_data)
+    candidates = [pruning.evaluate_slot(model, data, slot) for slot in range(4)]
+    expected = pruning.choose_feature(candidates, [0, 1, 2, 3])["feature"]
+
+    removal = pruning.prune_and_fine_tune(model, data, candidates, config, tmp_path, 1, CNN_VARIANT)
+    assert removal["removed_feature"] == expected and removal["removed_features"] == [expected]
+    assert (removal["channels_before"], removal["channels"], removal["fine_tune"]["epochs"]) == (4, 3, 2)
+    assert pruning.remaining_features(model.core) == [f for f in range(4) if f != expected]
+    assert model.core.channel_mask[expected] == 0
+    assert removal["val_correlation"] == pytest.approx(training.validation_correlation(model, data), abs=1e-6)
+
+    resumed = teacher(teacher_data)  # a rerun of the finished step resumes from its checkpoint
+    again = pruning.prune_and_fine_tune(resumed, data, candidates, config, tmp_path, 1, CNN_VARIANT)
+    assert again["val_correlation"] == removal["val_correlation"]
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), key
+
+    other = [dict(candidate, val_correlation=float(candidate["feature"] == (expected + 1) % 4)) for candidate in candidates]
+    with pytest.raises(TrainingError, match="different run"):
+        pruning.prune_and_fine_tune(teacher(teacher_data), data, other, config, tmp_path, 1, CNN_VARIANT)
+
+
+# ----------------------------------------------------------------------------------------------
+# Curves and the selection rule
+
+
+def write_removals(folder: Path, seed: int, values: list[float]) -> list[Path]:
+    """Step summaries of one seed whose curve is `values` (channels 4, 3, ...)."""
+    paths = []
+    for step in range(1, len(values)):
+        path = folder / f"seed{seed}_step{step}.json"
+        path.write_text(json.dumps({"channels_before": 5 - step, "channels": 4 - step, "removed_feature": step - 1,
+                                    "val_correlation_before": values[step - 1], "val_correlation": values[step]}))
+        paths.append(path)
+    return paths
+
+
+HAND_MADE = {  # seed -> validation correlation at 4, 3, 2, 1 channels
+    1: [0.60, 0.61, 0.595, 0.40],
+    2: [0.62, 0.63, 0.60, 0.45],
+    3: [0.58, 0.59, 0.59, 0.35],
+}
+
+
+def hand_made_curves(folder: Path, curves: dict[int, list[float]] = HAND_MADE) -> pd.DataFrame:
+    return pd.concat([pruning.pruning_curve(seed, write_removals(folder, seed, values))
+                      for seed, values in curves.items()], ignore_index=True)
+
+
+def test_pruning_curve_starts_at_the_trained_model(tmp_path):
+    curve = pruning.pruning_curve(2, write_removals(tmp_path, 2, HAND_MADE[2]))
+    assert curve["channels"].tolist() == [4, 3, 2, 1]
+    assert curve["step"].tolist() == [0, 1, 2, 3]
+    assert curve["val_correlation"].tolist() == HAND_MADE[2]
+    assert curve["removed_feature"].tolist() == [-1, 0, 1, 2]
+    shuffled = write_removals(tmp_path, 2, HAND_MADE[2])[::-1]
+    with pytest.raises(pruning.PruningError, match="steps out of order"):
+        pruning.pruning_curve(2, shuffled)
+
+
+def test_selection_keeps_the_smallest_count_within_one_sd_of_the_best(tmp_path):
+    # means: 4 -> 0.60, 3 -> 0.61 (best, sd 0.02, threshold 0.59), 2 -> 0.595 (kept), 1 -> 0.40
+    selection = pruning.select_channel_count(hand_made_curves(tmp_path))
+    assert selection["best_channels"] == 3
+    assert selection["threshold"] == pytest.approx(0.61 - 0.02)
+    assert (selection["channels"], selection["step"], selection["n_features"]) == (2, 2, 4)
+    assert selection["fraction_removed"] == 0.5
+    assert [row["channels"] for row in selection["summary"]] == [4, 3, 2, 1]
+
+
+def test_selection_with_one_seed_keeps_the_best_count(tmp_path):
+    selection = pruning.select_channel_count(hand_made_curves(tmp_path, {3: [0.58, 0.59, 0.59, 0.35]}))
+    assert selection["channels"] == 2  # sd 0: the smallest count that ties the best
+
+
+def test_selection_refuses_curves_over_different_counts(tmp_path):
+    curves = hand_made_curves(tmp_path)
+    with pytest.raises(pruning.PruningError, match="different channel counts"):
+        pruning.select_channel_count(curves[~((curves["seed"] == 3) & (curves["channels"] == 1))])
+
+
+def test_pruning_steps_and_core_features():
+    assert pruning.core_features(ROTATION_VARIANT["core"]) == 3
+    assert pruning.core_features({"type": "rotation_equivariant"}) == 16  # R24's 16 features x 8 rotations
+    assert pruning.core_features({"type": "cnn"}) == 64
+    assert pruning.pruning_steps(16, 1) == 15
+    with pytest.raises(pruning.PruningError, match="between 1 and 3"):
+        pruning.pruning_steps(4, 4)
+
+
+def test_curves_table_marks_the_selected_count(tmp_path):
+    curves = hand_made_curves(tmp_path)
+    path = tmp_path / "curves.csv"
+    curves.to_csv(path, index=False)
+    table = pruning.curves_table({"g0": path}, {"g0": {"channels": 2, "n_features": 4}})
+    assert table.loc[table["selected"], "channels"].unique().tolist() == [2]
+    assert table["fraction_pruned"].max() == 0.75
+
+
+# ----------------------------------------------------------------------------------------------
+# Figures
+
+
+def test_the_three_figures_render_from_hand_made_tables(tmp_path):
+    curves = hand_made_curves(tmp_path)
+    curves.to_csv(tmp_path / "curves.csv", index=False)
+    table = pruning.curves_table({"g0": tmp_path / "curves.csv"}, {"g0": {"channels": 2, "n_features": 4}})
+    table.to_csv(tmp_path / "pruning.csv", index=False)
+    across = pd.DataFrame([{"variant": v, "method": "kmeans", "k": k, "ari_mean": ari + 0.01 * k, "ari_sd": 0.02}
+                           for v, ari in (("g0", 0.3), ("g0-pruned", 0.5), ("fact", 0.4)) for k in (2, 4)])
+    across.to_csv(tmp_path / "across.csv", index=False)
+    runs, metrics = [], []
+    for variant, oracle in (("g0", 0.8), ("g0-pruned", 0.78), ("fact", 0.7)):
+        for seed in (1, 2):
+            path = tmp_path / f"{variant}_{seed}.json"
+            path.write_text(json.dumps({"mean": {"fraction_oracle": oracle + 0.01 * seed}}))
+            runs.append((variant, seed))
+            metrics.append(str(path))
+
+    pruning_plots.pruning_curves(str(tmp_path / "pruning.csv"), str(tmp_path / "a.pdf"), variants=["g0"])
+    pruning_plots.pruning_ari(str(tmp_path / "across.csv"), str(tmp_path / "b.pdf"), pruned={"g0-pruned": "g0"})
+    pruning_plots.consistency_tradeoff(str(tmp_path / "across.csv"), metrics, str(tmp_path / "c.pdf"), runs=runs,
+                                       variants=["fact", "g0", "g0-pruned"], pruned={"g0-pruned": "g0"}, k=4)
+    for name in "abc":
+        assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
+        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="no k-means rows at K=3"):
+        pruning_plots.consistency_tradeoff(str(tmp_path / "across.csv"), metrics, str(tmp_path / "c.pdf"), runs=runs,
+                                           variants=["fact", "g0", "g0-pruned"], pruned={"g0-pruned": "g0"}, k=3)

@@ -1,0 +1,305 @@
+"""The transfer stage (L21): splits, the plan of runs, frozen and shared model parts, the table."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from v1twin import training
+from v1twin.data import MouseTensors
+from v1twin.plots.transfer import condition_curves
+from v1twin.transfer import (
+    FEATURE_SHARING,
+    TransferRun,
+    build_run_model,
+    image_subset,
+    load_core,
+    neuron_subset,
+    plan_runs,
+    pseudo_sessions,
+    run_data,
+    run_training_config,
+    split_neurons,
+    training_images,
+    transfer_table,
+)
+
+CORE = {"type": "cnn", "channels": 3, "layers": 2, "input_kernel": 5, "hidden_kernel": 3}
+GAUSSIAN = {"type": "gaussian", "shifter": True, "position_network": True}
+N_TRAIN, N_VALIDATION, TEST_IMAGES, REPEATS = 60, 12, 4, 3
+
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def toy_mouse(name: str = "m1", n_neurons: int = 12, seed: int = 0) -> MouseTensors:
+    """Random normalized data in the training view: unique train/validation images, repeated test images."""
+    rng = np.random.default_rng(seed)
+    image_ids = np.concatenate([np.arange(100, 100 + N_TRAIN + N_VALIDATION),
+                                np.repeat(np.arange(TEST_IMAGES), REPEATS)])
+    tiers = np.array(["train"] * N_TRAIN + ["validation"] * N_VALIDATION + ["test"] * (TEST_IMAGES * REPEATS))
+    n_trials = len(tiers)
+    images = torch.tensor(rng.normal(size=(n_trials, 1, 10, 12)), dtype=torch.float32)
+    return MouseTensors(
+        name=name,
+        images=images,
+        behavior=torch.tensor(rng.uniform(0.5, 1.5, (n_trials, 3)), dtype=torch.float32),
+        pupil_center=torch.tensor(rng.normal(size=(n_trials, 2)), dtype=torch.float32),
+        responses=torch.tensor(rng.poisson(2.0, (n_trials, n_neurons)), dtype=torch.float32),
+        tiers=tiers,
+        image_ids=image_ids,
+        cell_motor_coordinates=rng.uniform(0, 100, (n_neurons, 3)).astype(np.float32),
+        unit_ids=np.arange(1, n_neurons + 1),
+    )
+
+
+def settings(**changes) -> dict:
+    base = {
+        "seed": 1, "split_seed": 0, "image_counts": [20, 60], "neuron_counts": [6], "sessions": 2,
+        "transfer_fraction": 0.5, "within_mouse": "m1", "held_out_mouse": "m2",
+        "core_sets": {"m1-core-set": {"mice": ["m1"], "neurons": "core_set"}, "m1": {"mice": ["m1"], "neurons": "all"}},
+        "scale_epochs": True, "core": CORE,
+        "readouts": {"gaussian": GAUSSIAN, "factorized": {"type": "factorized", "gamma": 0.01}},
+        "training": {"batch_size": 16, "lr": 0.01, "max_epochs": 2},
+    }
+    return {**base, **changes}
+
+
+# ----------------------------------------------------------------------------------------------
+# Splits
+
+
+def test_neuron_split_is_disjoint_complete_and_deterministic():
+    core_set, transfer_set = split_neurons(101, 0.3, seed=4)
+    assert len(transfer_set) == 30 and len(core_set) == 71
+    assert not set(core_set) & set(transfer_set)
+    np.testing.assert_array_equal(np.sort(np.concatenate([core_set, transfer_set])), np.arange(101))
+    again = split_neurons(101, 0.3, seed=4)
+    np.testing.assert_array_equal(again[0], core_set)
+    np.testing.assert_array_equal(again[1], transfer_set)
+    assert not np.array_equal(split_neurons(101, 0.3, seed=5)[1], transfer_set)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, 0.001])
+def test_a_split_with_an_empty_set_is_refused(fraction):
+    with pytest.raises(ValueError, match="transfer_fraction"):
+        split_neurons(100, fraction, seed=0)
+
+
+def test_neuron_subsets_are_nested():
+    small, large = neuron_subset(50, 10, seed=1), neuron_subset(50, 30, seed=1)
+    assert len(small) == 10 and set(small) <= set(large)
+    with pytest.raises(ValueError, match="cannot take 60 of 50"):
+        neuron_subset(50, 60, seed=1)
+
+
+def test_image_subsets_are_nested_and_keep_validation_and_test_whole():
+    mouse = toy_mouse()
+    small, large = image_subset(mouse, 15, seed=2), image_subset(mouse, 40, seed=2)
+    assert len(small.indices("train")) == 15 and len(large.indices("train")) == 40
+    assert set(training_images(small)) <= set(training_images(large))
+    for tier in ("validation", "test"):
+        np.testing.assert_array_equal(small.image_ids[small.indices(tier)], mouse.image_ids[mouse.indices(tier)])
+    # the kept trials carry their own images and responses
+    trial = small.indices("train")[0]
+    original = np.flatnonzero(mouse.image_ids == small.image_ids[trial])[0]
+    torch.testing.assert_close(small.images[trial], mouse.images[original])
+    torch.testing.assert_close(small.responses[trial], mouse.responses[original])
+    assert len(image_subset(mouse, 10_000, seed=2).indices("train")) == N_TRAIN  # more than the tier: all of it
+
+
+def test_pseudo_sessions_partition_the_training_images_of_the_same_neurons():
+    sessions = pseudo_sessions(toy_mouse(), 3, seed=0)
+    assert list(sessions) == ["m1-session1", "m1-session2", "m1-session3"]
+    parts = [set(training_images(session)) for session in sessions.values()]
+    assert sum(len(part) for part in parts) == N_TRAIN and len(set.union(*parts)) == N_TRAIN
+    for session in sessions.values():
+        assert session.name in sessions and session.n_neurons == 12
+        assert len(session.indices("test")) == TEST_IMAGES * REPEATS
+
+
+def test_run_data_selects_the_transfer_set_and_the_images():
+    mouse = toy_mouse()
+    run = TransferRun("r", ("m1",), "transfer_set", 20, GAUSSIAN)
+    data = run_data(run, {"m1": mouse}, transfer_fraction=0.5, split_seed=0)
+    _, transfer_set = split_neurons(12, 0.5, 0)
+    np.testing.assert_array_equal(data["m1"].unit_ids, mouse.unit_ids[transfer_set])
+    torch.testing.assert_close(data["m1"].responses[:, 0],
+                               mouse.responses[np.isin(mouse.image_ids, data["m1"].image_ids), transfer_set[0]])
+    assert len(data["m1"].indices("train")) == 20
+
+
+# ----------------------------------------------------------------------------------------------
+# The plan
+
+
+def test_plan_has_every_point_and_trains_each_model_once():
+    plan = plan_runs(settings(), ["m1", "m2"])
+    points = pd.DataFrame([vars(point) for point in plan.points])
+    per_experiment = points.groupby("experiment").size().to_dict()
+    # cores: the within core set with 20 and 60 images (the latter also core set "m1-core-set"), and "m1"
+    assert per_experiment == {"readouts": 3 * (2 + 1), "within": 4 * 2, "across": 5 * 2, "cores": 3}
+    assert not points.duplicated().any()
+    # diff-core/best-readout with all images is best-core/diff-readout with all images: one run
+    both = points[(points["experiment"] == "within") & (points["n_images"] == 60)
+                  & points["condition"].isin(["best-core/diff-readout", "diff-core/best-readout"])]
+    assert both["run"].nunique() == 1
+    # the within core set with all images is also the first core set of the across experiment
+    assert plan.runs["across/core-m1-core-set/images20"].core_run == "cores/m1-core-set/images60"
+    assert len(plan.runs) == len({run.content() for run in plan.runs.values()})
+
+
+def test_plan_orders_cores_first_and_never_trains_on_the_held_out_mouse():
+    plan = plan_runs(settings(), ["m1", "m2"])
+    names = list(plan.runs)
+    for run in plan.runs.values():
+        if run.core_run is not None:
+            assert names.index(run.core_run) < names.index(run.name)
+            assert "m2" not in plan.runs[run.core_run].mice
+        assert (run.core == "frozen") == (run.core_run is not None)
+    assert plan.runs["within/diff-core/images20"].images == 60
+    assert plan.runs["cores/m1-core-set/images20"].images == 20
+    assert plan.runs["across/position-network-ablation/images20"].readout["position_network"] is False
+    free = plan_runs(settings(readouts={"gaussian": {"type": "gaussian"}, "factorized": {"type": "factorized"}}),
+                     ["m1", "m2"])
+    assert free.runs["across/position-network-ablation/images20"].readout["position_network"] is True
+    assert "core: m1-core-set, with position network" in {point.condition for point in free.points}
+    assert plan.runs["readouts/gaussian-feature-sharing/images20"].share_features
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"held_out_mouse": "m1"}, "must differ"),
+        ({"within_mouse": "m9"}, "not a dataset mouse"),
+        ({"core_sets": {"both": {"mice": ["m1", "m2"], "neurons": "all"}}}, "held-out mouse"),
+        ({"core_sets": {"m1-core-set": {"mice": ["m1"], "neurons": "all"}}}, "both named"),
+    ],
+)
+def test_bad_transfer_settings_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        plan_runs(settings(**changes), ["m1", "m2"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Models
+
+
+def _toy_data(run: TransferRun) -> dict[str, MouseTensors]:
+    return run_data(run, {"m1": toy_mouse()}, transfer_fraction=0.5, split_seed=0)
+
+
+def _train(model, data, tmp_path: Path, epochs: int = 2) -> None:
+    config = training.TrainingConfig(batch_size=16, lr=0.02, max_epochs=epochs)
+    training.train(model, data, config, tmp_path, seed=0, variant_config={"test": str(tmp_path)})
+
+
+def _saved_core_model(tmp_path: Path) -> Path:
+    """A model trained end to end on the core set, saved as a transfer core."""
+    run = TransferRun("core", ("m1",), "core_set", 60, GAUSSIAN)
+    data = _toy_data(run)
+    model = build_run_model(run, data, CORE, seed=3)
+    _train(model, data, tmp_path / "core")
+    path = tmp_path / "core" / "model.pt"
+    info = {name: training.mouse_info(mouse) for name, mouse in data.items()}
+    training.save_model(path, model, {"core": CORE, "readout": GAUSSIAN}, info, data["m1"].input_shape)
+    return path
+
+
+def test_a_frozen_core_is_bitwise_unchanged_by_readout_training(tmp_path):
+    core_path = _saved_core_model(tmp_path)
+    run = TransferRun("transfer", ("m1",), "transfer_set", 40, GAUSSIAN, core="frozen", core_run="core")
+    data = _toy_data(run)
+    model = build_run_model(run, data, CORE, seed=1, core_model=core_path)
+    core_before = {key: value.clone() for key, value in model.core.state_dict().items()}
+    saved = training.load_checkpoint(core_path)["state_dict"]
+    for key, value in core_before.items():  # the transferred weights and BatchNorm statistics
+        assert torch.equal(value, saved[f"core.{key}"]), key
+    readout_before = model.readouts["m1"].features.detach().clone()
+    _train(model, data, tmp_path / "transfer")
+    for key, value in model.core.state_dict().items():
+        assert torch.equal(value, core_before[key]), f"frozen core changed: {key}"
+    assert not torch.equal(model.readouts["m1"].features, readout_before), "the readout did not train"
+    assert not model.core.training
+
+
+def test_a_random_core_stays_at_its_seeded_initialization(tmp_path):
+    run = TransferRun("random", ("m1",), "transfer_set", 40, GAUSSIAN, core="random")
+    data = _toy_data(run)
+    model = build_run_model(run, data, CORE, seed=5)
+    again = build_run_model(run, data, CORE, seed=5)
+    before = {key: value.clone() for key, value in model.core.state_dict().items()}
+    _train(model, data, tmp_path)
+    for key, value in model.core.state_dict().items():
+        assert torch.equal(value, before[key]) and torch.equal(value, again.core.state_dict()[key]), key
+
+
+def test_the_core_of_another_architecture_is_refused(tmp_path):
+    core_path = _saved_core_model(tmp_path)
+    run = TransferRun("transfer", ("m1",), "transfer_set", 40, GAUSSIAN, core="frozen", core_run="core")
+    model = build_run_model(run, _toy_data(run), CORE, seed=1, core_model=core_path)
+    with pytest.raises(ValueError, match="is not the transfer core"):
+        load_core(model, core_path, {**CORE, "channels": 4})
+
+
+def test_feature_sharing_ties_the_features_of_matched_neurons(tmp_path):
+    shared = TransferRun("shared", ("m1",), "all", 60, GAUSSIAN, sessions=2, share_features=True)
+    separate = TransferRun("separate", ("m1",), "all", 60, GAUSSIAN, sessions=2)
+    data = _toy_data(shared)
+    model = build_run_model(shared, data, CORE, seed=0)
+    first, second = model.readouts["m1-session1"], model.readouts["m1-session2"]
+    assert first.features is second.features
+    n_shared = sum(p.numel() for p in model.parameters())
+    n_separate = sum(p.numel() for p in build_run_model(separate, data, CORE, seed=0).parameters())
+    assert n_separate - n_shared == first.features.numel()
+    _train(model, data, tmp_path, epochs=1)
+    assert torch.equal(first.features, second.features)
+    assert not torch.equal(first.mu, second.mu) or not torch.equal(first.bias, second.bias)
+
+
+def test_scale_epochs_keeps_the_trials_per_run_constant():
+    run = TransferRun("few", ("m1",), "all", 15, GAUSSIAN)
+    data = _toy_data(run)
+    base = {"batch_size": 16, "max_epochs": 3, "patience": 2}
+    scaled = run_training_config(run, data, {"m1": 60}, base, scale_epochs=True)
+    assert (scaled.max_epochs, scaled.patience, scaled.batch_size) == (12, 8, 16)
+    fixed = run_training_config(run, data, {"m1": 60}, base, scale_epochs=False)
+    assert (fixed.max_epochs, fixed.patience) == (3, 2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Table and figure data
+
+
+def _fake_metrics(tmp_path: Path, plan) -> dict[str, Path]:
+    files = {}
+    for index, name in enumerate(plan.runs):
+        path = tmp_path / f"{index}.json"
+        mean = {"fraction_oracle": 0.5 + index / 100, "single_trial_correlation": 0.3, "oracle": 0.6,
+                "correlation_to_average": 0.4}
+        path.write_text(json.dumps({"mean": mean, "images_used": 7, "n_neurons_used": 5, "epochs": 2,
+                                    "best_epoch": 2, "train_seconds": 1.0}))
+        files[name] = path
+    return files
+
+
+def test_table_has_one_row_per_point_with_its_run_measures(tmp_path):
+    plan = plan_runs(settings(), ["m1", "m2"])
+    files = _fake_metrics(tmp_path, plan)
+    table = transfer_table(files, plan)
+    assert len(table) == len(plan.points)
+    index = list(plan.runs)
+    for row in table.itertuples():
+        assert row.fraction_oracle == pytest.approx(0.5 + index.index(row.run) / 100)
+    curves = condition_curves(table, "readouts")
+    assert list(curves) == ["gaussian", FEATURE_SHARING, "factorized"]
+    assert all(list(curve["n_images"]) == [20, 60] for curve in curves.values())
+    within = condition_curves(table, "within", neurons="transfer_set")
+    assert list(within) == ["direct", "best-core/diff-readout", "diff-core/best-readout", "random core"]
+    with pytest.raises(ValueError, match="no 'within' rows"):
+        condition_curves(table, "within", neurons="all")
+    with pytest.raises(ValueError, match="no metrics file"):
+        transfer_table({}, plan)

@@ -1,0 +1,14 @@
+"""Snakemake entry point of rule december_toy: D25's toy example (vanilla DEC vs DECEMber), as an .npz."""
+import logging
+
+import torch
+
+from v1twin import december
+from v1twin.files import rule_log, write_npz
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    rule = snakemake  # noqa: F821
+    torch.set_num_threads(rule.threads)
+    settings = december.ToySettings(stimuli=rule.params.stimuli)
+    logging.info("toy example %s", settings)
+    write_npz(rule.output[0], december.toy_example(settings))

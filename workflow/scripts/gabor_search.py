@@ -1,0 +1,31 @@
+"""Snakemake entry point of rule gabor_search: the optimal Gabor of every neuron of one model.
+
+A killed job resumes from the state file beside its output (params.state); it is removed once the
+table is written.
+"""
+import logging
+import time
+
+import torch
+
+from v1twin import insilico
+from v1twin.files import atomic_file, rule_log
+
+
+def main(rule) -> None:
+    torch.set_num_threads(rule.threads)
+    start = time.perf_counter()
+    saved = insilico.SavedModel.load(rule.input.model)
+    grid = insilico.GaborGrid.from_config(dict(rule.params.grid))
+    logging.info("model %s (%s), %d Gabors, device %s", rule.input.model, saved.mice, len(grid),
+                 next(saved.model.parameters()).device)
+    table = insilico.optimal_gabor_table(
+        saved, grid, rule.params.location_stride, rule.params.batch_size, state_path=rule.params.state,
+        identity={"model": insilico.file_digest(rule.input.model)}, checkpoint_seconds=rule.params.checkpoint_seconds)
+    with atomic_file(rule.output[0]) as temporary:
+        table.to_csv(temporary, index=False)
+    logging.info("%d neurons -> %s in %.1f s", len(table), rule.output[0], time.perf_counter() - start)
+
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    main(snakemake)  # noqa: F821

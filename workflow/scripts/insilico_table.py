@@ -1,0 +1,37 @@
+"""Snakemake entry point of the in-silico tables: R24 Table 1 (consistency across seeds) and, on
+simulated data, the check against the planted neurons. The rule's name picks the table."""
+import logging
+
+from v1twin import insilico
+from v1twin.files import atomic_file, rule_log
+from v1twin.files import read_table
+from v1twin.simulate import load_ground_truth
+
+
+def by_variant(files, runs):
+    """variant -> seed -> file, from parallel lists of files and (variant, seed) runs."""
+    table = {}
+    for path, (variant, seed) in zip(files, runs, strict=True):
+        table.setdefault(variant, {})[int(seed)] = path
+    return table
+
+
+def consistency(rule):
+    correlation = read_table(rule.input.response_correlation, ("variant", "seed_a", "seed_b", "mouse", "correlation"))
+    return insilico.consistency_table(by_variant(rule.input.tuning, rule.params.runs), correlation)
+
+
+def ground_truth(rule):
+    truth = {mouse: load_ground_truth(path) for mouse, path in zip(rule.params.mice, rule.input.truth, strict=True)}
+    return insilico.ground_truth_check(by_variant(rule.input.tuning, rule.params.runs),
+                                       insilico.planted_neuron_table(truth))
+
+
+TABLES = {"insilico_consistency": consistency, "insilico_ground_truth": ground_truth}
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    rule = snakemake  # noqa: F821
+    table = TABLES[rule.rule](rule)
+    with atomic_file(rule.output[0]) as temporary:
+        table.to_csv(temporary, index=False)
+    logging.info("%d rows -> %s\n%s", len(table), rule.output[0], table.to_string())

@@ -1,0 +1,30 @@
+"""Snakemake entry point of rule pruning_selection: per-seed pruning curves of a variant and the
+channel count kept (R24 A.5)."""
+import logging
+
+import pandas as pd
+
+from v1twin import pruning
+from v1twin.files import atomic_file, rule_log, write_json
+
+
+def main(rule) -> None:
+    seeds, steps = list(rule.params.seeds), int(rule.params.steps)
+    removals = list(rule.input.removals)
+    if len(removals) != len(seeds) * steps:
+        raise ValueError(f"expected {steps} step summaries for each of seeds {seeds}, got {len(removals)} files")
+    curves = pd.concat(
+        [pruning.pruning_curve(seed, removals[i * steps:(i + 1) * steps]) for i, seed in enumerate(seeds)],
+        ignore_index=True,
+    )
+    selection = {"variant": rule.params.variant, **pruning.select_channel_count(curves)}
+    logging.info("%s: keep %d of %d features (best %d; threshold %.4f); %.0f%% removed without loss",
+                 selection["variant"], selection["channels"], selection["n_features"], selection["best_channels"],
+                 selection["threshold"], 100 * selection["fraction_removed"])
+    with atomic_file(rule.output.curves) as temporary:
+        curves.to_csv(temporary, index=False)
+    write_json(rule.output.selection, selection)
+
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    main(snakemake)  # noqa: F821

@@ -1,0 +1,15 @@
+"""Snakemake entry point of rule pruning_table: every pruned variant's curves in one table (R24 Fig. 4A)."""
+import logging
+
+from v1twin import pruning
+from v1twin.files import atomic_file, rule_log
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    rule = snakemake  # noqa: F821
+    variants = list(rule.params.variants)
+    curves = dict(zip(variants, rule.input.curves, strict=True))
+    selections = {v: pruning.read_selection(path) for v, path in zip(variants, rule.input.selections, strict=True)}
+    table = pruning.curves_table(curves, selections)
+    with atomic_file(rule.output[0]) as temporary:
+        table.to_csv(temporary, index=False)
+    logging.info("%d rows -> %s", len(table), rule.output[0])

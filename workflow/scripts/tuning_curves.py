@@ -1,0 +1,31 @@
+"""Snakemake entry point of rule tuning_curves: tuning experiments from each neuron's optimal Gabor.
+
+A killed job resumes from the state file beside its output (params.state).
+"""
+import logging
+import time
+
+import torch
+
+from v1twin import insilico
+from v1twin.files import rule_log
+from v1twin.files import read_table
+
+
+def main(rule) -> None:
+    torch.set_num_threads(rule.threads)
+    start = time.perf_counter()
+    saved = insilico.SavedModel.load(rule.input.model)
+    optimal = read_table(rule.input.optimal, insilico.OPTIMAL_COLUMNS).astype({"mouse": str})
+    config = insilico.TuningConfig.from_config(dict(rule.params.tuning))
+    identity = {"model": insilico.file_digest(rule.input.model), "optimal": insilico.file_digest(rule.input.optimal)}
+    curves = insilico.tuning_curves(saved, optimal, config, rule.params.batch_size, state_path=rule.params.state,
+                                    identity=identity, checkpoint_seconds=rule.params.checkpoint_seconds)
+    indices = insilico.tuning_indices(curves, config)
+    logging.info("mean indices:\n%s", indices.mean().to_string())
+    insilico.save_tuning(rule.output[0], optimal, curves, indices, config)
+    logging.info("%d neurons -> %s in %.1f s", len(optimal), rule.output[0], time.perf_counter() - start)
+
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    main(snakemake)  # noqa: F821

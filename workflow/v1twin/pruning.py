@@ -1,0 +1,243 @@
+"""Iterative channel pruning of a trained core (METHODS §6, R24 §3.3 and appendix A.5).
+
+A pruning step is split into independent jobs so that a cluster runs them side by side: one job per
+remaining feature ("slot" k = the k-th remaining feature) measures the validation correlation with
+that feature masked (`evaluate_slot`); one job per step removes the feature whose masking costs least
+and fine-tunes the reduced model (`prune_and_fine_tune`). A feature is one output channel of the CNN
+core, or all R rotated copies of one channel of the rotation-equivariant core. Over seeds, the
+smallest channel count whose mean validation correlation is within one sd of the best is kept
+(`select_channel_count`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from v1twin import training
+from v1twin.data import MouseTensors
+from v1twin.models import Core, V1Model
+from v1twin.models.network import CORE_DEFAULTS, resolve_config
+
+CANDIDATE_KEYS = ("slot", "feature", "channels", "val_correlation")
+SELECTION_KEYS = ("channels", "step", "n_features")
+REMOVAL_KEYS = ("channels_before", "channels", "removed_feature", "val_correlation_before", "val_correlation")
+CURVE_COLUMNS = ("seed", "step", "channels", "removed_feature", "val_correlation")
+
+
+class PruningError(ValueError):
+    """Pruning inputs that do not fit together (a missing candidate, curves over different channel counts)."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Features and masks
+
+
+def core_features(core_config: Mapping) -> int:
+    """Prunable features of a variant's core: its channels (per rotation, for the equivariant core)."""
+    _, settings = resolve_config("core", core_config, CORE_DEFAULTS, "cnn")
+    return int(settings["channels"])
+
+
+def pruning_steps(n_features: int, min_channels: int) -> int:
+    """Steps from n_features down to min_channels features (one feature removed per step)."""
+    if not 1 <= min_channels < n_features:
+        raise PruningError(f"pruning.min_channels must be between 1 and {n_features - 1} (the core has "
+                           f"{n_features} features), got {min_channels}")
+    return n_features - min_channels
+
+
+def remaining_features(core: Core) -> list[int]:
+    """Features with every channel unmasked, in index order: slot k of a step is the k-th of them."""
+    mask = core.channel_mask.detach().cpu()
+    return [feature for feature in range(core.n_features) if bool(mask[core.feature_channels(feature)].all())]
+
+
+def mask_feature(core: Core, feature: int) -> None:
+    """Zero the feature's channels (all rotations) after the core's last nonlinearity: no readout sees it."""
+    if feature not in range(core.n_features):
+        raise PruningError(f"feature {feature} does not exist; the core has {core.n_features} features")
+    core.channel_mask[core.feature_channels(feature)] = 0.0
+
+
+@contextlib.contextmanager
+def feature_masked(core: Core, feature: int) -> Iterator[None]:
+    """Mask one feature for the duration of the block, then restore the mask as it was."""
+    saved = core.channel_mask.clone()
+    mask_feature(core, feature)
+    try:
+        yield
+    finally:
+        core.channel_mask.copy_(saved)
+
+
+# ----------------------------------------------------------------------------------------------
+# One step: candidates, choice, fine-tuning
+
+
+def evaluate_slot(model: V1Model, data: dict[str, MouseTensors], slot: int) -> dict[str, Any]:
+    """Validation correlation of the model with its slot-th remaining feature masked."""
+    remaining = remaining_features(model.core)
+    if not 0 <= slot < len(remaining):
+        raise PruningError(f"slot {slot} does not exist: the model has {len(remaining)} features left")
+    feature = remaining[slot]
+    with feature_masked(model.core, feature):
+        score = training.validation_correlation(model, data)
+    return {"slot": slot, "feature": feature, "channels": len(remaining), "val_correlation": score}
+
+
+def _read_json(path: str | Path, required: tuple[str, ...]) -> dict[str, Any]:
+    try:
+        content = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise PruningError(f"cannot read {path}: {error}") from error
+    missing = [key for key in required if key not in content]
+    if missing:
+        raise PruningError(f"{path} lacks {missing}")
+    return content
+
+
+def read_candidates(paths: list[str | Path]) -> list[dict[str, Any]]:
+    """The slot evaluations of one step, as written by `evaluate_slot`."""
+    return [_read_json(path, CANDIDATE_KEYS) for path in paths]
+
+
+def _candidate_score(candidate: Mapping[str, Any]) -> float:
+    score = candidate["val_correlation"]
+    return -math.inf if score is None or math.isnan(score) else score
+
+
+def choose_feature(candidates: list[dict[str, Any]], remaining: list[int]) -> dict[str, Any]:
+    """The candidate whose masking keeps the highest validation correlation (the lowest feature on a tie).
+
+    The candidates must cover exactly the remaining features: one missing would never be considered.
+    """
+    covered = sorted(candidate["feature"] for candidate in candidates)
+    if covered != sorted(remaining):
+        raise PruningError(f"the candidates evaluate features {covered}, but the model has {sorted(remaining)} left")
+    return max(candidates, key=lambda candidate: (_candidate_score(candidate), -candidate["feature"]))
+
+
+def prune_and_fine_tune(
+    model: V1Model,
+    data: dict[str, MouseTensors],
+    candidates: list[dict[str, Any]],
+    config: training.TrainingConfig,
+    workdir: Path,
+    seed: int,
+    variant_config: dict[str, Any],
+    history_path: Path | None = None,
+) -> dict[str, Any]:
+    """Mask the cheapest feature and fine-tune the reduced model in place; returns what the step did.
+
+    The mask is a buffer, so it is part of every checkpoint and stays in place through fine-tuning,
+    early-stopping restores and resuming. train() checkpoints into `workdir`; the removed features are
+    part of the run's identity, so a checkpoint of a different removal is refused, never resumed.
+    """
+    remaining = remaining_features(model.core)
+    before = training.validation_correlation(model, data)
+    choice = choose_feature(candidates, remaining)
+    mask_feature(model.core, choice["feature"])
+    removed = sorted(set(range(model.core.n_features)) - set(remaining_features(model.core)))
+    identity = {**variant_config, "pruned_features": removed}
+    result = training.train(model, data, config, workdir, seed, identity, history_path=history_path)
+    return {
+        "channels_before": len(remaining),
+        "channels": len(remaining) - 1,
+        "removed_feature": choice["feature"],
+        "removed_features": removed,
+        "candidates": [{key: candidate[key] for key in ("feature", "val_correlation")} for candidate in candidates],
+        "val_correlation_before": before,
+        "val_correlation_masked": choice["val_correlation"],
+        "val_correlation": result.best_score,
+        "fine_tune": {"epochs": result.epochs, "best_epoch": result.best_epoch, "seconds": result.seconds},
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Curves and the selection over seeds
+
+
+def pruning_curve(seed: int, removal_files: list[str | Path]) -> pd.DataFrame:
+    """Validation correlation per channel count of one seed: the trained model (step 0), then each step.
+
+    `removal_files` are the steps' summaries in step order (step 1 first).
+    """
+    removals = [_read_json(path, REMOVAL_KEYS) for path in removal_files]
+    if not removals:
+        raise PruningError(f"seed {seed}: no pruning steps to make a curve of")
+    first = removals[0]
+    rows = [{"seed": seed, "step": 0, "channels": first["channels_before"], "removed_feature": -1,
+             "val_correlation": first["val_correlation_before"]}]
+    for step, (path, removal) in enumerate(zip(removal_files, removals), start=1):
+        if removal["channels"] != rows[-1]["channels"] - 1:
+            raise PruningError(f"{path}: {removal['channels']} channels after step {step}, expected "
+                               f"{rows[-1]['channels'] - 1} (steps out of order?)")
+        rows.append({"seed": seed, "step": step, "channels": removal["channels"],
+                     "removed_feature": removal["removed_feature"], "val_correlation": removal["val_correlation"]})
+    return pd.DataFrame(rows, columns=list(CURVE_COLUMNS))
+
+
+def curve_summary(curves: pd.DataFrame) -> pd.DataFrame:
+    """Per channel count: mean and sd (sample sd; 0 for a single seed) of the validation correlation over seeds."""
+    seeds_per_count = curves.groupby("channels")["seed"].nunique()
+    if seeds_per_count.nunique() != 1:
+        raise PruningError(f"the seeds' curves cover different channel counts: seeds per count {seeds_per_count.to_dict()}")
+    summary = curves.groupby("channels")["val_correlation"].agg(mean="mean", sd="std", n_seeds="count")
+    summary["sd"] = summary["sd"].fillna(0.0)
+    return summary.reset_index().sort_values("channels", ascending=False, ignore_index=True)
+
+
+def select_channel_count(curves: pd.DataFrame) -> dict[str, Any]:
+    """R24 A.5: the smallest channel count whose mean validation correlation is within one sd of the best.
+
+    The sd is that of the best channel count, over seeds.
+    """
+    summary = curve_summary(curves)
+    best = summary.loc[summary["mean"].idxmax()]
+    threshold = float(best["mean"] - best["sd"])
+    kept = summary[summary["mean"] >= threshold]
+    channels = int(kept["channels"].min())
+    n_features = int(summary["channels"].max())
+    return {
+        "channels": channels,
+        "step": n_features - channels,
+        "n_features": n_features,
+        "fraction_removed": (n_features - channels) / n_features,
+        "best_channels": int(best["channels"]),
+        "threshold": threshold,
+        "summary": summary.to_dict(orient="records"),
+    }
+
+
+def curves_table(curve_files: dict[str, str | Path], selections: dict[str, Mapping[str, Any]]) -> pd.DataFrame:
+    """Every variant's curves in one table, with the fraction of features pruned and the selected count marked."""
+    tables = []
+    for variant, path in curve_files.items():
+        try:
+            curves = pd.read_csv(path)
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+            raise PruningError(f"cannot read {path}: {error}") from error
+        missing = sorted(set(CURVE_COLUMNS) - set(curves.columns))
+        if missing:
+            raise PruningError(f"{path} lacks column(s) {missing}")
+        selection = selections[variant]
+        tables.append(curves.assign(
+            variant=variant,
+            fraction_pruned=curves["step"] / selection["n_features"],
+            selected=curves["channels"] == selection["channels"],
+        ))
+    table = pd.concat(tables, ignore_index=True)
+    return table[["variant", *CURVE_COLUMNS, "fraction_pruned", "selected"]]
+
+
+
+def read_selection(path: str | Path) -> dict[str, Any]:
+    """A variant's selection as written by the pruning_selection rule."""
+    return _read_json(path, SELECTION_KEYS)
