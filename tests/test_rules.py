@@ -51,14 +51,20 @@ def test_train_model_rule_writes_model_metrics_and_history(tiny_workdir):
 def test_all_figures_builds_every_figure(tiny_workdir):
     run_snakemake(tiny_workdir, "all_figures")
     figures = tiny_workdir / "results" / "tiny" / "figures"
+    # every figure the tiny config switches on (no pruning; one landscape figure; simulated data)
     expected = ["population_overview", "performance", "learning_curves", "readout_weights", "mask_size",
-                "factorized_selection"]
+                "factorized_selection", "tsne_embeddings", "ari_across_seeds", "kmeans_reruns", "ari_planted_types",
+                "adaptive_regularization", "december_toy", "december_beta", "december_sweeps", "december_agreement",
+                "december_confusion", "insilico_consistency", "tuning_examples", "tuning_indices", "optimal_gabors",
+                "insilico_ground_truth", "transfer_readouts", "transfer_within", "transfer_across"]
+    assert set(expected) <= {path.stem for path in figures.glob("*.pdf")}
     for name in expected:
         for suffix in (".pdf", ".png"):
             path = figures / f"{name}{suffix}"
             assert path.stat().st_size > 1000, path
     table = pd.read_csv(tiny_workdir / "results" / "tiny" / "tables" / "performance.csv")
-    assert set(table["variant"]) == {"factorized", "gaussian_g0", "factorized_gamma-0.001", "factorized_gamma-0.1"}
+    assert set(table["variant"]) == {"factorized", "gaussian_g0", "factorized_gamma-0.001", "factorized_gamma-0.1",
+                                     "adaptive_grid-adaptive-1.0-0.5"}
     # Nothing left to do: a second run is a no-op.
     result = run_snakemake(tiny_workdir, "all_figures", options=("-n",))
     assert "Nothing to be done" in result.stdout + result.stderr
