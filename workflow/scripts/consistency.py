@@ -9,7 +9,7 @@ import torch
 
 from v1twin import clustering
 from v1twin.data import load_training_mice
-from v1twin.files import atomic_file, rule_log
+from v1twin.files import rule_log, write_table
 
 
 def by_variant(files, runs):
@@ -65,6 +65,5 @@ TABLES = {
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821
     table = TABLES[rule.rule](rule)
-    with atomic_file(rule.output[0]) as temporary:
-        table.to_csv(temporary, index=False)
+    write_table(rule.output[0], table)
     logging.info("%d rows -> %s", len(table), rule.output[0])

@@ -7,7 +7,7 @@ import logging
 import pandas as pd
 
 from v1twin import december
-from v1twin.files import atomic_file, rule_log
+from v1twin.files import rule_log, write_table
 
 
 def runs_of(rule) -> list[december.DecemberRun]:
@@ -36,6 +36,5 @@ TABLES = {"december_run_table": run_table, "december_consistency": consistency,
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821
     table = TABLES[rule.rule](rule)
-    with atomic_file(rule.output[0]) as temporary:
-        table.to_csv(temporary, index=False)
+    write_table(rule.output[0], table)
     logging.info("%d rows -> %s", len(table), rule.output[0])

@@ -3,8 +3,7 @@ simulated data, the check against the planted neurons. The rule's name picks the
 import logging
 
 from v1twin import insilico
-from v1twin.files import atomic_file, rule_log
-from v1twin.files import read_table
+from v1twin.files import read_table, rule_log, write_table
 from v1twin.simulate import load_ground_truth
 
 
@@ -32,6 +31,5 @@ TABLES = {"insilico_consistency": consistency, "insilico_ground_truth": ground_t
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821
     table = TABLES[rule.rule](rule)
-    with atomic_file(rule.output[0]) as temporary:
-        table.to_csv(temporary, index=False)
+    write_table(rule.output[0], table)
     logging.info("%d rows -> %s\n%s", len(table), rule.output[0], table.to_string())

@@ -4,7 +4,7 @@ import logging
 from threadpoolctl import threadpool_limits
 
 from v1twin.clustering import kmeans_rerun_agreement, load_embeddings
-from v1twin.files import atomic_file, rule_log
+from v1twin.files import rule_log, write_table
 
 with rule_log(snakemake.log[0]), threadpool_limits(snakemake.threads):  # noqa: F821
     rule = snakemake  # noqa: F821
@@ -12,5 +12,4 @@ with rule_log(snakemake.log[0]), threadpool_limits(snakemake.threads):  # noqa: 
     pairs = kmeans_rerun_agreement(embeddings, list(rule.params.k_values), rule.params.reruns,
                                    rule.params.n_init, rule.params.random_state)
     logging.info("mean ARI per K:\n%s", pairs.groupby("k")["ari"].mean().to_string())
-    with atomic_file(rule.output[0]) as temporary:
-        pairs.to_csv(temporary, index=False)
+    write_table(rule.output[0], pairs)

@@ -5,7 +5,7 @@ import logging
 import pandas as pd
 
 from v1twin import pruning
-from v1twin.files import atomic_file, rule_log, write_json
+from v1twin.files import rule_log, write_json, write_table
 
 
 def main(rule) -> None:
@@ -21,8 +21,7 @@ def main(rule) -> None:
     logging.info("%s: keep %d of %d features (best %d; threshold %.4f); %.0f%% removed without loss",
                  selection["variant"], selection["channels"], selection["n_features"], selection["best_channels"],
                  selection["threshold"], 100 * selection["fraction_removed"])
-    with atomic_file(rule.output.curves) as temporary:
-        curves.to_csv(temporary, index=False)
+    write_table(rule.output.curves, curves)
     write_json(rule.output.selection, selection)
 
 

@@ -2,7 +2,7 @@
 import logging
 
 from v1twin import pruning
-from v1twin.files import atomic_file, rule_log
+from v1twin.files import rule_log, write_table
 
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821
@@ -10,6 +10,5 @@ with rule_log(snakemake.log[0]):  # noqa: F821
     curves = dict(zip(variants, rule.input.curves, strict=True))
     selections = {v: pruning.read_selection(path) for v, path in zip(variants, rule.input.selections, strict=True)}
     table = pruning.curves_table(curves, selections)
-    with atomic_file(rule.output[0]) as temporary:
-        table.to_csv(temporary, index=False)
+    write_table(rule.output[0], table)
     logging.info("%d rows -> %s", len(table), rule.output[0])

@@ -2,7 +2,7 @@
 import logging
 
 from v1twin.clustering import load_embeddings, tsne_table
-from v1twin.files import atomic_file, rule_log
+from v1twin.files import rule_log, write_table
 
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821
@@ -10,5 +10,4 @@ with rule_log(snakemake.log[0]):  # noqa: F821
     table = tsne_table(load_embeddings(rule.input[0]), settings["neurons_per_mouse"], settings["exaggeration"],
                        settings["seed"], n_jobs=rule.threads)
     logging.info("t-SNE of %d neurons", len(table))
-    with atomic_file(rule.output[0]) as temporary:
-        table.to_csv(temporary, index=False)
+    write_table(rule.output[0], table)

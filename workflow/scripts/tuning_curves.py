@@ -8,8 +8,7 @@ import time
 import torch
 
 from v1twin import insilico
-from v1twin.files import rule_log
-from v1twin.files import read_table
+from v1twin.files import read_table, rule_log
 
 
 def main(rule) -> None:

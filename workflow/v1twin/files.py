@@ -101,6 +101,12 @@ def read_npz(path: str | Path, required: tuple[str, ...], error: type[Exception]
     return content
 
 
+def write_table(path: str | Path, frame: pd.DataFrame) -> None:
+    """A table as CSV (no index), written atomically: a killed job never leaves half a table."""
+    with atomic_file(path) as temporary:
+        frame.to_csv(temporary, index=False)
+
+
 def read_table(path: str | Path, columns: tuple[str, ...], error: type[Exception] = ValueError) -> pd.DataFrame:
     """A CSV file that must hold `columns`; an unreadable file or a missing column is an `error` naming the file."""
     try:
