@@ -14,16 +14,11 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 
-import numpy as np
 import torch
+from paper_scale import INPUT_SHAPE, SENSORIUM_NEURONS, paper_model, timed
 
 from v1twin import december, training
-from v1twin.models import MouseInfo, build_model
-
-SENSORIUM_NEURONS = (7776, 7538, 8372, 7344, 7334, 8107, 8098)  # 54,569 (METHODS §1)
-INPUT_SHAPE = (4, 36, 64)
 
 
 def parse_args() -> argparse.Namespace:
@@ -37,38 +32,11 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def timed(function: Callable[[], None], steps: int, device: torch.device) -> float:
-    """Mean seconds of `function` over `steps` calls after one warm-up call."""
-    function()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        function()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return (time.perf_counter() - start) / steps
-
-
-def paper_model(device: torch.device) -> torch.nn.Module:
-    rng = np.random.default_rng(0)
-    mice = {f"mouse{i}": MouseInfo(n, rng.uniform(0, 1000, (n, 3)), rng.uniform(0.5, 2.0, n))
-            for i, n in enumerate(SENSORIUM_NEURONS)}
-    config = {"core": {"type": "rotation_equivariant", "channels": 16, "rotations": 8, "layers": 4},
-              "readout": {"type": "gaussian", "shifter": True, "regularizer": "adaptive", "gamma": 10.0}}
-    training.seed_everything(0)
-    model = build_model(config, mice, INPUT_SHAPE).to(device)
-    with torch.no_grad():  # readout features start all equal: spread them, as after pretraining
-        for readout in model.readouts.values():
-            readout.features.add_(0.05 * torch.randn_like(readout.features))
-    return model
-
-
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    model = paper_model(device)
+    model = paper_model(device, {"type": "gaussian", "shifter": True, "regularizer": "adaptive", "gamma": 10.0})
     loss = december.DecemberLoss(december.DecemberSettings(k=args.k, beta=1e4, kmeans_n_init=1), list(model.readouts))
     start = time.perf_counter()
     loss.start(model)

@@ -17,9 +17,10 @@ import time
 import numpy as np
 import torch
 
+from paper_scale import INPUT_SHAPE, synchronize
+
 from v1twin.models import MouseInfo, V1Model, build_model
 
-INPUT_SHAPE = (4, 36, 64)
 MOUSE = "benchmark_mouse"
 
 
@@ -61,11 +62,6 @@ def peak_memory_mib(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
-
-
-def synchronize(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def benchmark(args: argparse.Namespace, device: torch.device) -> None:
