@@ -102,6 +102,11 @@ def test_em_step_clamps_the_scales() -> None:
     assert new_scales[1, 0].item() == pytest.approx(1e4)
 
 
+def test_saturated_fraction_counts_posteriors_at_the_threshold() -> None:
+    q = np.array([[0.995, 0.005], [0.6, 0.4], [0.01, 0.99], [0.5, 0.5]])
+    assert december.saturated_fraction(q) == 0.5
+
+
 def test_kmeans_init_means_and_member_variance() -> None:
     x = np.array([[0.0, 0.0], [0.2, 0.0], [10.0, 10.0], [10.0, 10.4], [10.0, 9.6]])
     means, scales, labels = december.kmeans_init(x, 2, n_init=5, random_state=0)
@@ -207,9 +212,12 @@ def test_run_outputs_name_every_neuron_and_round_trip(data, tmp_path: Path) -> N
     assert clusters.mouse.tolist() == ["mouse_a"] * 12 + ["mouse_b"] * 12
     np.testing.assert_allclose(clusters.q.sum(axis=1), 1.0, rtol=1e-5)
     np.testing.assert_array_equal(clusters.labels, clusters.q.argmax(axis=1))
+    np.testing.assert_array_equal(clusters.initial_labels, loss.initial_labels.numpy())
+    assert set(clusters.initial_labels) <= set(range(loss.settings.k))
     december.save_clusters(tmp_path / "clusters.npz", clusters)
     loaded = december.load_clusters(tmp_path / "clusters.npz")
     np.testing.assert_array_equal(loaded.labels, clusters.labels)
+    np.testing.assert_array_equal(loaded.initial_labels, clusters.initial_labels)
     np.testing.assert_allclose(np.linalg.norm(embeddings.embedding, axis=1), 1.0, rtol=1e-5)
 
 
@@ -237,17 +245,20 @@ def test_runs_of_the_main_grid_and_the_sweeps_without_duplicates() -> None:
 def test_across_seed_table_and_baseline(tmp_path: Path) -> None:
     runs = [DecemberRun("v", 3, 2, 1.0, 0.01, seed) for seed in (1, 2)]
     files = []
-    for seed, labels in ((1, [0, 0, 1, 1]), (2, [1, 1, 0, 0])):  # the same partition, other names
-        clusters = december.DecemberClusters(np.array(labels), np.eye(2)[labels], np.zeros((2, 3)), np.ones((2, 3)),
-                                             np.array(["m"] * 4), np.arange(4))
+    # the same final partition under other names, from k-means starts that disagree
+    for seed, labels, start in ((1, [0, 0, 1, 1], [0, 0, 1, 1]), (2, [1, 1, 0, 0], [0, 1, 0, 1])):
+        clusters = december.DecemberClusters(np.array(labels), np.array(start), np.eye(2)[labels], np.zeros((2, 3)),
+                                             np.ones((2, 3)), np.array(["m"] * 4), np.arange(4))
         files.append(tmp_path / f"seed{seed}.npz")
         december.save_clusters(files[-1], clusters)
-    table = december.across_seed_table(runs, files)
-    assert table[["ari_mean", "fmi_mean", "v_measure_mean"]].iloc[0].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    table = december.across_seed_table(runs, files).set_index("method")
+    assert table.loc["december", ["ari_mean", "fmi_mean", "v_measure_mean"]].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert table.loc["december_init", "ari_mean"] == pytest.approx(-0.5)  # {01}{23} vs {02}{13}, by hand
+    table = table.reset_index()
     baseline = pd.DataFrame({"variant": ["v", "v", "w"], "method": ["gmm", "gmm", "gmm"], "k": [2, 4, 2],
                              "n_pairs": 1, "ari_mean": [0.5, 0.4, 0.3]})
     merged = december.with_baseline(table, baseline, "v", [2])
-    assert merged["method"].tolist() == ["december", "gmm"]
+    assert merged["method"].tolist() == ["december", "december_init", "gmm"]
     with pytest.raises(december.DecemberError, match="K = \\[3\\]"):
         december.with_baseline(table, baseline, "v", [3])
 

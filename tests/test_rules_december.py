@@ -38,6 +38,9 @@ def test_runs_write_checkpoint_labels_and_cluster_parameters(results):
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["pretrain_epochs"] == 1 and metrics["em_seconds_per_step"] > 0
     assert 0 < metrics["em_fraction"] < 1
+    assert 0 <= metrics["saturated_initial"] <= 1 and 0 <= metrics["saturated_final"] <= 1
+    assert -1 <= metrics["ari_initial_final"] <= 1
+    assert clusters.initial_labels.shape == (N_NEURONS,) and clusters.initial_labels.max() < 3
     assert not (run / "training_state.pt").exists()
 
 
@@ -50,10 +53,12 @@ def test_tables_hold_every_run_and_the_baseline(results):
     consistency = pd.read_csv(results / "consistency" / "december_across_seeds.csv")
     december = consistency[consistency["method"] == "december"]
     assert sorted(december["k"]) == [2, 3] and (december["n_pairs"] == 1).all()
-    assert set(consistency["method"]) == {"december", "gmm", "kmeans"}
+    assert set(consistency["method"]) == {"december", "december_init", "gmm", "kmeans"}
+    start = consistency[consistency["method"] == "december_init"]
+    assert sorted(start["k"]) == [2, 3]
     assert consistency["ari_mean"].between(-1, 1).all()
     planted = pd.read_csv(results / "consistency" / "december_planted_types.csv")
-    assert len(planted) == 5 and planted["ari"].between(-1, 1).all()
+    assert len(planted) == 5 and planted[["ari", "ari_initial"]].stack().between(-1, 1).all()
 
 
 def test_every_figure_is_rendered(results):

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.metrics import adjusted_rand_score
 
 from v1twin import december, training
 from v1twin.clustering import save_embeddings
@@ -56,11 +57,15 @@ def main(rule) -> None:
     scores = training.evaluate(model, data, "test", rates)
     clusters, embeddings = december.run_outputs(model, loss, {name: mouse.unit_ids for name, mouse in data.items()})
     sizes = np.bincount(clusters.labels, minlength=settings.k).tolist()
-    logging.info("test measures (mean over mice): %s; cluster sizes %s", scores["mean"], sizes)
+    start_vs_end = {"saturated_initial": float(loss.initial_saturation),
+                    "saturated_final": december.saturated_fraction(clusters.q),
+                    "ari_initial_final": adjusted_rand_score(clusters.initial_labels, clusters.labels)}
+    logging.info("test measures (mean over mice): %s; cluster sizes %s; start vs end %s", scores["mean"], sizes,
+                 start_vs_end)
     summary = {"epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_correlation": result.best_score,
                "train_seconds": result.seconds, "pretrain_epochs": run["pe"],
                "step_seconds": step_seconds, **overhead, "em_fraction": overhead["em_seconds_per_step"] / step_seconds,
-               "cluster_sizes": sizes}
+               **start_vs_end, "cluster_sizes": sizes}
     extras = {**summary, "seed": seed, "image_scale": float(rule.params.image_scale), "training": asdict(config),
               "mice": names, "unit_ids": {name: mouse.unit_ids for name, mouse in data.items()},
               "behavior_median": training.behavior_medians(data),

@@ -8,7 +8,8 @@ the mixture's means and scales (no gradient reaches the cluster parameters). Clu
 k-means on the embedding of a model pretrained for PE epochs without the loss (METHODS §5).
 Once a neuron's q is one-hot, p = q and its gradient vanishes: the loss acts on the neurons
 between clusters, so the partition stays close to the k-means initialization (on the simulated
-types every posterior saturates within the first epoch with the loss, whatever β).
+types every posterior saturates within the first epoch with the loss, whatever β). Each run therefore
+keeps the k-means partition it started from, and the tables compare DECEMber with that start.
 
 The embedding the loss clusters is the one the consistency analysis compares (METHODS §4): the
 readout features of all mice, pruned channels zeroed, L2-normalized and, for a rotation-equivariant
@@ -47,6 +48,8 @@ PROBABILITY_FLOOR = 1e-8  # q and p are clamped here before the logarithm of the
 SCALE_RANGE = (1e-4, 1e4)  # the EM step clamps the scales into this range (D25)
 INIT_SCALE_OFFSET = 1e-6  # added to the members' variance at initialization
 DECEMBER_METHOD = "december"
+INITIAL_METHOD = "december_init"  # the k-means partition a DECEMber run started from
+SATURATED_POSTERIOR = 0.99  # a neuron whose largest q reaches this is (practically) out of the loss's reach
 
 
 class DecemberError(ValueError):
@@ -115,6 +118,12 @@ def em_step(
     spread = second_moment - 2.0 * means * first_moment + means * means * total  # Σ_i q u (x − μ_old)²
     new_scales = (spread / q.sum(dim=0)[:, None]).clamp(*SCALE_RANGE)
     return new_means, new_scales
+
+
+def saturated_fraction(q: np.ndarray | torch.Tensor) -> float:
+    """Share of neurons whose largest soft assignment is at least SATURATED_POSTERIOR (no gradient left)."""
+    largest = np.asarray(q).max(axis=1)
+    return float(np.mean(largest >= SATURATED_POSTERIOR))
 
 
 def kmeans_init(x: np.ndarray, k: int, n_init: int, random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -194,8 +203,9 @@ def _synchronize(tensor: torch.Tensor) -> None:
 class DecemberLoss:
     """DECEMber as a `training.StepExtension`: the β·KL loss every step and one EM step after it.
 
-    State: the cluster means and scales (K, D) and the fixed rotation shifts (N,). It also times
-    the EM step and the loss's forward pass (`seconds_per_step`), the overhead D25 budgets.
+    State: the cluster means and scales (K, D), the fixed rotation shifts (N,), and the k-means
+    labels (N,) and saturated share of the start. It also times the EM step and the loss's forward
+    pass (`seconds_per_step`), the overhead D25 budgets.
     """
 
     def __init__(self, settings: DecemberSettings, mice: list[str]):
@@ -204,6 +214,8 @@ class DecemberLoss:
         self.means: torch.Tensor | None = None
         self.scales: torch.Tensor | None = None
         self.shifts: torch.Tensor | None = None  # None: the core has no rotation axis
+        self.initial_labels: torch.Tensor | None = None
+        self.initial_saturation: torch.Tensor | None = None
         self._step_inputs: tuple[torch.Tensor, torch.Tensor] | None = None
         self.steps = 0
         self.em_seconds = 0.0
@@ -226,8 +238,13 @@ class DecemberLoss:
                                             self.settings.random_state)
         self.means = torch.as_tensor(means, dtype=x.dtype, device=device)
         self.scales = torch.as_tensor(scales, dtype=x.dtype, device=device)
-        log.info("DECEMber: %d neurons x %d dims, k-means init of K = %d, cluster sizes %s", *x.shape,
-                 self.settings.k, np.bincount(labels, minlength=self.settings.k).tolist())
+        self.initial_labels = torch.as_tensor(labels, dtype=torch.long)
+        q = soft_assignments(x, self.means, self.scales, self.settings.nu).cpu()
+        self.initial_saturation = torch.tensor(saturated_fraction(q))
+        log.info("DECEMber: %d neurons x %d dims, k-means init of K = %d, cluster sizes %s, %.0f%% of the "
+                 "posteriors already >= %g", *x.shape, self.settings.k,
+                 np.bincount(labels, minlength=self.settings.k).tolist(), 100 * float(self.initial_saturation),
+                 SATURATED_POSTERIOR)
 
     def _on(self, device: torch.device) -> None:
         """Cluster state on the model's device (a checkpoint is loaded on the CPU)."""
@@ -264,13 +281,15 @@ class DecemberLoss:
         return {"em_seconds_per_step": self.em_seconds / steps, "loss_seconds_per_step": self.loss_seconds / steps}
 
     def state_dict(self) -> dict[str, Any]:
-        state = {"means": self.means, "scales": self.scales}
+        state = {"means": self.means, "scales": self.scales, "initial_labels": self.initial_labels,
+                 "initial_saturation": self.initial_saturation}
         if self.shifts is not None:
             state["shifts"] = self.shifts
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.means, self.scales = state["means"], state["scales"]
+        self.initial_labels, self.initial_saturation = state["initial_labels"], state["initial_saturation"]
         self.shifts = state.get("shifts")
 
     @torch.no_grad()
@@ -290,6 +309,7 @@ class DecemberClusters:
     """Labels (argmax q) and cluster parameters of a trained DECEMber model; neurons as in the embeddings."""
 
     labels: np.ndarray  # (N,)
+    initial_labels: np.ndarray  # (N,) the k-means partition the run started from
     q: np.ndarray  # (N, K)
     means: np.ndarray  # (K, D)
     scales: np.ndarray  # (K, D)
@@ -307,7 +327,8 @@ def run_outputs(
     if len(unit_id) != len(x):
         raise DecemberError(f"{len(unit_id)} unit ids for {len(x)} readout rows of mice {loss.mice}")
     clusters = DecemberClusters(
-        labels=q.argmax(axis=1).astype(np.int64), q=q.astype(np.float32),
+        labels=q.argmax(axis=1).astype(np.int64), initial_labels=loss.initial_labels.cpu().numpy().astype(np.int64),
+        q=q.astype(np.float32),
         means=loss.means.cpu().numpy(), scales=loss.scales.cpu().numpy(), mouse=mouse, unit_id=unit_id,
     )
     shifts = loss.shifts.cpu().numpy() if loss.shifts is not None else np.zeros(len(x), dtype=np.int64)
@@ -323,11 +344,11 @@ def save_clusters(path: str | Path, clusters: DecemberClusters) -> None:
 
 def load_clusters(path: str | Path) -> DecemberClusters:
     """Read what `save_clusters` wrote; shapes are checked."""
-    content = read_npz(path, ("labels", "q", "means", "scales", "mouse", "unit_id"), DecemberError)
+    content = read_npz(path, ("labels", "initial_labels", "q", "means", "scales", "mouse", "unit_id"), DecemberError)
     clusters = DecemberClusters(**content)
     n = len(clusters.labels)
-    if clusters.q.shape[0] != n or len(clusters.mouse) != n or len(clusters.unit_id) != n:
-        raise DecemberError(f"{path}: labels, q, mouse and unit_id disagree on the number of neurons")
+    if {clusters.q.shape[0], len(clusters.initial_labels), len(clusters.mouse), len(clusters.unit_id)} != {n}:
+        raise DecemberError(f"{path}: labels, initial_labels, q, mouse and unit_id disagree on the number of neurons")
     return clusters
 
 
@@ -443,22 +464,23 @@ def _settings_of(runs: list[DecemberRun]) -> dict[tuple, dict[int, int]]:
 
 
 def across_seed_table(runs: list[DecemberRun], clusters_files: list[str | Path]) -> pd.DataFrame:
-    """Per setting with at least 2 seeds: ARI, FMI, V-measure of the DECEMber labels over seed pairs (mean, sd)."""
+    """Per setting with at least 2 seeds: ARI, FMI, V-measure over seed pairs (mean, sd) of the DECEMber
+    labels (method 'december') and of the k-means partitions the runs started from ('december_init')."""
     tables = []
     for (variant, pe, k, beta, lr), seeds in _settings_of(runs).items():
         if len(seeds) < 2:
             continue
-        labels = {seed: load_clusters(clusters_files[index]) for seed, index in seeds.items()}
-        first_seed, first = next(iter(labels.items()))
-        rows = []
-        for seed_a, seed_b in itertools.combinations(labels, 2):
-            a, b = labels[seed_a], labels[seed_b]
-            if not (np.array_equal(a.mouse, b.mouse) and np.array_equal(a.unit_id, b.unit_id)):
-                raise DecemberError(f"DECEMber clusters of seeds {seed_a} and {seed_b} ({variant}, {pe}, {k}) "
-                                    f"differ in neurons")
-            rows.append({"seed_a": seed_a, "seed_b": seed_b, **agreement(a.labels, b.labels)})
-        summary = summarize(pd.DataFrame(rows).assign(k=k), ["k"], AGREEMENT_MEASURES)
-        tables.append(summary.assign(method=DECEMBER_METHOD, variant=variant, pe=pe, beta=beta, lr=lr))
+        clusters = {seed: load_clusters(clusters_files[index]) for seed, index in seeds.items()}
+        for method, field in ((DECEMBER_METHOD, "labels"), (INITIAL_METHOD, "initial_labels")):
+            rows = []
+            for seed_a, seed_b in itertools.combinations(clusters, 2):
+                a, b = clusters[seed_a], clusters[seed_b]
+                if not (np.array_equal(a.mouse, b.mouse) and np.array_equal(a.unit_id, b.unit_id)):
+                    raise DecemberError(f"DECEMber clusters of seeds {seed_a} and {seed_b} ({variant}, {pe}, {k}) "
+                                        f"differ in neurons")
+                rows.append({"seed_a": seed_a, "seed_b": seed_b, **agreement(getattr(a, field), getattr(b, field))})
+            summary = summarize(pd.DataFrame(rows).assign(k=k), ["k"], AGREEMENT_MEASURES)
+            tables.append(summary.assign(method=method, variant=variant, pe=pe, beta=beta, lr=lr))
     if not tables:
         raise DecemberError("no DECEMber setting has two seeds to compare")
     return pd.concat(tables, ignore_index=True)
@@ -479,13 +501,14 @@ def with_baseline(december: pd.DataFrame, baseline_table: pd.DataFrame, variant:
 def planted_type_table(
     runs: list[DecemberRun], clusters_files: list[str | Path], truth_files: list[str | Path], mice: list[str]
 ) -> pd.DataFrame:
-    """ARI of every run's labels with the simulator's planted types."""
+    """ARI with the simulator's planted types of every run's labels and of the k-means partition it started from."""
     rows, truth = [], None
     for run, path in zip(runs, clusters_files, strict=True):
         clusters = load_clusters(path)
         if truth is None:
             truth = planted_types(truth_files, mice, clusters.mouse)
-        rows.append({**asdict(run), "ari": adjusted_rand_score(truth, clusters.labels)})
+        rows.append({**asdict(run), "ari": adjusted_rand_score(truth, clusters.labels),
+                     "ari_initial": adjusted_rand_score(truth, clusters.initial_labels)})
     return pd.DataFrame(rows)
 
 

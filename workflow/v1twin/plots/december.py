@@ -17,7 +17,7 @@ from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, confusion_matrix
 
 from v1twin.clustering import planted_types
-from v1twin.december import DECEMBER_METHOD, load_clusters
+from v1twin.december import DECEMBER_METHOD, INITIAL_METHOD, load_clusters
 from v1twin.files import read_npz
 from v1twin.plots import read_table, save_figure
 from v1twin.plots.clustering import MEASURE_NAMES, _colour_rows, _curve, _scatter
@@ -25,6 +25,7 @@ from v1twin.simulate import load_ground_truth
 
 METHOD_STYLE = {
     DECEMBER_METHOD: {"label": "DECEMber", "color": sns.color_palette("colorblind")[3]},
+    INITIAL_METHOD: {"label": "DECEMber's k-means start", "color": sns.color_palette("colorblind")[3], "linestyle": ":"},
     "gmm": {"label": "GMM (no clustering loss)", "color": sns.color_palette("colorblind")[0]},
     "kmeans": {"label": "k-means (no clustering loss)", "color": sns.color_palette("colorblind")[2]},
 }
@@ -32,9 +33,10 @@ SWEEP_NAMES = {"beta": "clustering strength β", "pe": "pretraining epochs PE", 
 TOY_METHODS = {"dec": "vanilla DEC (unit scale, ν = 1)", "december": "DECEMber"}
 
 
-def _setting_rows(frame: pd.DataFrame, main: dict[str, Any], free: str | None = None) -> pd.DataFrame:
-    """DECEMber rows at the main setting, except `free`, which may take any value."""
-    keep = frame["method" if "method" in frame else "model"].isin([DECEMBER_METHOD, "DECEMber"])
+def _setting_rows(frame: pd.DataFrame, main: dict[str, Any], free: str | None = None,
+                  method: str = DECEMBER_METHOD) -> pd.DataFrame:
+    """Rows of a DECEMber `method` at the main setting, except `free`, which may take any value."""
+    keep = frame["method"] == method if "method" in frame else frame["model"] == "DECEMber"
     for key, value in main.items():
         if key != free:
             keep &= np.isclose(frame[key].astype(float), float(value))
@@ -100,9 +102,10 @@ def _baseline_band(ax: plt.Axes, runs: pd.DataFrame, column: str) -> None:
 
 
 def _agreement_vs_k(ax: plt.Axes, consistency: pd.DataFrame, main: dict[str, Any], measure: str) -> None:
-    """Agreement across seeds vs K: DECEMber at the main setting, and the baselines."""
+    """Agreement across seeds vs K: DECEMber at the main setting, its k-means start, and the baselines."""
     for method, style in METHOD_STYLE.items():
-        rows = _setting_rows(consistency, main) if method == DECEMBER_METHOD else consistency[consistency["method"] == method]
+        rows = (_setting_rows(consistency, main, method=method) if method in (DECEMBER_METHOD, INITIAL_METHOD)
+                else consistency[consistency["method"] == method])
         _curve(ax, rows, measure, **style)
     ax.set(xlabel="number of clusters K", ylabel=f"{MEASURE_NAMES[measure]} across seeds")
 
@@ -224,11 +227,14 @@ def confusion_figure(
         ax.set(xlabel="DECEMber cluster (matched order)",
                title=f"seed {seed}: ARI {adjusted_rand_score(cell_type, labels.labels):.2f}")
     axes[0].set_ylabel("planted type (fraction per row)")
-    ours = _setting_rows(read_table(planted, ("pe", "k", "beta", "lr", "seed", "ari")).assign(model="DECEMber"), main)
+    ours = _setting_rows(read_table(planted, ("pe", "k", "beta", "lr", "seed", "ari", "ari_initial")).assign(
+        model="DECEMber"), main)
     theirs = read_table(baseline, ("variant", "seed", "method", "k", "ari"))
     theirs = theirs[theirs["variant"] == variant]
     ax = axes[-1]
     _curve(ax, _summary(ours, "k", "ari"), "ari", **METHOD_STYLE[DECEMBER_METHOD])
+    start = _summary(ours, "k", "ari_initial").rename(columns=lambda name: name.replace("ari_initial", "ari"))
+    _curve(ax, start, "ari", **METHOD_STYLE[INITIAL_METHOD])
     for method in ("gmm", "kmeans"):
         rows = theirs[(theirs["method"] == method) & theirs["k"].isin(ours["k"].unique())]
         _curve(ax, _summary(rows, "k", "ari"), "ari", **METHOD_STYLE[method])
