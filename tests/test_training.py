@@ -295,3 +295,22 @@ def test_saved_model_round_trip(toy, tmp_path: Path) -> None:
     assert content["extras"]["seed"] == 0
     np.testing.assert_array_equal(content["extras"]["unit_ids"]["mouse_a"], unit_ids["mouse_a"])
     np.testing.assert_array_equal(content["mice"]["mouse_a"]["mean_response"], mice["mouse_a"].mean_response)
+
+
+def test_default_device_is_the_gpu_with_most_free_memory_chosen_once(monkeypatch) -> None:
+    free = {0: 2e9, 1: 7e9, 2: 5e9}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(free))
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: (free[index], 8e9))
+    training.default_device.cache_clear()
+    try:
+        assert training.default_device() == torch.device("cuda", 1)
+        free[1] = 0.0  # e.g. this job's own model now fills GPU 1: the job must stay on it
+        assert training.default_device() == torch.device("cuda", 1)
+    finally:
+        training.default_device.cache_clear()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    try:
+        assert training.default_device() == torch.device("cpu")
+    finally:
+        training.default_device.cache_clear()

@@ -9,6 +9,7 @@ of the checkpoint, so a resumed run ends with bitwise the same weights as an uni
 from __future__ import annotations
 
 import csv
+import functools
 import json
 import logging
 import math
@@ -120,9 +121,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+@functools.cache
 def default_device() -> torch.device:
-    """CUDA when available, else CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The visible GPU with the most free memory, else the CPU; chosen once per process.
+
+    Snakemake does not tell a job which GPU to use: on a workstation run with `--resources gpu=N`, jobs
+    starting at different times thus spread over the GPUs instead of all landing on the first. Under
+    SLURM, CUDA_VISIBLE_DEVICES shows only the job's own GPU. Jobs starting in the same second may
+    still pick the same GPU; CUDA_VISIBLE_DEVICES pins a job.
+    """
+    if not torch.cuda.is_available():
+        return torch.device("cpu")
+    free = [torch.cuda.mem_get_info(index)[0] for index in range(torch.cuda.device_count())]
+    return torch.device("cuda", int(np.argmax(free)))
 
 
 # ----------------------------------------------------------------------------------------------
