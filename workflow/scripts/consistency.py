@@ -9,15 +9,7 @@ import torch
 
 from v1twin import clustering
 from v1twin.data import load_training_mice
-from v1twin.files import rule_log, write_table
-
-
-def by_variant(files, runs):
-    """variant -> seed -> file, from parallel lists of files and (variant, seed) runs."""
-    table = {}
-    for path, (variant, seed) in zip(files, runs, strict=True):
-        table.setdefault(variant, {})[int(seed)] = path
-    return table
+from v1twin.files import by_variant, rule_log, write_table
 
 
 def across_seeds(rule):

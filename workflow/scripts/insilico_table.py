@@ -3,16 +3,8 @@ simulated data, the check against the planted neurons. The rule's name picks the
 import logging
 
 from v1twin import insilico
-from v1twin.files import read_table, rule_log, write_table
+from v1twin.files import by_variant, read_table, rule_log, write_table
 from v1twin.simulate import load_ground_truth
-
-
-def by_variant(files, runs):
-    """variant -> seed -> file, from parallel lists of files and (variant, seed) runs."""
-    table = {}
-    for path, (variant, seed) in zip(files, runs, strict=True):
-        table.setdefault(variant, {})[int(seed)] = path
-    return table
 
 
 def consistency(rule):

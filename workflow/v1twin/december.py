@@ -471,14 +471,15 @@ def across_seed_table(runs: list[DecemberRun], clusters_files: list[str | Path])
         if len(seeds) < 2:
             continue
         clusters = {seed: load_clusters(clusters_files[index]) for seed, index in seeds.items()}
+        pairs = list(itertools.combinations(clusters, 2))
+        for seed_a, seed_b in pairs:
+            a, b = clusters[seed_a], clusters[seed_b]
+            if not (np.array_equal(a.mouse, b.mouse) and np.array_equal(a.unit_id, b.unit_id)):
+                raise DecemberError(f"DECEMber clusters of seeds {seed_a} and {seed_b} ({variant}, {pe}, {k}) "
+                                    f"differ in neurons")
         for method, field in ((DECEMBER_METHOD, "labels"), (INITIAL_METHOD, "initial_labels")):
-            rows = []
-            for seed_a, seed_b in itertools.combinations(clusters, 2):
-                a, b = clusters[seed_a], clusters[seed_b]
-                if not (np.array_equal(a.mouse, b.mouse) and np.array_equal(a.unit_id, b.unit_id)):
-                    raise DecemberError(f"DECEMber clusters of seeds {seed_a} and {seed_b} ({variant}, {pe}, {k}) "
-                                        f"differ in neurons")
-                rows.append({"seed_a": seed_a, "seed_b": seed_b, **agreement(getattr(a, field), getattr(b, field))})
+            rows = [{"seed_a": a, "seed_b": b, **agreement(getattr(clusters[a], field), getattr(clusters[b], field))}
+                    for a, b in pairs]
             summary = summarize(pd.DataFrame(rows).assign(k=k), ["k"], AGREEMENT_MEASURES)
             tables.append(summary.assign(method=method, variant=variant, pe=pe, beta=beta, lr=lr))
     if not tables:

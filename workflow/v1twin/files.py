@@ -117,3 +117,11 @@ def read_table(path: str | Path, columns: tuple[str, ...], error: type[Exception
     if missing:
         raise error(f"{path} lacks column(s) {missing}; it has {list(frame.columns)}")
     return frame
+
+
+def by_variant(files: list, runs: list) -> dict[str, dict[int, object]]:
+    """variant -> seed -> file, from a rule's parallel lists of input files and (variant, seed) runs."""
+    table: dict[str, dict[int, object]] = {}
+    for path, (variant, seed) in zip(files, runs, strict=True):
+        table.setdefault(variant, {})[int(seed)] = path
+    return table
