@@ -248,6 +248,64 @@ def test_kmeans_reruns_agree_on_separated_blobs():
 
 
 # ----------------------------------------------------------------------------------------------
+# Planted-type separability
+
+
+def test_decoding_accuracy_is_perfect_on_separated_types_and_near_chance_on_noise():
+    vectors, truth = blobs(n_per_cluster=40)
+    assert clustering.decoding_accuracy(vectors, truth, seed=0) == 1.0
+    noise = np.random.default_rng(1).normal(size=vectors.shape)
+    assert abs(clustering.decoding_accuracy(noise, truth, seed=0) - 1 / 3) < 0.15
+    with pytest.raises(ClusteringError, match="1 neurons"):
+        clustering.decoding_accuracy(vectors[:81], truth[:81], seed=0)  # the third type keeps 1 neuron
+
+
+def test_within_type_share_recovers_a_planted_orientation_share():
+    """Column 0 = cos 8θ (variance 1/2), column 1 = independent noise of variance 1/2: half the within-type
+    variance follows orientation; phase regressors explain nothing; noise alone scores about 0."""
+    rng = np.random.default_rng(0)
+    n = 20_000
+    orientation, phase = rng.uniform(0, np.pi, n), rng.uniform(0, 2 * np.pi, n)
+    types = rng.integers(0, 2, n)
+    embedding = np.column_stack([np.cos(8 * orientation) + 5 * types, rng.normal(0, np.sqrt(0.5), n)])
+    orientation_regressors = clustering.harmonics(2 * orientation, range(1, 9))
+    assert clustering.within_type_share(embedding, types, orientation_regressors) == pytest.approx(0.5, abs=0.01)
+    phase_regressors = clustering.harmonics(phase, range(1, 3))
+    assert clustering.within_type_share(embedding, types, phase_regressors) == pytest.approx(0.0, abs=0.01)
+    assert np.isnan(clustering.within_type_share(embedding[:10], types[:10], orientation_regressors))  # too few
+
+
+def test_type_separability_of_an_embedding_made_of_the_type_scatter():
+    rng = np.random.default_rng(0)
+    n = 600
+    types = np.repeat(np.arange(3), n // 3)
+    coordinates = 0.3 * np.eye(3, 5)[types] + rng.normal(0, 0.03, (n, 5))
+    truth = {"cell_type": types, "orientation": rng.uniform(0, np.pi, n), "phase": rng.uniform(0, 2 * np.pi, n),
+             "type_coordinates": coordinates}
+    result = clustering.type_separability(coordinates, truth, seed=0)
+    assert result["decoding_accuracy"] == 1.0 and result["chance_accuracy"] == pytest.approx(1 / 3)
+    assert result["type_parameter_share"] == pytest.approx(1.0)
+    assert abs(result["nuisance_share"]) < 0.05
+
+
+def test_separability_figure_renders(tmp_path):
+    rng = np.random.default_rng(0)
+    shares = ("orientation_share", "phase_share", "type_parameter_share", "nuisance_share")
+    pd.DataFrame([{"variant": v, "seed": s, "n_neurons": 100, "decoding_accuracy": rng.uniform(0.5, 1),
+                   "chance_accuracy": 0.2, **{name: rng.uniform() for name in shares}}
+                  for v in ("a", "b") for s in (1, 2)]).to_csv(tmp_path / "sep.csv", index=False)
+    pd.DataFrame([{"variant": v, "seed": s, "method": m, "k": k, "ari": rng.uniform()}
+                  for v in ("a", "b") for s in (1, 2) for m in clustering.METHODS for k in (2, 3)]
+                 ).to_csv(tmp_path / "planted.csv", index=False)
+    plots.planted_type_separability(str(tmp_path / "sep.csv"), str(tmp_path / "planted.csv"), str(tmp_path / "s.pdf"),
+                                    variants=["a", "b"], n_types=3)
+    assert_figure(tmp_path / "s.pdf")
+    with pytest.raises(ValueError, match="true K = 6"):
+        plots.planted_type_separability(str(tmp_path / "sep.csv"), str(tmp_path / "planted.csv"),
+                                        str(tmp_path / "s.pdf"), variants=["a", "b"], n_types=6)
+
+
+# ----------------------------------------------------------------------------------------------
 # Response correlation
 
 

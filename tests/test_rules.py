@@ -54,7 +54,7 @@ def test_all_figures_builds_every_figure(tiny_workdir):
     # every figure the tiny config switches on (no pruning; one landscape figure; simulated data)
     expected = ["population_overview", "performance", "learning_curves", "readout_weights", "mask_size",
                 "factorized_selection", "tsne_embeddings", "ari_across_seeds", "kmeans_reruns", "ari_planted_types",
-                "adaptive_regularization", "december_toy", "december_beta", "december_sweeps", "december_agreement",
+                "planted_type_separability", "adaptive_regularization", "december_toy", "december_beta", "december_sweeps", "december_agreement",
                 "december_confusion", "insilico_consistency", "tuning_examples", "tuning_indices", "optimal_gabors",
                 "insilico_ground_truth", "transfer_readouts", "transfer_within", "transfer_across"]
     assert set(expected) <= {path.stem for path in figures.glob("*.pdf")}

@@ -13,8 +13,9 @@ GRID_POINTS = ["adaptive_grid-adaptive-1.0-0.5"]  # the one point of its 2-seed 
 N_NEURONS = 2 * 40
 K_VALUES = [2, 3, 4]
 TABLES = ["clustering_across_seeds", "kmeans_reruns", "response_correlation", "planted_types", "sweeps",
-          "adaptive_beta"]
-FIGURES = ["tsne_embeddings", "ari_across_seeds", "kmeans_reruns", "ari_planted_types", "adaptive_regularization"]
+          "adaptive_beta", "planted_type_separability"]
+FIGURES = ["tsne_embeddings", "ari_across_seeds", "kmeans_reruns", "ari_planted_types", "adaptive_regularization",
+           "planted_type_separability"]
 
 
 @pytest.fixture(scope="module")
@@ -62,6 +63,14 @@ def test_consistency_tables_have_one_row_per_comparison_and_valid_values(results
     planted = tables["planted_types"]
     assert len(planted) == len(VARIANTS) * 2 * 2 * len(K_VALUES)  # variants x seeds x methods x K
     assert planted["ari"].between(-1, 1).all()
+
+    separability = tables["planted_type_separability"]
+    assert separability[["variant", "seed"]].values.tolist() == [[v, s] for v in VARIANTS for s in (1, 2)]
+    assert (separability["n_neurons"] == N_NEURONS).all()
+    assert separability["decoding_accuracy"].between(0, 1).all()
+    assert separability["chance_accuracy"].between(1 / 3, 1).all()  # 3 planted types
+    shares = separability[["orientation_share", "phase_share", "type_parameter_share", "nuisance_share"]]
+    assert (shares.isna() | (shares <= 1)).all().all()  # NaN where no type has enough neurons for the fit
 
 
 def test_tsne_maps_show_the_same_neurons_for_every_variant(results):

@@ -31,6 +31,7 @@ ACROSS_SEEDS_TABLE = f"{RESULTS}/consistency/clustering_across_seeds.csv"
 RERUNS_TABLE = f"{RESULTS}/consistency/kmeans_reruns.csv"
 RESPONSE_TABLE = f"{RESULTS}/consistency/response_correlation.csv"
 PLANTED_TABLE = f"{RESULTS}/consistency/planted_types.csv"
+SEPARABILITY_TABLE = f"{RESULTS}/consistency/planted_type_separability.csv"
 
 
 rule embeddings:
@@ -281,7 +282,47 @@ if SIMULATED:
         script:
             "../scripts/plot.py"
 
-    ALL_FIGURES.extend([PLANTED_TABLE, figure("ari_planted_types")])
+    rule planted_type_separability:
+        """Why the planted types do or do not form clusters: their linear decodability from each embedding
+        and the share of within-type variance that follows the random orientation and phase."""
+        input:
+            embeddings=[EMBEDDING.format(variant=v, seed=s) for v, s in CLUSTER_RUNS],
+            truth=ground_truth_files(),
+        output:
+            SEPARABILITY_TABLE,
+        params:
+            runs=CLUSTER_RUNS,
+            mice=MICE,
+            seed=CLUSTERING["random_state"],
+        log:
+            f"{LOGS}/consistency/planted_type_separability.log",
+        localrule: True
+        conda:
+            CPU_ENV
+        script:
+            "../scripts/consistency.py"
+
+    rule figure_planted_type_separability:
+        """Decoding accuracy of the planted types vs their ARI at the true K, and what spreads each type."""
+        input:
+            separability=SEPARABILITY_TABLE,
+            planted=PLANTED_TABLE,
+        output:
+            **figure_rule_outputs("planted_type_separability", category="Embedding consistency"),
+        params:
+            plot="clustering.planted_type_separability",
+            options={"variants": CLUSTER_VARIANTS, "n_types": DATASET["simulation"]["n_types"]},
+        log:
+            f"{LOGS}/figures/planted_type_separability.log",
+        localrule: True
+        conda:
+            CPU_ENV
+        script:
+            "../scripts/plot.py"
+
+    ALL_FIGURES.extend(
+        [PLANTED_TABLE, figure("ari_planted_types"), SEPARABILITY_TABLE, figure("planted_type_separability")]
+    )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -26,6 +26,11 @@ def planted_types(rule):
     return clustering.planted_type_table(labels, list(rule.input.truth), list(rule.params.mice))
 
 
+def planted_type_separability(rule):
+    embeddings = by_variant(rule.input.embeddings, rule.params.runs)
+    return clustering.separability_table(embeddings, list(rule.input.truth), list(rule.params.mice), rule.params.seed)
+
+
 def response_correlation(rule):
     torch.set_num_threads(rule.threads)
     data = load_training_mice(dict(zip(rule.params.mice, rule.input.caches, strict=True)), rule.params.image_scale)
@@ -49,6 +54,7 @@ TABLES = {
     "clustering_across_seeds": across_seeds,
     "kmeans_rerun_table": kmeans_reruns,
     "planted_type_table": planted_types,
+    "planted_type_separability": planted_type_separability,
     "response_correlation": response_correlation,
     "sweep_table": sweeps,
     "adaptive_beta": adaptive_beta,

@@ -5,7 +5,8 @@ a neuron computes, not its gain. For a rotation-equivariant core the same neuron
 by any cyclic shift of its vector along the rotation axis, so each vector is first aligned to a
 common template (Ustyuzhaninov et al. 2019, discrete version). Labels from k-means and a diagonal
 GMM at every K are then compared across seeds (ARI, Fowlkes–Mallows, V-measure), across k-means
-reruns on one embedding (R24 A.4) and, on simulated data, with the planted cell types. Sweeps over
+reruns on one embedding (R24 A.4) and, on simulated data, with the planted cell types (and how
+separable those types are in the embedding, whether or not clustering finds them). Sweeps over
 regularization strengths are summarized by their ARI across seeds beside their performance (R24
 Fig. 3, L25 Fig. 5), and the adaptive regularizer's learned per-neuron strengths β are tabulated
 beside what they might reflect (prediction quality, oracle, planted type).
@@ -24,8 +25,10 @@ import pandas as pd
 import torch
 from openTSNE import TSNE
 from sklearn.cluster import KMeans
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score, v_measure_score
 from sklearn.mixture import GaussianMixture
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 from tqdm import tqdm
 
 from v1twin import metrics
@@ -375,20 +378,27 @@ def kmeans_rerun_table(rerun_files: dict[str, str | Path], seeds: dict[str, int]
     return table[["variant", "seed", "k", "n_pairs", "ari_mean", "ari_sd"]]
 
 
-def planted_types(truth_files: list[str | Path], mice: list[str], mouse_column: np.ndarray) -> np.ndarray:
-    """The simulator's cell type of every row of an embedding (rows grouped by mouse in `mice` order).
+def ground_truth_columns(
+    truth_files: list[str | Path], mice: list[str], mouse_column: np.ndarray, keys: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """Per-neuron ground-truth arrays for every row of an embedding (rows grouped by mouse in `mice` order).
 
     Ground-truth arrays are in the stored neuron order, which is the order of the readout rows.
     """
     if len(truth_files) != len(mice):
         raise ValueError(f"{len(truth_files)} ground-truth files for mice {mice}")
-    types = [np.asarray(load_ground_truth(Path(path))["cell_type"]) for path in truth_files]
-    expected_column = np.concatenate([np.full(len(cell_type), mouse) for mouse, cell_type in zip(mice, types)])
+    truths = [load_ground_truth(Path(path)) for path in truth_files]
+    counts = {mouse: len(truth["cell_type"]) for mouse, truth in zip(mice, truths)}
+    expected_column = np.concatenate([np.full(count, mouse) for mouse, count in counts.items()])
     if not np.array_equal(expected_column, np.asarray(mouse_column).astype(str)):
-        counts = {mouse: len(cell_type) for mouse, cell_type in zip(mice, types)}
         raise ClusteringError(f"ground truth {[str(path) for path in truth_files]} (neurons per mouse {counts}) "
                               f"does not match the embedding's rows")
-    return np.concatenate(types)
+    return {key: np.concatenate([np.asarray(truth[key]) for truth in truths]) for key in keys}
+
+
+def planted_types(truth_files: list[str | Path], mice: list[str], mouse_column: np.ndarray) -> np.ndarray:
+    """The simulator's cell type of every row of an embedding."""
+    return ground_truth_columns(truth_files, mice, mouse_column, ("cell_type",))["cell_type"]
 
 
 def planted_type_table(
@@ -408,6 +418,92 @@ def planted_type_table(
                 ari = adjusted_rand_score(truth, labels.at(method, k))
                 rows.append({"variant": variant, "seed": seed, "method": method, "k": k, "ari": ari})
     return pd.DataFrame(rows, columns=["variant", "seed", "method", "k", "ari"])
+
+
+# ----------------------------------------------------------------------------------------------
+# Why planted types do or do not come out as clusters (simulated data)
+#
+# Two questions per embedding: is the planted type in it at all (cross-validated accuracy of a linear
+# discriminant, against the chance of always guessing the largest type), and what spreads the
+# neurons of one type (share of the within-type variance that follows the parameters the simulator
+# draws at random for every neuron: preferred orientation and phase, versus the type parameters'
+# own scatter). High accuracy with a low ARI means the types are there but not as compact clusters.
+
+SEPARABILITY_FOLDS = 5
+ORIENTATION_HARMONICS = 8  # cos/sin(2kθ), k = 1..8: any function of θ (period 180°) down to 22.5° detail,
+#                            including the 45° period a discrete alignment over 8 rotations leaves
+PHASE_HARMONICS = 2  # cos/sin(kφ), k = 1, 2
+SEPARABILITY_COLUMNS = ("variant", "seed", "n_neurons", "decoding_accuracy", "chance_accuracy",
+                        "orientation_share", "phase_share", "type_parameter_share", "nuisance_share")
+
+
+def decoding_accuracy(embedding: np.ndarray, types: np.ndarray, seed: int) -> float:
+    """Cross-validated accuracy of a linear discriminant predicting the planted type (stratified folds)."""
+    folds = min(SEPARABILITY_FOLDS, int(np.bincount(types).min()))
+    if folds < 2:
+        raise ClusteringError(f"a planted type has {np.bincount(types).min()} neurons: too few to cross-validate")
+    splits = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(LinearDiscriminantAnalysis(), embedding, types, cv=splits).mean())
+
+
+def harmonics(angle: np.ndarray, orders: range) -> np.ndarray:
+    """cos and sin of k·angle for every k in `orders`, (N, 2·len(orders))."""
+    return np.column_stack([f(k * angle) for k in orders for f in (np.cos, np.sin)])
+
+
+def within_type_share(embedding: np.ndarray, types: np.ndarray, regressors: np.ndarray) -> float:
+    """Share of the within-type variance a per-type linear fit on `regressors` explains, adjusted for
+    their number (as adjusted R², so noise alone scores about 0), pooled over types.
+
+    Types with no more neurons than fitted coefficients cannot be judged and are left out.
+    """
+    explained_residual, total = 0.0, 0.0
+    n_coefficients = regressors.shape[1] + 1
+    for cell_type in np.unique(types):
+        rows = types == cell_type
+        n = int(rows.sum())
+        if n <= n_coefficients:
+            continue
+        centred = embedding[rows] - embedding[rows].mean(axis=0)
+        design = np.column_stack([np.ones(n), regressors[rows]])
+        residual = centred - design @ np.linalg.lstsq(design, centred, rcond=None)[0]
+        explained_residual += (residual**2).sum() * (n - 1) / (n - n_coefficients)
+        total += (centred**2).sum()
+    if total == 0:
+        log.warning("no planted type has more than %d neurons with any spread: share not measurable", n_coefficients)
+        return float("nan")
+    return float(1.0 - explained_residual / total)
+
+
+def type_separability(embedding: np.ndarray, truth: dict[str, np.ndarray], seed: int) -> dict[str, float]:
+    """Decoding accuracy and the within-type variance shares of one embedding (see the section note)."""
+    types = truth["cell_type"].astype(np.int64)
+    orientation = harmonics(2 * truth["orientation"], range(1, ORIENTATION_HARMONICS + 1))
+    phase = harmonics(truth["phase"], range(1, PHASE_HARMONICS + 1))
+    embedding = np.asarray(embedding, dtype=np.float64)
+    return {
+        "n_neurons": len(types),
+        "decoding_accuracy": decoding_accuracy(embedding, types, seed),
+        "chance_accuracy": float(np.bincount(types).max() / len(types)),
+        "orientation_share": within_type_share(embedding, types, orientation),
+        "phase_share": within_type_share(embedding, types, phase),
+        "type_parameter_share": within_type_share(embedding, types, truth["type_coordinates"]),
+        "nuisance_share": within_type_share(embedding, types, np.column_stack([orientation, phase])),
+    }
+
+
+def separability_table(
+    embedding_files: dict[str, dict[int, str | Path]], truth_files: list[str | Path], mice: list[str], seed: int
+) -> pd.DataFrame:
+    """`type_separability` of every variant and seed's embedding."""
+    rows = []
+    for variant, files in embedding_files.items():
+        for model_seed, path in files.items():
+            embeddings = load_embeddings(path)
+            truth = ground_truth_columns(truth_files, mice, embeddings.mouse,
+                                         ("cell_type", "orientation", "phase", "type_coordinates"))
+            rows.append({"variant": variant, "seed": model_seed, **type_separability(embeddings.embedding, truth, seed)})
+    return pd.DataFrame(rows, columns=SEPARABILITY_COLUMNS)
 
 
 # ----------------------------------------------------------------------------------------------

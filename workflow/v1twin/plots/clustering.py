@@ -178,6 +178,48 @@ def ari_planted_types(table: str, pdf: str, variants: list[str], n_types: int) -
     save_figure(fig, pdf)
 
 
+SEPARABILITY_MEASURES = {"decoding_accuracy": "linear decoding accuracy (CV)", "kmeans": "k-means ARI at true K",
+                         "gmm": "GMM ARI at true K"}
+SHARE_NAMES = {"orientation_share": "orientation", "phase_share": "phase", "nuisance_share": "orientation + phase",
+               "type_parameter_share": "type parameters"}
+
+
+def planted_type_separability(separability: str, planted: str, pdf: str, variants: list[str], n_types: int) -> None:
+    """Left: is the planted type in the embedding (cross-validated linear decoding) and does it come out as
+    clusters (ARI at the true K)? Right: which random per-neuron parameters spread each type.
+
+    Means ± sd over seeds; the dashed line is the accuracy of always guessing the largest type.
+    """
+    shares = _variant_rows(read_table(separability, ("variant", "seed", "decoding_accuracy", "chance_accuracy",
+                                                     *SHARE_NAMES)), variants, separability)
+    ari = _variant_rows(read_table(planted, ("variant", "seed", "method", "k", "ari")), variants, planted)
+    at_true_k = ari[ari["k"] == n_types]
+    if at_true_k.empty:
+        raise ValueError(f"{planted} has no rows at the true K = {n_types}")
+    per_seed = pd.concat([
+        shares.assign(measure="decoding_accuracy", value=shares["decoding_accuracy"]),
+        at_true_k.assign(measure=at_true_k["method"], value=at_true_k["ari"]),
+    ])[["variant", "seed", "measure", "value"]]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13.0, 4.5))
+    sns.pointplot(per_seed, x="variant", y="value", hue="measure", order=variants, hue_order=list(SEPARABILITY_MEASURES),
+                  errorbar="sd", dodge=0.4, linestyle="none", capsize=0.1, ax=left)
+    left.axhline(shares["chance_accuracy"].mean(), color="grey", linestyle="--", label="chance accuracy")
+    left.set(xlabel="", ylabel="accuracy or ARI", ylim=(0, 1), title="Planted types: decodable vs clustered")
+    handles, labels = left.get_legend_handles_labels()
+    left.legend(handles, [SEPARABILITY_MEASURES.get(label, label) for label in labels], fontsize="small")
+    long = shares.melt(id_vars=["variant", "seed"], value_vars=list(SHARE_NAMES), var_name="source", value_name="share")
+    sns.barplot(long, x="variant", y="share", hue="source", order=variants, hue_order=list(SHARE_NAMES),
+                errorbar="sd", capsize=0.1, ax=right)
+    right.set(xlabel="", ylabel="share of within-type variance (adjusted R²)", ylim=(min(0.0, long["share"].min()), 1),
+              title="What spreads the neurons of one type")
+    handles, labels = right.get_legend_handles_labels()
+    right.legend(handles, [SHARE_NAMES[label] for label in labels], fontsize="small")
+    for ax in (left, right):
+        ax.tick_params(axis="x", labelrotation=30)
+    fig.tight_layout()
+    save_figure(fig, pdf)
+
+
 # ----------------------------------------------------------------------------------------------
 # Regularization sweeps (R24 Fig. 3, L25 Fig. 5)
 
