@@ -145,6 +145,28 @@ def test_early_stopping_tolerance_and_lr_floor() -> None:
     assert stopper.update(0.4, 4, model, optimizer)  # third decay step: stop
 
 
+def test_position_networks_learn_at_a_fraction_of_the_rate_through_every_decay(toy) -> None:
+    data, _ = toy
+    training.seed_everything(0)
+    mice = {name: training.mouse_info(mouse) for name, mouse in data.items()}
+    variant = {**VARIANT, "readout": {"type": "gaussian", "position_network": True}}
+    model = build_model(variant, mice, next(iter(data.values())).input_shape)
+    optimizer = training.make_optimizer(model, lr=0.01)
+    main, network = optimizer.param_groups
+    assert len(network["params"]) == 4 * len(data)  # two Linear layers per mouse
+    assert len(main["params"]) + len(network["params"]) == len(list(model.parameters()))
+    factor = training.POSITION_NETWORK_LR_FACTOR
+    assert network["lr"] == pytest.approx(0.01 * factor)
+    stopper = EarlyStopping(config(patience=1, lr_decay_steps=9, min_lr=1e-3), model)
+    stopper.update(0.5, 1, model, optimizer)
+    for epoch in range(2, 5):  # three decays: 0.01 -> 3e-3 -> 1e-3 (floor) -> 1e-3
+        stopper.update(0.4, epoch, model, optimizer)
+        assert network["lr"] == pytest.approx(main["lr"] * factor)
+    assert main["lr"] == pytest.approx(1e-3)
+    # without a position network there is one group
+    assert len(training.make_optimizer(new_model(data), lr=0.01).param_groups) == 1
+
+
 def test_early_stopping_restores_best_weights_and_decays_lr(toy, tmp_path: Path, monkeypatch) -> None:
     data, _ = toy
     scores = iter([0.1, 0.3, 0.2, 0.2, 0.25, 0.29, 0.9])

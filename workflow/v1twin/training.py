@@ -35,6 +35,7 @@ STATE_FILE = "training_state.pt"
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_correlation", "lr", "seconds")
 POISSON_EPS = 1e-8
 EVAL_BATCH_SIZE = 256
+POSITION_NETWORK_LR_FACTOR = 0.05  # see make_optimizer
 MODEL_FORMAT_VERSION = 1
 
 
@@ -333,7 +334,7 @@ class EarlyStopping:
         if self.decay_steps >= self.config.lr_decay_steps:
             return True
         for group in optimizer.param_groups:
-            group["lr"] = max(group["lr"] * self.config.lr_decay_factor, self.config.min_lr)
+            group["lr"] = max(group["lr"] * self.config.lr_decay_factor, self.config.min_lr * group.get("lr_factor", 1.0))
         log.info("epoch %d: no improvement for %d epochs, best weights restored, lr -> %g",
                  epoch, self.config.patience, optimizer.param_groups[0]["lr"])
         return False
@@ -366,6 +367,25 @@ class EarlyStopping:
 
 # ----------------------------------------------------------------------------------------------
 # One epoch
+
+
+def make_optimizer(model: V1Model, lr: float) -> torch.optim.Adam:
+    """Adam over the model's parameters, with the retinotopic position networks at POSITION_NETWORK_LR_FACTOR · lr.
+
+    Adam moves every weight by about lr per step, and each weight of a position network moves the
+    read positions of all neurons of a mouse at once. At the full rate the shared map ran into the
+    edge of the grid, where its tanh saturates, within the first epochs (demo: validation correlation
+    0.17–0.55 after 8 epochs, even from a map fitted to the receptive fields); at 1/20 it learns the
+    retinotopy (0.69–0.71, above free per-neuron positions). Each group keeps its factor for the decay.
+    """
+    groups = {"main": [], "position_network": []}
+    for name, parameter in model.named_parameters():
+        groups["position_network" if ".position_network." in name else "main"].append(parameter)
+    param_groups = [{"params": groups["main"], "lr": lr, "lr_factor": 1.0}]
+    if groups["position_network"]:
+        param_groups.append({"params": groups["position_network"], "lr": lr * POSITION_NETWORK_LR_FACTOR,
+                             "lr_factor": POSITION_NETWORK_LR_FACTOR})
+    return torch.optim.Adam(param_groups, lr=lr)
 
 
 def _batch_schedule(
@@ -572,7 +592,7 @@ def train(
     state_path = workdir / STATE_FILE
     identity = _plain({"variant": variant_config, "seed": seed, "training": asdict(config), "mice": list(data)})
     model.to(default_device())
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = make_optimizer(model, config.lr)
     stopper = EarlyStopping(config, model, extension)
     generator = torch.Generator()
     if state_path.exists():
