@@ -378,27 +378,32 @@ def kmeans_rerun_table(rerun_files: dict[str, str | Path], seeds: dict[str, int]
     return table[["variant", "seed", "k", "n_pairs", "ari_mean", "ari_sd"]]
 
 
-def ground_truth_columns(
-    truth_files: list[str | Path], mice: list[str], mouse_column: np.ndarray, keys: tuple[str, ...]
-) -> dict[str, np.ndarray]:
-    """Per-neuron ground-truth arrays for every row of an embedding (rows grouped by mouse in `mice` order).
-
-    Ground-truth arrays are in the stored neuron order, which is the order of the readout rows.
-    """
+def load_truths(truth_files: list[str | Path], mice: list[str]) -> dict[str, dict]:
+    """mouse -> ground-truth dict, one file per mouse in `mice` order."""
     if len(truth_files) != len(mice):
         raise ValueError(f"{len(truth_files)} ground-truth files for mice {mice}")
-    truths = [load_ground_truth(Path(path)) for path in truth_files]
-    counts = {mouse: len(truth["cell_type"]) for mouse, truth in zip(mice, truths)}
+    return {mouse: load_ground_truth(Path(path)) for mouse, path in zip(mice, truth_files)}
+
+
+def truth_columns(
+    truths: dict[str, dict], mouse_column: np.ndarray, keys: tuple[str, ...], truth_files: list[str | Path]
+) -> dict[str, np.ndarray]:
+    """Per-neuron ground-truth arrays for every row of an embedding (rows grouped by mouse in `truths` order).
+
+    Ground-truth arrays are in the stored neuron order, which is the order of the readout rows;
+    `truth_files` (where `truths` came from) name the files in the error.
+    """
+    counts = {mouse: len(truth["cell_type"]) for mouse, truth in truths.items()}
     expected_column = np.concatenate([np.full(count, mouse) for mouse, count in counts.items()])
     if not np.array_equal(expected_column, np.asarray(mouse_column).astype(str)):
         raise ClusteringError(f"ground truth {[str(path) for path in truth_files]} (neurons per mouse {counts}) "
                               f"does not match the embedding's rows")
-    return {key: np.concatenate([np.asarray(truth[key]) for truth in truths]) for key in keys}
+    return {key: np.concatenate([np.asarray(truth[key]) for truth in truths.values()]) for key in keys}
 
 
 def planted_types(truth_files: list[str | Path], mice: list[str], mouse_column: np.ndarray) -> np.ndarray:
     """The simulator's cell type of every row of an embedding."""
-    return ground_truth_columns(truth_files, mice, mouse_column, ("cell_type",))["cell_type"]
+    return truth_columns(load_truths(truth_files, mice), mouse_column, ("cell_type",), truth_files)["cell_type"]
 
 
 def planted_type_table(
@@ -497,11 +502,12 @@ def separability_table(
 ) -> pd.DataFrame:
     """`type_separability` of every variant and seed's embedding."""
     rows = []
+    truths = load_truths(truth_files, mice)  # read once; each embedding's rows are checked against it
     for variant, files in embedding_files.items():
         for model_seed, path in files.items():
             embeddings = load_embeddings(path)
-            truth = ground_truth_columns(truth_files, mice, embeddings.mouse,
-                                         ("cell_type", "orientation", "phase", "type_coordinates"))
+            truth = truth_columns(truths, embeddings.mouse, ("cell_type", "orientation", "phase", "type_coordinates"),
+                                  truth_files)
             rows.append({"variant": variant, "seed": model_seed, **type_separability(embeddings.embedding, truth, seed)})
     return pd.DataFrame(rows, columns=SEPARABILITY_COLUMNS)
 
