@@ -110,16 +110,14 @@ def test_masking_removes_exactly_the_features_contribution_to_the_responses():
     assert pruning.remaining_features(model.core) == [0, 1]
 
 
-def test_slots_index_the_remaining_features(teacher_data):
+def test_candidates_mask_each_remaining_feature_and_leave_the_mask_alone(teacher_data):
     data, _ = teacher_data
     model = teacher(teacher_data)
     pruning.mask_feature(model.core, 1)
     assert pruning.remaining_features(model.core) == [0, 2, 3]
-    candidate = pruning.evaluate_slot(model, data, 1)
-    assert (candidate["slot"], candidate["feature"], candidate["channels"]) == (1, 2, 3)
+    candidates = pruning.evaluate_candidates(model, data)
+    assert [candidate["feature"] for candidate in candidates] == [0, 2, 3]
     assert pruning.remaining_features(model.core) == [0, 2, 3]  # evaluating leaves the mask alone
-    with pytest.raises(pruning.PruningError, match="slot 3"):
-        pruning.evaluate_slot(model, data, 3)
     with pytest.raises(pruning.PruningError, match="feature 4"):
         pruning.mask_feature(model.core, 4)
 
@@ -145,12 +143,11 @@ def test_greedy_choice_matches_brute_force_at_every_step(teacher_data):
     data, _ = teacher_data
     model = teacher(teacher_data)
     while len(pruning.remaining_features(model.core)) > 1:
-        n_left = len(pruning.remaining_features(model.core))
-        candidates = [pruning.evaluate_slot(model, data, slot) for slot in range(n_left)]
+        candidates = pruning.evaluate_candidates(model, data)
         expected, scores = brute_force_choice(model, data)
         for candidate in candidates:
             assert candidate["val_correlation"] == pytest.approx(scores[candidate["feature"]], abs=1e-6)
-        choice = pruning.choose_feature(candidates, pruning.remaining_features(model.core))
+        choice = pruning.choose_feature(candidates)
         assert choice["feature"] == expected
         pruning.mask_feature(model.core, choice["feature"])
 
@@ -162,18 +159,17 @@ def test_a_feature_no_neuron_reads_is_removed_first(teacher_data):
         for readout in model.readouts.values():
             readout.features[:, 3] = 0.0
     full = training.validation_correlation(model, data)
-    candidates = [pruning.evaluate_slot(model, data, slot) for slot in range(4)]
-    choice = pruning.choose_feature(candidates, [0, 1, 2, 3])
+    choice = pruning.choose_feature(pruning.evaluate_candidates(model, data))
     assert choice["feature"] == 3
     assert choice["val_correlation"] == pytest.approx(full, abs=1e-7)  # masking it costs nothing
 
 
-def test_choose_feature_breaks_ties_by_index_and_needs_every_feature():
+def test_choose_feature_breaks_ties_by_index_and_never_picks_nan():
     candidates = [{"feature": 2, "val_correlation": 0.5}, {"feature": 0, "val_correlation": 0.5},
                   {"feature": 1, "val_correlation": float("nan")}]
-    assert pruning.choose_feature(candidates, [0, 1, 2])["feature"] == 0
-    with pytest.raises(pruning.PruningError, match=r"features \[0, 1, 2\].*\[0, 1, 2, 3\] left"):
-        pruning.choose_feature(candidates, [0, 1, 2, 3])
+    assert pruning.choose_feature(candidates)["feature"] == 0
+    assert pruning.choose_feature([{"feature": 1, "val_correlation": float("nan")},
+                                   {"feature": 3, "val_correlation": -0.2}])["feature"] == 3
 
 
 # ----------------------------------------------------------------------------------------------
@@ -184,25 +180,44 @@ def test_fine_tuning_keeps_the_feature_masked_and_resumes_its_own_run_only(teach
     data, _ = teacher_data
     config = TrainingConfig(batch_size=16, lr=0.01, max_epochs=2)
     model = teacher(teacher_data)
-    candidates = [pruning.evaluate_slot(model, data, slot) for slot in range(4)]
-    expected = pruning.choose_feature(candidates, [0, 1, 2, 3])["feature"]
+    expected = pruning.choose_feature(pruning.evaluate_candidates(model, data))["feature"]
 
-    removal = pruning.prune_and_fine_tune(model, data, candidates, config, tmp_path, 1, CNN_VARIANT)
+    removal = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT)
     assert removal["removed_feature"] == expected and removal["removed_features"] == [expected]
     assert (removal["channels_before"], removal["channels"], removal["fine_tune"]["epochs"]) == (4, 3, 2)
+    assert [candidate["feature"] for candidate in removal["candidates"]] == [0, 1, 2, 3]
     assert pruning.remaining_features(model.core) == [f for f in range(4) if f != expected]
     assert model.core.channel_mask[expected] == 0
     assert removal["val_correlation"] == pytest.approx(training.validation_correlation(model, data), abs=1e-6)
 
     resumed = teacher(teacher_data)  # a rerun of the finished step resumes from its checkpoint
-    again = pruning.prune_and_fine_tune(resumed, data, candidates, config, tmp_path, 1, CNN_VARIANT)
+    again = pruning.prune_and_fine_tune(resumed, data, config, tmp_path, 1, CNN_VARIANT)
     assert again["val_correlation"] == removal["val_correlation"]
     for key, value in model.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
 
-    other = [dict(candidate, val_correlation=float(candidate["feature"] == (expected + 1) % 4)) for candidate in candidates]
-    with pytest.raises(TrainingError, match="different run"):
-        pruning.prune_and_fine_tune(teacher(teacher_data), data, other, config, tmp_path, 1, CNN_VARIANT)
+
+def test_a_resumed_step_reuses_its_saved_scores_and_ignores_another_runs(teacher_data, tmp_path):
+    """Saved scores decide a resumed step's removal (a GPU rerun could rank a near-tie differently)."""
+    data, _ = teacher_data
+    config = TrainingConfig(batch_size=16, lr=0.01, max_epochs=1)
+    model = teacher(teacher_data)
+    evaluated = pruning.choose_feature(pruning.evaluate_candidates(model, data))["feature"]
+    planted = (evaluated + 1) % 4
+    identity = {"variant": CNN_VARIANT, "seed": 1, "remaining": [0, 1, 2, 3]}
+    scores = [{"feature": f, "val_correlation": float(f == planted)} for f in range(4)]
+    (tmp_path / pruning.CANDIDATES_FILE).write_text(json.dumps({"identity": identity, "candidates": scores}))
+    removal = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT)
+    assert removal["removed_feature"] == planted and removal["candidates"] == scores
+
+    other_run = tmp_path / "other"
+    other_run.mkdir()
+    stale = {"identity": {**identity, "seed": 2}, "candidates": scores}
+    (other_run / pruning.CANDIDATES_FILE).write_text(json.dumps(stale))
+    removal = pruning.prune_and_fine_tune(teacher(teacher_data), data, config, other_run, 1, CNN_VARIANT)
+    assert removal["removed_feature"] == evaluated  # evaluated afresh, and saved for this run
+    saved = json.loads((other_run / pruning.CANDIDATES_FILE).read_text())
+    assert saved["identity"]["seed"] == 1 and saved["candidates"] == removal["candidates"]
 
 
 # ----------------------------------------------------------------------------------------------

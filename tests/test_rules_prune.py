@@ -29,18 +29,19 @@ def test_each_step_evaluates_every_remaining_feature_and_removes_the_cheapest(re
     for seed in SEEDS:
         folder = results / "pruning" / "gaussian_g0" / f"seed{seed}"
         removed = []
-        for step, n_left in ((0, 4), (1, 3)):
-            candidates = pruning.read_candidates(sorted((folder / f"step{step}" / "candidates").glob("slot*.json")))
-            assert [c["slot"] for c in candidates] == list(range(n_left))
+        for step, n_left in ((1, 4), (2, 3)):
+            removal = json.loads((folder / f"step{step}" / "removal.json").read_text())
+            candidates = removal["candidates"]
             assert sorted(c["feature"] for c in candidates) == [f for f in range(4) if f not in removed]
-            removal = json.loads((folder / f"step{step + 1}" / "removal.json").read_text())
+            assert removal["channels_before"] == n_left
             best = max(candidates, key=lambda c: c["val_correlation"])
             assert removal["removed_feature"] == best["feature"]
             removed.append(best["feature"])
             assert removal["removed_features"] == sorted(removed)
-            model = training.load_model(folder / f"step{step + 1}" / "model.pt", torch.device("cpu"))
+            model = training.load_model(folder / f"step{step}" / "model.pt", torch.device("cpu"))
             assert pruning.remaining_features(model.core) == [f for f in range(4) if f not in removed]
-            assert not (folder / f"step{step + 1}" / training.STATE_FILE).exists()
+            for progress_file in (training.STATE_FILE, pruning.CANDIDATES_FILE):
+                assert not (folder / f"step{step}" / progress_file).exists()
         assert not (folder / "step3").exists()  # min_channels 2: two steps
 
 

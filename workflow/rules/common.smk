@@ -87,10 +87,9 @@ def first_seed_models(variants):
     return {v: model_file(v, variant_seeds(v)[0]) for v in variants}
 
 
-# Pruning (prune.smk) path templates; `.format(variant=..., seed=..., step=..., slot=...)` names one file.
+# Pruning (prune.smk) path templates; `.format(variant=..., seed=..., step=...)` names one file.
 PRUNING_DIR = f"{RESULTS}/pruning/{{variant}}"
 STEP_DIR = f"{PRUNING_DIR}/seed{{seed}}/step{{step}}"
-CANDIDATE = f"{STEP_DIR}/candidates/slot{{slot}}.json"
 STEP_MODEL = f"{STEP_DIR}/model.pt"
 REMOVAL = f"{STEP_DIR}/removal.json"
 PRUNING_CURVES = f"{PRUNING_DIR}/curves.csv"
@@ -101,12 +100,6 @@ PRUNING_TABLE = f"{RESULTS}/tables/pruning.csv"
 def step_model(variant, seed, step):
     """The model a pruning step starts from: the trained model at step 0."""
     return model_file(variant, seed) if step == 0 else STEP_MODEL.format(variant=variant, seed=seed, step=step)
-
-
-def step_candidates(variant, seed, step):
-    """One evaluation per feature the step-`step` model has left (PRUNING_FEATURES: prune.smk)."""
-    slots = range(PRUNING_FEATURES[variant] - step)
-    return [CANDIDATE.format(variant=variant, seed=seed, step=step, slot=slot) for slot in slots]
 
 
 # conda environments, as paths relative to workflow/rules; GPU rules get the CUDA build of torch.

@@ -1,8 +1,8 @@
-# Iterative channel pruning (METHODS §6, R24): a chain of steps per variant x seed. At step n the
-# model has C - n features left; one prune_evaluate_channel job per remaining feature ("slot") masks
-# it and measures the validation correlation, then prune_step removes the cheapest feature and
-# fine-tunes, writing the step n+1 model. The jobs of one step run in parallel. The selected step of
-# each seed becomes model <variant>-pruned, analysed downstream like every trained variant.
+# Iterative channel pruning (METHODS §6, R24): a chain of prune_step jobs per variant x seed. Step n
+# starts from the step n-1 model (the trained model at step 0), measures the validation correlation
+# with each of its remaining features masked, removes the cheapest and fine-tunes: one GPU job per
+# step, as the masked passes take seconds beside the fine-tuning. The selected step of each seed
+# becomes model <variant>-pruned, analysed downstream like every trained variant.
 from v1twin.pruning import core_features, pruning_steps
 
 PRUNING = config.get("pruning", {})
@@ -21,39 +21,10 @@ PRUNING_STEPS = {v: pruning_steps(PRUNING_FEATURES[v], PRUNING["min_channels"]) 
 if PRUNING_VARIANTS:
     PRUNING_CONSTRAINT = "|".join(map(re.escape, PRUNING_VARIANTS))
 
-    rule prune_evaluate_channel:
-        """Validation correlation of a step's model with its slot-th remaining feature masked."""
-        input:
-            model=lambda wc: step_model(wc.variant, wc.seed, int(wc.step)),
-            caches=lambda wc: [mouse_cache(m) for m in variant_mice(wc.variant)],
-        output:
-            CANDIDATE,
-        params:
-            mice=lambda wc: variant_mice(wc.variant),
-            image_scale=DATASET["image_scale"],
-            step=lambda wc: int(wc.step),
-            slot=lambda wc: int(wc.slot),
-        log:
-            f"{LOGS}/prune_evaluate_channel/{{variant}}/seed{{seed}}/step{{step}}/slot{{slot}}.log",
-        conda:
-            GPU_ENV
-        threads: 1
-        resources:
-            gpu=1,
-            mem_mb=16000,
-            runtime=30,
-        wildcard_constraints:
-            variant=PRUNING_CONSTRAINT,
-            step=r"\d+",
-            slot=r"\d+",
-        script:
-            "../scripts/prune_evaluate.py"
-
     rule prune_step:
-        """Remove the feature whose masking cost least at the previous step, fine-tune the reduced model."""
+        """Mask each remaining feature of the previous step's model in turn, remove the cheapest, fine-tune."""
         input:
             model=lambda wc: step_model(wc.variant, wc.seed, int(wc.step) - 1),
-            candidates=lambda wc: step_candidates(wc.variant, wc.seed, int(wc.step) - 1),
             caches=lambda wc: [mouse_cache(m) for m in variant_mice(wc.variant)],
         output:
             model=STEP_MODEL,

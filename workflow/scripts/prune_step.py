@@ -1,7 +1,8 @@
 """Snakemake entry point of rule prune_step: remove the cheapest feature and fine-tune the reduced model.
 
-The fine-tuning checkpoints into the step's folder (training_state.pt, not a declared output, so a
-killed job resumes); the file is removed once model.pt is written.
+The masked evaluations and the fine-tuning checkpoint into the step's folder (candidates.json,
+training_state.pt: not declared outputs, so a killed job resumes); both are removed once model.pt
+is written.
 """
 import logging
 from dataclasses import asdict
@@ -22,10 +23,8 @@ def main(rule) -> None:
     source = training.load_checkpoint(rule.input.model)
     model = training.load_model(rule.input.model)
     config = training.TrainingConfig.from_dict({**rule.params.training, "max_epochs": rule.params.fine_tune_epochs})
-    candidates = pruning.read_candidates(list(rule.input.candidates))
-
-    removal = pruning.prune_and_fine_tune(model, data, candidates, config, model_path.parent, seed,
-                                          source["variant"], history_path=Path(rule.output.history))
+    removal = pruning.prune_and_fine_tune(model, data, config, model_path.parent, seed, source["variant"],
+                                          history_path=Path(rule.output.history))
     logging.info("removed feature %d (%d left): validation correlation %.4f -> %.4f masked -> %.4f fine-tuned",
                  removal["removed_feature"], removal["channels"], removal["val_correlation_before"],
                  removal["val_correlation_masked"], removal["val_correlation"])
@@ -34,7 +33,8 @@ def main(rule) -> None:
     extras = {**source["extras"], "pruning": removal}
     training.save_model(model_path, model, source["variant"], mice_info, source["input_shape"], extras)
     write_json(rule.output.removal, removal)
-    (model_path.parent / training.STATE_FILE).unlink()
+    for progress_file in (training.STATE_FILE, pruning.CANDIDATES_FILE):
+        (model_path.parent / progress_file).unlink()
     logging.info("wrote %s", model_path)
 
 

@@ -1,12 +1,12 @@
 """Iterative channel pruning of a trained core (METHODS §6, R24 §3.3 and appendix A.5).
 
-A pruning step is split into independent jobs so that a cluster runs them side by side: one job per
-remaining feature ("slot" k = the k-th remaining feature) measures the validation correlation with
-that feature masked (`evaluate_slot`); one job per step removes the feature whose masking costs least
-and fine-tunes the reduced model (`prune_and_fine_tune`). A feature is one output channel of the CNN
-core, or all R rotated copies of one channel of the rotation-equivariant core. Over seeds, the
-smallest channel count whose mean validation correlation is within one sd of the best is kept
-(`select_channel_count`).
+One pruning step is one job (`prune_and_fine_tune`): it measures the validation correlation with
+each remaining feature masked in turn, removes the feature whose masking costs least and fine-tunes
+the reduced model. The masked evaluations are validation passes, seconds even at paper scale, so
+they stay inside the step's job rather than each queueing as a GPU job of its own. A feature is one
+output channel of the CNN core, or all R rotated copies of one channel of the rotation-equivariant
+core. Over seeds, the smallest channel count whose mean validation correlation is within one sd of
+the best is kept (`select_channel_count`).
 """
 
 from __future__ import annotations
@@ -19,20 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from tqdm import tqdm
 
 from v1twin import training
 from v1twin.data import MouseTensors
+from v1twin.files import write_json
 from v1twin.models import Core, V1Model
 from v1twin.models.network import CORE_DEFAULTS, resolve_config
 
-CANDIDATE_KEYS = ("slot", "feature", "channels", "val_correlation")
+CANDIDATES_FILE = "candidates.json"  # beside training_state.pt: a resumed step removes the same feature
 SELECTION_KEYS = ("channels", "step", "n_features")
 REMOVAL_KEYS = ("channels_before", "channels", "removed_feature", "val_correlation_before", "val_correlation")
 CURVE_COLUMNS = ("seed", "step", "channels", "removed_feature", "val_correlation")
 
 
 class PruningError(ValueError):
-    """Pruning inputs that do not fit together (a missing candidate, curves over different channel counts)."""
+    """Pruning inputs that do not fit together (an unreadable step summary, curves over different channel counts)."""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -54,7 +56,7 @@ def pruning_steps(n_features: int, min_channels: int) -> int:
 
 
 def remaining_features(core: Core) -> list[int]:
-    """Features with every channel unmasked, in index order: slot k of a step is the k-th of them."""
+    """Features with every channel unmasked, in index order."""
     mask = core.channel_mask.detach().cpu()
     return [feature for feature in range(core.n_features) if bool(mask[core.feature_channels(feature)].all())]
 
@@ -81,15 +83,13 @@ def feature_masked(core: Core, feature: int) -> Iterator[None]:
 # One step: candidates, choice, fine-tuning
 
 
-def evaluate_slot(model: V1Model, data: dict[str, MouseTensors], slot: int) -> dict[str, Any]:
-    """Validation correlation of the model with its slot-th remaining feature masked."""
-    remaining = remaining_features(model.core)
-    if not 0 <= slot < len(remaining):
-        raise PruningError(f"slot {slot} does not exist: the model has {len(remaining)} features left")
-    feature = remaining[slot]
-    with feature_masked(model.core, feature):
-        score = training.validation_correlation(model, data)
-    return {"slot": slot, "feature": feature, "channels": len(remaining), "val_correlation": score}
+def evaluate_candidates(model: V1Model, data: dict[str, MouseTensors]) -> list[dict[str, Any]]:
+    """Validation correlation of the model with each remaining feature masked in turn (R24's criterion)."""
+    candidates = []
+    for feature in tqdm(remaining_features(model.core), desc="masked features", disable=None, leave=False):
+        with feature_masked(model.core, feature):
+            candidates.append({"feature": feature, "val_correlation": training.validation_correlation(model, data)})
+    return candidates
 
 
 def _read_json(path: str | Path, required: tuple[str, ...]) -> dict[str, Any]:
@@ -103,46 +103,57 @@ def _read_json(path: str | Path, required: tuple[str, ...]) -> dict[str, Any]:
     return content
 
 
-def read_candidates(paths: list[str | Path]) -> list[dict[str, Any]]:
-    """The slot evaluations of one step, as written by `evaluate_slot`."""
-    return [_read_json(path, CANDIDATE_KEYS) for path in paths]
-
-
 def _candidate_score(candidate: Mapping[str, Any]) -> float:
     score = candidate["val_correlation"]
     return -math.inf if score is None or math.isnan(score) else score
 
 
-def choose_feature(candidates: list[dict[str, Any]], remaining: list[int]) -> dict[str, Any]:
-    """The candidate whose masking keeps the highest validation correlation (the lowest feature on a tie).
-
-    The candidates must cover exactly the remaining features: one missing would never be considered.
-    """
-    covered = sorted(candidate["feature"] for candidate in candidates)
-    if covered != sorted(remaining):
-        raise PruningError(f"the candidates evaluate features {covered}, but the model has {sorted(remaining)} left")
+def choose_feature(candidates: list[dict[str, Any]]) -> dict[str, Any]:
+    """The candidate whose masking keeps the highest validation correlation (the lowest feature on a tie)."""
     return max(candidates, key=lambda candidate: (_candidate_score(candidate), -candidate["feature"]))
+
+
+def step_candidates(
+    model: V1Model, data: dict[str, MouseTensors], workdir: Path, identity: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The step's masked evaluations, saved in `workdir` and reused when the same step is resumed.
+
+    A resumed step must remove the feature its checkpoint was fine-tuned without; re-evaluating could
+    rank a near-tie differently on a GPU. Scores saved by another run (`identity`) are not reused.
+    """
+    path = Path(workdir) / CANDIDATES_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    identity = json.loads(json.dumps(identity, sort_keys=True))
+    if path.exists():
+        saved = _read_json(path, ("identity", "candidates"))
+        if saved["identity"] == identity:
+            return saved["candidates"]
+    candidates = evaluate_candidates(model, data)
+    write_json(path, {"identity": identity, "candidates": candidates})
+    return candidates
 
 
 def prune_and_fine_tune(
     model: V1Model,
     data: dict[str, MouseTensors],
-    candidates: list[dict[str, Any]],
     config: training.TrainingConfig,
     workdir: Path,
     seed: int,
     variant_config: dict[str, Any],
     history_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Mask the cheapest feature and fine-tune the reduced model in place; returns what the step did.
+    """One pruning step in place: evaluate every remaining feature masked, mask the cheapest, fine-tune.
 
     The mask is a buffer, so it is part of every checkpoint and stays in place through fine-tuning,
     early-stopping restores and resuming. train() checkpoints into `workdir`; the removed features are
     part of the run's identity, so a checkpoint of a different removal is refused, never resumed.
+    Returns what the step did.
     """
     remaining = remaining_features(model.core)
     before = training.validation_correlation(model, data)
-    choice = choose_feature(candidates, remaining)
+    step = {"variant": variant_config, "seed": seed, "remaining": remaining}
+    candidates = step_candidates(model, data, workdir, step)
+    choice = choose_feature(candidates)
     mask_feature(model.core, choice["feature"])
     removed = sorted(set(range(model.core.n_features)) - set(remaining_features(model.core)))
     identity = {**variant_config, "pruned_features": removed}
@@ -152,7 +163,7 @@ def prune_and_fine_tune(
         "channels": len(remaining) - 1,
         "removed_feature": choice["feature"],
         "removed_features": removed,
-        "candidates": [{key: candidate[key] for key in ("feature", "val_correlation")} for candidate in candidates],
+        "candidates": candidates,
         "val_correlation_before": before,
         "val_correlation_masked": choice["val_correlation"],
         "val_correlation": result.best_score,
