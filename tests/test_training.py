@@ -151,11 +151,11 @@ def test_position_networks_learn_at_a_fraction_of_the_rate_through_every_decay(t
     mice = {name: training.mouse_info(mouse) for name, mouse in data.items()}
     variant = {**VARIANT, "readout": {"type": "gaussian", "position_network": True}}
     model = build_model(variant, mice, next(iter(data.values())).input_shape)
-    optimizer = training.make_optimizer(model, lr=0.01)
+    factor = 0.05
+    optimizer = training.make_optimizer(model, lr=0.01, position_network_lr_factor=factor)
     main, network = optimizer.param_groups
     assert len(network["params"]) == 4 * len(data)  # two Linear layers per mouse
     assert len(main["params"]) + len(network["params"]) == len(list(model.parameters()))
-    factor = training.POSITION_NETWORK_LR_FACTOR
     assert network["lr"] == pytest.approx(0.01 * factor)
     stopper = EarlyStopping(config(patience=1, lr_decay_steps=9, min_lr=1e-3), model)
     stopper.update(0.5, 1, model, optimizer)
@@ -163,7 +163,8 @@ def test_position_networks_learn_at_a_fraction_of_the_rate_through_every_decay(t
         stopper.update(0.4, epoch, model, optimizer)
         assert network["lr"] == pytest.approx(main["lr"] * factor)
     assert main["lr"] == pytest.approx(1e-3)
-    # without a position network there is one group
+    # the default is L21's full rate; without a position network there is one group
+    assert training.make_optimizer(model, lr=0.01).param_groups[1]["lr"] == pytest.approx(0.01)
     assert len(training.make_optimizer(new_model(data), lr=0.01).param_groups) == 1
 
 

@@ -35,7 +35,6 @@ STATE_FILE = "training_state.pt"
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_correlation", "lr", "seconds")
 POISSON_EPS = 1e-8
 EVAL_BATCH_SIZE = 256
-POSITION_NETWORK_LR_FACTOR = 0.05  # see make_optimizer
 MODEL_FORMAT_VERSION = 1
 
 
@@ -55,6 +54,7 @@ class TrainingConfig:
     lr_decay_factor: float = 0.3
     lr_decay_steps: int = 4
     min_lr: float = 1e-4
+    position_network_lr_factor: float = 1.0  # L21's full rate; see make_optimizer
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None) -> TrainingConfig:
@@ -71,12 +71,12 @@ class TrainingConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"training.{name} must be a positive integer, got {value!r}")
-        for name in ("lr", "min_lr", "lr_decay_factor", "tolerance"):
+        for name in ("lr", "min_lr", "lr_decay_factor", "tolerance", "position_network_lr_factor"):
             value = getattr(self, name)
             # YAML reads 1e-4 (no dot) as a string: say so instead of failing on a comparison later
             if isinstance(value, bool) or not isinstance(value, (int, float)):
                 raise ValueError(f"training.{name} must be a number, got {value!r} (write e.g. 1.0e-4 in YAML)")
-        for name in ("lr", "min_lr", "lr_decay_factor"):
+        for name in ("lr", "min_lr", "lr_decay_factor", "position_network_lr_factor"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"training.{name} must be positive, got {getattr(self, name)!r}")
         if self.tolerance < 0:
@@ -369,22 +369,23 @@ class EarlyStopping:
 # One epoch
 
 
-def make_optimizer(model: V1Model, lr: float) -> torch.optim.Adam:
-    """Adam over the model's parameters, with the retinotopic position networks at POSITION_NETWORK_LR_FACTOR · lr.
+def make_optimizer(model: V1Model, lr: float, position_network_lr_factor: float = 1.0) -> torch.optim.Adam:
+    """Adam over the model's parameters, with the retinotopic position networks at a fraction of lr.
 
     Adam moves every weight by about lr per step, and each weight of a position network moves the
-    read positions of all neurons of a mouse at once. At the full rate the shared map ran into the
-    edge of the grid, where its tanh saturates, within the first epochs (demo: validation correlation
-    0.17–0.55 after 8 epochs, even from a map fitted to the receptive fields); at 1/20 it learns the
-    retinotopy (0.69–0.71, above free per-neuron positions). Each group keeps its factor for the decay.
+    read positions of all neurons of a mouse at once. How much rate the shared map tolerates depends
+    on the steps per epoch: the demo (batch 16, lr 0.01) drove it into the edge of the grid, where
+    its tanh saturates (validation correlation 0.17–0.55 after 8 epochs), and needs 1/20 (0.69–0.71);
+    at paper scale (batch 128, lr 0.005) the full rate learned the retinotopy within 5 epochs and
+    1/20 lagged (20 epochs: 0.71–0.74 vs 0.67–0.72). Each group keeps its factor through the decay.
     """
     groups = {"main": [], "position_network": []}
     for name, parameter in model.named_parameters():
         groups["position_network" if ".position_network." in name else "main"].append(parameter)
     param_groups = [{"params": groups["main"], "lr": lr, "lr_factor": 1.0}]
     if groups["position_network"]:
-        param_groups.append({"params": groups["position_network"], "lr": lr * POSITION_NETWORK_LR_FACTOR,
-                             "lr_factor": POSITION_NETWORK_LR_FACTOR})
+        param_groups.append({"params": groups["position_network"], "lr": lr * position_network_lr_factor,
+                             "lr_factor": position_network_lr_factor})
     return torch.optim.Adam(param_groups, lr=lr)
 
 
@@ -592,7 +593,7 @@ def train(
     state_path = workdir / STATE_FILE
     identity = _plain({"variant": variant_config, "seed": seed, "training": asdict(config), "mice": list(data)})
     model.to(default_device())
-    optimizer = make_optimizer(model, config.lr)
+    optimizer = make_optimizer(model, config.lr, config.position_network_lr_factor)
     stopper = EarlyStopping(config, model, extension)
     generator = torch.Generator()
     if state_path.exists():
