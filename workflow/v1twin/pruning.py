@@ -123,7 +123,7 @@ def step_candidates(
     """
     path = Path(workdir) / CANDIDATES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    identity = json.loads(json.dumps(identity, sort_keys=True))
+    identity = training.plain_json(identity)
     if path.exists():
         saved = _read_json(path, ("identity", "candidates"))
         if saved["identity"] == identity:

@@ -459,7 +459,7 @@ def _extension_backward(extension: StepExtension, model: V1Model, epoch: int, st
 # Checkpointing
 
 
-def _plain(value: Any) -> Any:
+def plain_json(value: Any) -> Any:
     """A JSON round trip: the run's identity compares equal however the config was spelt (tuples, YAML types)."""
     return json.loads(json.dumps(value, sort_keys=True))
 
@@ -591,7 +591,7 @@ def train(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     state_path = workdir / STATE_FILE
-    identity = _plain({"variant": variant_config, "seed": seed, "training": asdict(config), "mice": list(data)})
+    identity = plain_json({"variant": variant_config, "seed": seed, "training": asdict(config), "mice": list(data)})
     model.to(default_device())
     optimizer = make_optimizer(model, config.lr, config.position_network_lr_factor)
     stopper = EarlyStopping(config, model, extension)
@@ -680,7 +680,7 @@ def save_model(
     """
     content = {
         "format_version": MODEL_FORMAT_VERSION,
-        "variant": _plain(variant_config),
+        "variant": plain_json(variant_config),
         "input_shape": [int(size) for size in input_shape],
         "mice": {
             name: {
