@@ -10,6 +10,7 @@ import torch
 
 from v1twin import pruning, training
 from v1twin.data import MouseArrays, MouseTensors, prepare_mouse
+from v1twin.files import content_digest
 from v1twin.models import build_model
 from v1twin.plots import pruning as pruning_plots
 from v1twin.training import TrainingConfig, TrainingError
@@ -204,20 +205,27 @@ def test_a_resumed_step_reuses_its_saved_scores_and_ignores_another_runs(teacher
     model = teacher(teacher_data)
     evaluated = pruning.choose_feature(pruning.evaluate_candidates(model, data))["feature"]
     planted = (evaluated + 1) % 4
-    identity = {"variant": CNN_VARIANT, "seed": 1, "remaining": [0, 1, 2, 3]}
+    source = tmp_path / "source_model.pt"
+    source.write_bytes(b"the model being pruned")
+    identity = {"variant": CNN_VARIANT, "seed": 1, "remaining": [0, 1, 2, 3], "inputs": [content_digest(source)]}
     scores = [{"feature": f, "val_correlation": float(f == planted)} for f in range(4)]
     (tmp_path / pruning.CANDIDATES_FILE).write_text(json.dumps({"identity": identity, "candidates": scores}))
-    removal = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT)
+    removal = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT, inputs=[source])
     assert removal["removed_feature"] == planted and removal["candidates"] == scores
 
-    other_run = tmp_path / "other"
-    other_run.mkdir()
-    stale = {"identity": {**identity, "seed": 2}, "candidates": scores}
-    (other_run / pruning.CANDIDATES_FILE).write_text(json.dumps(stale))
-    removal = pruning.prune_and_fine_tune(teacher(teacher_data), data, config, other_run, 1, CNN_VARIANT)
-    assert removal["removed_feature"] == evaluated  # evaluated afresh, and saved for this run
-    saved = json.loads((other_run / pruning.CANDIDATES_FILE).read_text())
-    assert saved["identity"]["seed"] == 1 and saved["candidates"] == removal["candidates"]
+    other_seed = {**identity, "seed": 2}
+    other_model = tmp_path / "other_model.pt"
+    other_model.write_bytes(b"another model")
+    other_source = {**identity, "inputs": [content_digest(other_model)]}
+    for name, stale in {"other_seed": other_seed, "other_source": other_source}.items():
+        other_run = tmp_path / name
+        other_run.mkdir()
+        (other_run / pruning.CANDIDATES_FILE).write_text(json.dumps({"identity": stale, "candidates": scores}))
+        removal = pruning.prune_and_fine_tune(teacher(teacher_data), data, config, other_run, 1, CNN_VARIANT,
+                                              inputs=[source])
+        assert removal["removed_feature"] == evaluated, name  # evaluated afresh, and saved for this run
+        saved = json.loads((other_run / pruning.CANDIDATES_FILE).read_text())
+        assert saved["identity"] == identity and saved["candidates"] == removal["candidates"], name
 
 
 # ----------------------------------------------------------------------------------------------

@@ -261,6 +261,25 @@ def test_state_of_another_run_is_refused(toy, tmp_path: Path) -> None:
         training.train(new_model(data), data, config(max_epochs=1), tmp_path, 1, VARIANT)
 
 
+def test_state_left_by_a_run_on_other_input_contents_is_refused(toy, tmp_path: Path) -> None:
+    """Snakemake reruns a killed job after its inputs changed: the old state must not be resumed."""
+    data, _ = toy
+    cache = tmp_path / "mouse.cache"
+    cache.mkdir()
+    (cache / "responses.npy").write_bytes(b"first simulation")
+    workdir = tmp_path / "run"
+    training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT, inputs=[cache])
+
+    moved = tmp_path / "moved" / "mouse.cache"  # the same contents elsewhere: still this run
+    moved.parent.mkdir()
+    cache.rename(moved)
+    training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT, inputs=[moved])
+
+    (moved / "responses.npy").write_bytes(b"second simulation")
+    with pytest.raises(TrainingError, match="contents of its input files differ"):
+        training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT, inputs=[moved])
+
+
 # ---------------------------------------------------------------------------------------------
 # Learning, evaluation, saving
 

@@ -51,7 +51,8 @@ def main(rule) -> None:
     identity = {**variant, "december": asdict(settings), "pretrain_epochs": run["pe"]}
     start = time.perf_counter()
     result = training.train(model, data, config, model_path.parent, seed, identity,
-                            history_path=Path(rule.output.history), on_epoch_end=report_overhead, extension=loss)
+                            history_path=Path(rule.output.history), on_epoch_end=report_overhead, extension=loss,
+                            inputs=[*rule.input.caches, rule.input.pretrained])
     step_seconds = (time.perf_counter() - start) / loss.steps if loss.steps else float("nan")
     overhead = loss.seconds_per_step()
     scores = training.evaluate(model, data, "test", rates)

@@ -9,7 +9,7 @@ import time
 import torch
 
 from v1twin import insilico
-from v1twin.files import rule_log, write_table
+from v1twin.files import content_digest, rule_log, write_table
 
 
 def main(rule) -> None:
@@ -21,7 +21,7 @@ def main(rule) -> None:
                  next(saved.model.parameters()).device)
     table = insilico.optimal_gabor_table(
         saved, grid, rule.params.location_stride, rule.params.batch_size, state_path=rule.params.state,
-        identity={"model": insilico.file_digest(rule.input.model)}, checkpoint_seconds=rule.params.checkpoint_seconds)
+        identity={"model": content_digest(rule.input.model)}, checkpoint_seconds=rule.params.checkpoint_seconds)
     write_table(rule.output[0], table)
     logging.info("%d neurons -> %s in %.1f s", len(table), rule.output[0], time.perf_counter() - start)
 

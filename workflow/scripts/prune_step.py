@@ -24,7 +24,8 @@ def main(rule) -> None:
     model = training.load_model(rule.input.model)
     config = training.TrainingConfig.from_dict({**rule.params.training, "max_epochs": rule.params.fine_tune_epochs})
     removal = pruning.prune_and_fine_tune(model, data, config, model_path.parent, seed, source["variant"],
-                                          history_path=Path(rule.output.history))
+                                          history_path=Path(rule.output.history),
+                                          inputs=[*rule.input.caches, rule.input.model])
     logging.info("removed feature %d (%d left): validation correlation %.4f -> %.4f masked -> %.4f fine-tuned",
                  removal["removed_feature"], removal["channels"], removal["val_correlation_before"],
                  removal["val_correlation_masked"], removal["val_correlation"])

@@ -33,7 +33,7 @@ def main(rule) -> None:
                  variant, seed, names, n_parameters, training.default_device())
 
     result = training.train(model, data, config, model_path.parent, seed, variant,
-                            history_path=Path(rule.output.history))
+                            history_path=Path(rule.output.history), inputs=rule.input.caches)
     scores = training.evaluate(model, data, "test", rates)
     logging.info("test measures (mean over mice): %s", scores["mean"])
     summary = {"epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_correlation": result.best_score,

@@ -8,7 +8,7 @@ import time
 import torch
 
 from v1twin import insilico
-from v1twin.files import read_table, rule_log
+from v1twin.files import content_digest, read_table, rule_log
 
 
 def main(rule) -> None:
@@ -17,7 +17,7 @@ def main(rule) -> None:
     saved = insilico.SavedModel.load(rule.input.model)
     optimal = read_table(rule.input.optimal, insilico.OPTIMAL_COLUMNS).astype({"mouse": str})
     config = insilico.TuningConfig.from_config(dict(rule.params.tuning))
-    identity = {"model": insilico.file_digest(rule.input.model), "optimal": insilico.file_digest(rule.input.optimal)}
+    identity = {"model": content_digest(rule.input.model), "optimal": content_digest(rule.input.optimal)}
     curves = insilico.tuning_curves(saved, optimal, config, rule.params.batch_size, state_path=rule.params.state,
                                     identity=identity, checkpoint_seconds=rule.params.checkpoint_seconds)
     indices = insilico.tuning_indices(curves, config)

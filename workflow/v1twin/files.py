@@ -1,9 +1,10 @@
-"""Small file-system helpers shared by every stage: atomic outputs and rule logs.
+"""Small file-system helpers shared by every stage: atomic outputs, rule logs and content digests.
 
 A cluster job can be killed at any moment; outputs are therefore written into a temporary sibling
 and renamed into place at the end, so nothing half-written can look complete.
 """
 import contextlib
+import hashlib
 import json
 import logging
 import math
@@ -45,6 +46,24 @@ def atomic_file(path: str | Path) -> Iterator[Path]:
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+def content_digest(path: str | Path) -> str:
+    """A sha256 digest of a file, or of a folder's files (each one's relative name, size and bytes).
+
+    Names what a resumable state was computed from: the same contents at another path match, a
+    changed file does not.
+    """
+    path = Path(path)
+    files = sorted(item for item in path.rglob("*") if item.is_file()) if path.is_dir() else [path]
+    digest = hashlib.sha256()
+    for file in files:
+        name = file.relative_to(path).as_posix() if path.is_dir() else ""
+        digest.update(f"{name}\0{file.stat().st_size}\0".encode())
+        with open(file, "rb") as handle:
+            while block := handle.read(1 << 20):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 @contextlib.contextmanager

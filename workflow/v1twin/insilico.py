@@ -20,7 +20,6 @@ served by the same stimuli (experiments group neurons by their `key`).
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
@@ -328,15 +327,6 @@ def gaussian_positions(model: V1Model, mouse: str, input_shape: tuple[int, int, 
 
 # ----------------------------------------------------------------------------------------------
 # Resumable loops
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file: identifies the model a saved search state belongs to."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class Checkpoint:

@@ -17,7 +17,7 @@ import random
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from v1twin import metrics
 from v1twin.data import MouseTensors
-from v1twin.files import atomic_file
+from v1twin.files import atomic_file, content_digest
 from v1twin.models import MouseInfo, V1Model, build_model
 
 log = logging.getLogger(__name__)
@@ -534,8 +534,9 @@ def _load_state(
     stored = state.get("identity") if isinstance(state, dict) else None
     if stored != identity:
         raise TrainingError(
-            f"training state {path} belongs to a different run (variant config, seed, training settings or "
-            f"mice differ): stored {stored}, this run {identity}. Delete the file to start afresh."
+            f"training state {path} belongs to a different run (variant config, seed, training settings, mice "
+            f"or the contents of its input files differ): stored {stored}, this run {identity}. "
+            "Delete the file to start afresh."
         )
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
@@ -578,12 +579,14 @@ def train(
     history_path: Path | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
     extension: StepExtension | None = None,
+    inputs: Sequence[str | Path] = (),
 ) -> TrainingResult:
     """Train until early stopping or max_epochs; the model ends with the best validation weights.
 
     The state is checkpointed to <workdir>/training_state.pt after every epoch and resumed from
     there when the file exists and belongs to the same run (variant config, seed, training
-    settings and mice; put the extension's settings into `variant_config`, which only names the
+    settings, mice and the contents of the `inputs` files the run starts from, e.g. the data caches
+    and a source model; put the extension's settings into `variant_config`, which only names the
     run). `on_epoch_end(epoch)` runs after each checkpoint. An `extension` adds a loss and an
     update to every step (see StepExtension); its state ends as the one of the best weights.
     """
@@ -591,7 +594,8 @@ def train(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     state_path = workdir / STATE_FILE
-    identity = plain_json({"variant": variant_config, "seed": seed, "training": asdict(config), "mice": list(data)})
+    identity = plain_json({"variant": variant_config, "seed": seed, "training": asdict(config), "mice": list(data),
+                           "inputs": [content_digest(path) for path in inputs]})
     model.to(default_device())
     optimizer = make_optimizer(model, config.lr, config.position_network_lr_factor)
     stopper = EarlyStopping(config, model, extension)

@@ -454,8 +454,9 @@ def train_run(run: TransferRun, settings: dict, caches: dict[str, str | Path], i
                 "transfer_fraction": settings["transfer_fraction"]}
     log.info("run %s: %d training trials, %d epochs at most, device %s", run.name,
              sum(len(mouse.indices("train")) for mouse in data.values()), config.max_epochs, training.default_device())
+    inputs = [caches[name] for name in run.mice] + ([core_model] if core_model is not None else [])
     result = training.train(model, data, config, model_path.parent, settings["seed"], identity,
-                            history_path=Path(history_path))
+                            history_path=Path(history_path), inputs=inputs)
     scores = training.evaluate(model, data, "test")
     summary = {"epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_correlation": result.best_score,
                "train_seconds": result.seconds, "max_epochs": config.max_epochs,
