@@ -9,6 +9,7 @@ import torch
 
 from v1twin import metrics, training
 from v1twin.data import MouseArrays, MouseTensors, prepare_mouse
+from v1twin.files import content_digest
 from v1twin.models import build_model
 from v1twin.training import EarlyStopping, TrainingConfig, TrainingError
 
@@ -268,16 +269,19 @@ def test_state_left_by_a_run_on_other_input_contents_is_refused(toy, tmp_path: P
     cache.mkdir()
     (cache / "responses.npy").write_bytes(b"first simulation")
     workdir = tmp_path / "run"
-    training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT, inputs=[cache])
+    training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT,
+                   input_digests=[content_digest(cache)])
 
     moved = tmp_path / "moved" / "mouse.cache"  # the same contents elsewhere: still this run
     moved.parent.mkdir()
     cache.rename(moved)
-    training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT, inputs=[moved])
+    training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT,
+                   input_digests=[content_digest(moved)])
 
     (moved / "responses.npy").write_bytes(b"second simulation")
     with pytest.raises(TrainingError, match="contents of its input files differ"):
-        training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT, inputs=[moved])
+        training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT,
+                       input_digests=[content_digest(moved)])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from sklearn.metrics import adjusted_rand_score
 from v1twin import december, training
 from v1twin.clustering import save_embeddings
 from v1twin.data import load_training_mice
-from v1twin.files import rule_log, write_json
+from v1twin.files import content_digest, rule_log, write_json
 from v1twin.models import MouseInfo
 from v1twin.simulate import load_ground_truth
 
@@ -49,10 +49,11 @@ def main(rule) -> None:
                      *(1e3 * value for value in loss.seconds_per_step().values()))
 
     identity = {**variant, "december": asdict(settings), "pretrain_epochs": run["pe"]}
+    input_digests = [content_digest(path) for path in [*rule.input.caches, rule.input.pretrained]]
     start = time.perf_counter()
     result = training.train(model, data, config, model_path.parent, seed, identity,
                             history_path=Path(rule.output.history), on_epoch_end=report_overhead, extension=loss,
-                            inputs=[*rule.input.caches, rule.input.pretrained])
+                            input_digests=input_digests)
     step_seconds = (time.perf_counter() - start) / loss.steps if loss.steps else float("nan")
     overhead = loss.seconds_per_step()
     scores = training.evaluate(model, data, "test", rates)

@@ -11,7 +11,7 @@ import torch
 
 from v1twin import training
 from v1twin.data import load_training_mice
-from v1twin.files import rule_log, write_json
+from v1twin.files import content_digest, rule_log, write_json
 from v1twin.models import build_model
 from v1twin.simulate import load_ground_truth
 
@@ -33,7 +33,8 @@ def main(rule) -> None:
                  variant, seed, names, n_parameters, training.default_device())
 
     result = training.train(model, data, config, model_path.parent, seed, variant,
-                            history_path=Path(rule.output.history), inputs=rule.input.caches)
+                            history_path=Path(rule.output.history),
+                            input_digests=[content_digest(cache) for cache in rule.input.caches])
     scores = training.evaluate(model, data, "test", rates)
     logging.info("test measures (mean over mice): %s", scores["mean"])
     summary = {"epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_correlation": result.best_score,

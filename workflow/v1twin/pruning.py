@@ -153,14 +153,15 @@ def prune_and_fine_tune(
     """
     remaining = remaining_features(model.core)
     before = training.validation_correlation(model, data)
-    step = {"variant": variant_config, "seed": seed, "remaining": remaining,
-            "inputs": [content_digest(path) for path in inputs]}
+    digests = [content_digest(path) for path in inputs]  # hashed once: the data caches can be gigabytes
+    step = {"variant": variant_config, "seed": seed, "remaining": remaining, "inputs": digests}
     candidates = step_candidates(model, data, workdir, step)
     choice = choose_feature(candidates)
     mask_feature(model.core, choice["feature"])
     removed = sorted(set(range(model.core.n_features)) - set(remaining_features(model.core)))
     identity = {**variant_config, "pruned_features": removed}
-    result = training.train(model, data, config, workdir, seed, identity, history_path=history_path, inputs=inputs)
+    result = training.train(model, data, config, workdir, seed, identity, history_path=history_path,
+                            input_digests=digests)
     return {
         "channels_before": len(remaining),
         "channels": len(remaining) - 1,

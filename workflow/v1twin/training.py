@@ -26,7 +26,7 @@ from tqdm import tqdm
 
 from v1twin import metrics
 from v1twin.data import MouseTensors
-from v1twin.files import atomic_file, content_digest
+from v1twin.files import atomic_file
 from v1twin.models import MouseInfo, V1Model, build_model
 
 log = logging.getLogger(__name__)
@@ -579,15 +579,15 @@ def train(
     history_path: Path | None = None,
     on_epoch_end: Callable[[int], None] | None = None,
     extension: StepExtension | None = None,
-    inputs: Sequence[str | Path] = (),
+    input_digests: Sequence[str] = (),
 ) -> TrainingResult:
     """Train until early stopping or max_epochs; the model ends with the best validation weights.
 
     The state is checkpointed to <workdir>/training_state.pt after every epoch and resumed from
     there when the file exists and belongs to the same run (variant config, seed, training
-    settings, mice and the contents of the `inputs` files the run starts from, e.g. the data caches
-    and a source model; put the extension's settings into `variant_config`, which only names the
-    run). `on_epoch_end(epoch)` runs after each checkpoint. An `extension` adds a loss and an
+    settings, mice and `input_digests`: files.content_digest of what the run starts from, e.g. the
+    data caches and a source model; put the extension's settings into `variant_config`, which only
+    names the run). `on_epoch_end(epoch)` runs after each checkpoint. An `extension` adds a loss and an
     update to every step (see StepExtension); its state ends as the one of the best weights.
     """
     _check_tiers(data)
@@ -595,7 +595,7 @@ def train(
     workdir.mkdir(parents=True, exist_ok=True)
     state_path = workdir / STATE_FILE
     identity = plain_json({"variant": variant_config, "seed": seed, "training": asdict(config), "mice": list(data),
-                           "inputs": [content_digest(path) for path in inputs]})
+                           "inputs": list(input_digests)})
     model.to(default_device())
     optimizer = make_optimizer(model, config.lr, config.position_network_lr_factor)
     stopper = EarlyStopping(config, model, extension)

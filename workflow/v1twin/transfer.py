@@ -62,6 +62,7 @@ import torch
 
 from v1twin import training
 from v1twin.data import MouseTensors, load_training_mice
+from v1twin.files import content_digest
 from v1twin.models import V1Model, build_model
 
 log = logging.getLogger(__name__)
@@ -455,8 +456,9 @@ def train_run(run: TransferRun, settings: dict, caches: dict[str, str | Path], i
     log.info("run %s: %d training trials, %d epochs at most, device %s", run.name,
              sum(len(mouse.indices("train")) for mouse in data.values()), config.max_epochs, training.default_device())
     inputs = [caches[name] for name in run.mice] + ([core_model] if core_model is not None else [])
+    input_digests = [content_digest(path) for path in inputs]
     result = training.train(model, data, config, model_path.parent, settings["seed"], identity,
-                            history_path=Path(history_path), inputs=inputs)
+                            history_path=Path(history_path), input_digests=input_digests)
     scores = training.evaluate(model, data, "test")
     summary = {"epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_correlation": result.best_score,
                "train_seconds": result.seconds, "max_epochs": config.max_epochs,
