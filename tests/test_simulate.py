@@ -243,6 +243,13 @@ def test_types_are_tight_at_discreteness_one_and_a_continuum_at_zero():
     assert len(set(neurons["type_names"])) == 6
 
 
+def test_complex_types_are_at_least_half_as_in_layer_2_3():
+    column = list(simulate.TYPE_PARAMETERS).index("phase_invariance")
+    for n_types in range(1, 13):
+        assert np.mean(simulate.type_prototypes(n_types)[:, column] > 0.5) >= 0.5, n_types
+    assert [name.split()[1] for name in simulate.type_names(simulate.type_prototypes(6))].count("complex") == 4
+
+
 def test_orientation_and_phase_are_independent_of_type():
     config = simulate.simulation_params({"neurons": 3000})
     neurons, _ = simulate.sample_neurons(np.random.default_rng(4), config)

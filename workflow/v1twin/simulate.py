@@ -149,7 +149,10 @@ def type_prototypes(n_types: int) -> np.ndarray:
     """K well separated prototypes in the unit cube of the type parameters, (K, 5).
 
     Farthest-point selection from a fixed candidate set: every prototype is as far as possible from
-    the others, and the design depends on K only, so types mean the same in every mouse.
+    the others, and the design depends on K only, so types mean the same in every mouse. The design
+    is then mirrored along the phase-invariance axis, if needed, so that complex types are at least
+    half: complex cells dominate layer 2/3, where the Sensorium neurons were imaged (simple cells
+    concentrate in layer 4; Niell & Stryker 2008). Mirroring keeps every distance between prototypes.
     """
     rng = np.random.default_rng(PROTOTYPE_DESIGN_SEED)
     candidates = rng.uniform(PROTOTYPE_MARGIN, 1 - PROTOTYPE_MARGIN, size=(4096, len(TYPE_PARAMETERS)))
@@ -158,7 +161,11 @@ def type_prototypes(n_types: int) -> np.ndarray:
     for _ in range(n_types - 1):
         chosen.append(int(np.argmax(distance)))
         distance = np.minimum(distance, np.linalg.norm(candidates - candidates[chosen[-1]], axis=1))
-    return candidates[chosen]
+    prototypes = candidates[chosen]
+    invariance = prototypes[:, list(TYPE_PARAMETERS).index("phase_invariance")]
+    if np.mean(invariance > 0.5) < 0.5:
+        invariance[:] = 1 - invariance
+    return prototypes
 
 
 def coordinates_to_parameters(coordinates: np.ndarray, pixel_scale: float = 1.0) -> dict[str, np.ndarray]:
