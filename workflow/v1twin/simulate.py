@@ -151,8 +151,8 @@ def type_prototypes(n_types: int) -> np.ndarray:
     Farthest-point selection from a fixed candidate set: every prototype is as far as possible from
     the others, and the design depends on K only, so types mean the same in every mouse. The design
     is then mirrored along the phase-invariance axis, if needed, so that complex types are at least
-    half: complex cells dominate layer 2/3, where the Sensorium neurons were imaged (simple cells
-    concentrate in layer 4; Niell & Stryker 2008). Mirroring keeps every distance between prototypes.
+    half: the Sensorium neurons are layer 2/3 cells, where complex-like responses are common.
+    Mirroring keeps every distance between prototypes.
     """
     rng = np.random.default_rng(PROTOTYPE_DESIGN_SEED)
     candidates = rng.uniform(PROTOTYPE_MARGIN, 1 - PROTOTYPE_MARGIN, size=(4096, len(TYPE_PARAMETERS)))
@@ -162,9 +162,9 @@ def type_prototypes(n_types: int) -> np.ndarray:
         chosen.append(int(np.argmax(distance)))
         distance = np.minimum(distance, np.linalg.norm(candidates - candidates[chosen[-1]], axis=1))
     prototypes = candidates[chosen]
-    invariance = prototypes[:, list(TYPE_PARAMETERS).index("phase_invariance")]
-    if np.mean(invariance > 0.5) < 0.5:
-        invariance[:] = 1 - invariance
+    column = list(TYPE_PARAMETERS).index("phase_invariance")
+    if np.mean(prototypes[:, column] > 0.5) < 0.5:
+        prototypes[:, column] = 1 - prototypes[:, column]
     return prototypes
 
 
