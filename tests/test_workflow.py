@@ -24,9 +24,9 @@ def test_demo_config_plans_all_figures(tmp_path):
     assert result.returncode == 0, result.stderr
     jobs = _planned_jobs(result.stdout)
     assert jobs["simulate_mouse"] == 3 and jobs["build_cache"] == 3  # sim1, sim2 and the continuum control
-    # 5 study variants x 3 seeds, 2 control populations x 3 seeds, the factorized sweep (3 x 1 seed),
-    # the adaptive grid (4 x 2 seeds) and the two core-regularizer sweeps (2 x 2 seeds)
-    assert jobs["train_model"] == 5 * 3 + 2 * 3 + 3 + 4 * 2 + 2 * 2
+    # 6 study variants (gaussian_g0_long included) x 3 seeds, 2 control populations x 3 seeds, the
+    # factorized sweep (3 x 1 seed), the adaptive grid (4 x 2 seeds) and the two core-regularizer sweeps (2 x 2 seeds)
+    assert jobs["train_model"] == 6 * 3 + 2 * 3 + 3 + 4 * 2 + 2 * 2
 
 
 def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):
