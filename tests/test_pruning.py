@@ -210,7 +210,8 @@ def test_a_resumed_step_reuses_its_saved_scores_and_ignores_another_runs(teacher
     identity = {"variant": CNN_VARIANT, "seed": 1, "remaining": [0, 1, 2, 3], "inputs": [content_digest(source)]}
     scores = [{"feature": f, "val_correlation": float(f == planted)} for f in range(4)]
     (tmp_path / pruning.CANDIDATES_FILE).write_text(json.dumps({"identity": identity, "candidates": scores}))
-    removal = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT, inputs=[source])
+    removal = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT,
+                                          input_digests=[content_digest(source)])
     assert removal["removed_feature"] == planted and removal["candidates"] == scores
 
     other_seed = {**identity, "seed": 2}
@@ -222,7 +223,7 @@ def test_a_resumed_step_reuses_its_saved_scores_and_ignores_another_runs(teacher
         other_run.mkdir()
         (other_run / pruning.CANDIDATES_FILE).write_text(json.dumps({"identity": stale, "candidates": scores}))
         removal = pruning.prune_and_fine_tune(teacher(teacher_data), data, config, other_run, 1, CNN_VARIANT,
-                                              inputs=[source])
+                                              input_digests=[content_digest(source)])
         assert removal["removed_feature"] == evaluated, name  # evaluated afresh, and saved for this run
         saved = json.loads((other_run / pruning.CANDIDATES_FILE).read_text())
         assert saved["identity"] == identity and saved["candidates"] == removal["candidates"], name

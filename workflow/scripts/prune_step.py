@@ -12,7 +12,7 @@ import torch
 
 from v1twin import pruning, training
 from v1twin.data import load_training_mice
-from v1twin.files import rule_log, write_json
+from v1twin.files import content_digest, rule_log, write_json
 
 
 def main(rule) -> None:
@@ -23,9 +23,9 @@ def main(rule) -> None:
     source = training.load_checkpoint(rule.input.model)
     model = training.load_model(rule.input.model)
     config = training.TrainingConfig.from_dict({**rule.params.training, "max_epochs": rule.params.fine_tune_epochs})
+    input_digests = [content_digest(path) for path in [*rule.input.caches, rule.input.model]]
     removal = pruning.prune_and_fine_tune(model, data, config, model_path.parent, seed, source["variant"],
-                                          history_path=Path(rule.output.history),
-                                          inputs=[*rule.input.caches, rule.input.model])
+                                          history_path=Path(rule.output.history), input_digests=input_digests)
     logging.info("removed feature %d (%d left): validation correlation %.4f -> %.4f masked -> %.4f fine-tuned",
                  removal["removed_feature"], removal["channels"], removal["val_correlation_before"],
                  removal["val_correlation_masked"], removal["val_correlation"])

@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from v1twin import training
 from v1twin.data import MouseTensors
-from v1twin.files import content_digest, write_json
+from v1twin.files import write_json
 from v1twin.models import Core, V1Model
 from v1twin.models.network import CORE_DEFAULTS, resolve_config
 
@@ -141,27 +141,26 @@ def prune_and_fine_tune(
     seed: int,
     variant_config: dict[str, Any],
     history_path: Path | None = None,
-    inputs: Sequence[str | Path] = (),
+    input_digests: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One pruning step in place: evaluate every remaining feature masked, mask the cheapest, fine-tune.
 
     The mask is a buffer, so it is part of every checkpoint and stays in place through fine-tuning,
     early-stopping restores and resuming. train() checkpoints into `workdir`; the removed features and
-    the contents of `inputs` (the data caches and the model being pruned) are part of the run's
-    identity, so a checkpoint of a different removal or of other inputs is refused, never resumed.
+    `input_digests` (files.content_digest of the data caches and the model being pruned) are part of
+    the run's identity, so a checkpoint of a different removal or of other inputs is refused, never resumed.
     Returns what the step did.
     """
     remaining = remaining_features(model.core)
     before = training.validation_correlation(model, data)
-    digests = [content_digest(path) for path in inputs]  # hashed once: the data caches can be gigabytes
-    step = {"variant": variant_config, "seed": seed, "remaining": remaining, "inputs": digests}
+    step = {"variant": variant_config, "seed": seed, "remaining": remaining, "inputs": list(input_digests)}
     candidates = step_candidates(model, data, workdir, step)
     choice = choose_feature(candidates)
     mask_feature(model.core, choice["feature"])
     removed = sorted(set(range(model.core.n_features)) - set(remaining_features(model.core)))
     identity = {**variant_config, "pruned_features": removed}
     result = training.train(model, data, config, workdir, seed, identity, history_path=history_path,
-                            input_digests=digests)
+                            input_digests=input_digests)
     return {
         "channels_before": len(remaining),
         "channels": len(remaining) - 1,
