@@ -250,13 +250,25 @@ def test_complex_types_are_at_least_half_as_in_layer_2_3():
     assert [name.split()[1] for name in simulate.type_names(simulate.type_prototypes(6))].count("complex") == 4
 
 
-def test_orientation_and_phase_are_independent_of_type():
-    config = simulate.simulation_params({"neurons": 3000})
-    neurons, _ = simulate.sample_neurons(np.random.default_rng(4), config)
-    for k in range(config["n_types"]):
-        members = neurons["cell_type"] == k
-        assert neurons["orientation"][members].mean() == pytest.approx(np.pi / 2, abs=0.2)
-        assert neurons["phase"][members].mean() == pytest.approx(np.pi, abs=0.4)
+def test_orientation_is_independent_of_type_and_the_phase_has_the_type_polarity():
+    def neurons_at(discreteness):
+        config = simulate.simulation_params({"neurons": 3000, "discreteness": discreteness})
+        return simulate.sample_neurons(np.random.default_rng(4), config)[0]
+
+    typed = neurons_at(1.0)
+    assert list(typed["type_polarity"]) == [1, -1, 1, -1, 1, -1]
+    assert [name.split()[2] for name in typed["type_names"]] == ["ON", "OFF"] * 3
+    polarity = typed["type_polarity"][typed["cell_type"]]
+    assert np.all(polarity * np.cos(typed["phase"]) >= 0)
+    for k in range(len(typed["type_names"])):
+        members = typed["cell_type"] == k
+        assert typed["orientation"][members].mean() == pytest.approx(np.pi / 2, abs=0.2)
+        # uniform within the polarity's half circle: sin φ centred, |cos φ| averaging 2/π
+        assert np.sin(typed["phase"][members]).mean() == pytest.approx(0.0, abs=0.1)
+        assert np.abs(np.cos(typed["phase"][members])).mean() == pytest.approx(2 / np.pi, abs=0.05)
+    continuum = neurons_at(0.0)  # no types, so no polarity either
+    for k in range(len(continuum["type_names"])):
+        assert np.cos(continuum["phase"][continuum["cell_type"] == k]).mean() == pytest.approx(0.0, abs=0.1)
 
 
 def test_complex_types_are_phase_invariant_and_simple_types_are_not(centred_neurons):

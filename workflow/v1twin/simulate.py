@@ -3,8 +3,9 @@
 Every neuron is a Gabor-based unit at a retinotopic position: a blend of a linear-rectified simple
 cell and an energy-model complex cell, divisively normalized by an iso-oriented surround and by the
 orthogonal orientation, multiplied by a behavioural gain and seen through the eye position. Neurons
-belong to functional types (prototypes in a 5-D parameter space); `discreteness` moves them from
-tight clusters around the prototypes (1) to a continuum with no types (0).
+belong to functional types (prototypes in a 5-D parameter space, plus an ON or OFF polarity);
+`discreteness` moves them from tight clusters around the prototypes (1) to a continuum with no
+types (0).
 
 The mouse is returned as `MouseArrays` (written with `v1twin.data.write_mouse` in the Sensorium tree)
 plus a ground-truth dict that fully defines every neuron, so `population_rates` can query the true
@@ -78,7 +79,7 @@ ENVELOPE_CUTOFF = 1e-6  # Gaussian envelopes end at 5.3 sd
 
 TRUTH_KEYS = (
     "cell_type", "type_names", "type_parameter_names", "type_prototypes", "type_prototype_coordinates",
-    "type_coordinates", "rf_x", "rf_y", "orientation", "phase", *TYPE_PARAMETERS,
+    "type_polarity", "type_coordinates", "rf_x", "rf_y", "orientation", "phase", *TYPE_PARAMETERS,
     "gain_running", "gain_pupil", "gain_pupil_derivative", "amplitude", "baseline",
     "center_scale", "surround_scale", "orthogonal_scale", "surround_ratio",
     "eye_center", "eye_shift_gain", "retinotopy", "discreteness", "rates",
@@ -168,6 +169,16 @@ def type_prototypes(n_types: int) -> np.ndarray:
     return prototypes
 
 
+def type_polarities(n_types: int) -> np.ndarray:
+    """ON (+1) or OFF (-1) polarity of each type: the sign of cos φ of its neurons, alternating by type.
+
+    Polarity shapes the responses of any cell with a simple (linear-rectified) component, an ON and
+    an OFF cell answering opposite contrasts, so a type of mixed polarity would be two response
+    classes that no model could merge. Within its polarity a neuron's phase is a free nuisance.
+    """
+    return np.where(np.arange(n_types) % 2 == 0, 1, -1)
+
+
 def coordinates_to_parameters(coordinates: np.ndarray, pixel_scale: float = 1.0) -> dict[str, np.ndarray]:
     """Map unit-cube coordinates (…, 5) to named type parameters in physical units.
 
@@ -188,11 +199,12 @@ def coordinates_to_parameters(coordinates: np.ndarray, pixel_scale: float = 1.0)
 
 
 def type_names(prototypes: np.ndarray) -> np.ndarray:
-    """Readable names, e.g. 'T2 complex hiSF largeRF SS XO' (SS/XO: strong surround / cross-orientation)."""
+    """Readable names, e.g. 'T2 complex ON hiSF largeRF SS XO' (SS/XO: strong surround / cross-orientation)."""
     names = []
+    polarities = type_polarities(len(prototypes))
     for k, (sf, size, invariance, surround, cross) in enumerate(prototypes):
-        parts = [f"T{k}", "complex" if invariance > 0.5 else "simple", "hiSF" if sf > 0.5 else "loSF",
-                 "largeRF" if size > 0.5 else "smallRF"]
+        parts = [f"T{k}", "complex" if invariance > 0.5 else "simple", "ON" if polarities[k] > 0 else "OFF",
+                 "hiSF" if sf > 0.5 else "loSF", "largeRF" if size > 0.5 else "smallRF"]
         parts += ["SS"] if surround > 0.5 else []
         parts += ["XO"] if cross > 0.5 else []
         names.append(" ".join(parts))
@@ -211,6 +223,15 @@ def _type_coordinates(rng: np.random.Generator, n: int, prototypes: np.ndarray,
     coordinates = np.clip((1 - discreteness) * continuum + discreteness * prototypes[drawn_type] + jitter, 0, 1)
     distances = np.linalg.norm(coordinates[:, None] - prototypes[None], axis=2)
     return coordinates, np.argmin(distances, axis=1)
+
+
+def _phases(rng: np.random.Generator, polarity: np.ndarray, discreteness: float) -> np.ndarray:
+    """Random spatial phases; a neuron takes its type's polarity (sign of cos φ) with probability
+    `discreteness`, as its coordinates are pulled to the prototype, so a continuum has none."""
+    phase = rng.uniform(0.0, 2 * np.pi, size=len(polarity))
+    typed = rng.uniform(size=len(polarity)) < discreteness
+    flip = typed & (polarity * np.cos(phase) < 0)
+    return np.mod(phase + np.pi * flip, 2 * np.pi)
 
 
 def _retinotopy(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -253,11 +274,12 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
         "type_parameter_names": np.array(list(TYPE_PARAMETERS)),
         "type_prototypes": np.column_stack(list(coordinates_to_parameters(prototypes, pixel_scale).values())),
         "type_prototype_coordinates": prototypes,
+        "type_polarity": type_polarities(len(prototypes)),
         "type_coordinates": coordinates,
         "rf_x": rf[:, 0],
         "rf_y": rf[:, 1],
         "orientation": rng.uniform(0.0, np.pi, size=n),
-        "phase": rng.uniform(0.0, 2 * np.pi, size=n),
+        "phase": _phases(rng, type_polarities(len(prototypes))[cell_type], config["discreteness"]),
         **coordinates_to_parameters(coordinates, pixel_scale),
         **_behaviour_gains(rng, n, config["behavior_modulation"]),
         "surround_ratio": np.array(SURROUND_RATIO),
