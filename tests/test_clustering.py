@@ -275,15 +275,6 @@ def test_within_type_share_recovers_a_planted_orientation_share():
     assert np.isnan(clustering.within_type_share(embedding[:10], types[:10], orientation_regressors))  # too few
 
 
-def test_split_by_polarity_splits_only_simple_types_by_the_sign_of_cos_phase():
-    cell_type = np.array([0, 0, 0, 1, 1, 1])
-    phase_invariance = np.array([0.1, 0.1, 0.1, 0.9, 0.9, 0.9])  # type 0 simple, type 1 complex
-    phase = np.array([0.0, np.pi, 0.2, 0.0, np.pi, 1.0])
-    labels = clustering.split_by_polarity(cell_type, phase, phase_invariance)
-    assert labels.tolist() == [1, 0, 1, 2, 2, 2]
-    assert adjusted_rand_score(cell_type, labels) < 1  # clusters along polarity are not the planted types
-
-
 def test_type_separability_of_an_embedding_made_of_the_type_scatter():
     rng = np.random.default_rng(0)
     n = 600

@@ -406,41 +406,23 @@ def planted_types(truth_files: list[str | Path], mice: list[str], mouse_column: 
     return truth_columns(load_truths(truth_files, mice), mouse_column, ("cell_type",), truth_files)["cell_type"]
 
 
-def split_by_polarity(cell_type: np.ndarray, phase: np.ndarray, phase_invariance: np.ndarray) -> np.ndarray:
-    """The planted types with every simple-cell type (phase invariance < 0.5) split into its ON and OFF
-    cells (sign of cos φ).
-
-    The simulator draws the phase at random, but an ON and an OFF simple cell answer opposite
-    contrasts, so a model can rightly tell them apart: this labeling shows whether clusters that
-    miss the planted types follow polarity instead. Labels: 2·type, plus 1 for ON simple cells.
-    """
-    simple_on = (np.asarray(phase_invariance) < 0.5) & (np.cos(phase) > 0)
-    return 2 * np.asarray(cell_type, dtype=np.int64) + simple_on
-
-
 def planted_type_table(
     labels_files: dict[str, dict[int, str | Path]], truth_files: list[str | Path], mice: list[str]
 ) -> pd.DataFrame:
-    """ARI of each seed's clustering with the planted types (`ari`) and with the planted types split by
-    the polarity of simple cells (`ari_polarity`), per variant, seed, method and K."""
+    """ARI of each seed's clustering with the planted types, per variant, seed, method and K."""
     rows = []
     truth = None
     for variant, files in labels_files.items():
         for seed, path in files.items():
             labels = load_labels(path)
             if truth is None:
-                truth = truth_columns(load_truths(truth_files, mice), labels.mouse,
-                                      ("cell_type", "phase", "phase_invariance"), truth_files)
-                polarity_types = split_by_polarity(truth["cell_type"], truth["phase"], truth["phase_invariance"])
-            if len(truth["cell_type"]) != len(labels.unit_id):
-                raise ClusteringError(f"{path}: {len(labels.unit_id)} neurons, "
-                                      f"the ground truth has {len(truth['cell_type'])}")
+                truth = planted_types(truth_files, mice, labels.mouse)
+            if len(truth) != len(labels.unit_id):
+                raise ClusteringError(f"{path}: {len(labels.unit_id)} neurons, the ground truth has {len(truth)}")
             for method, k in itertools.product(METHODS, labels.k_values.tolist()):
-                clusters = labels.at(method, k)
-                rows.append({"variant": variant, "seed": seed, "method": method, "k": k,
-                             "ari": adjusted_rand_score(truth["cell_type"], clusters),
-                             "ari_polarity": adjusted_rand_score(polarity_types, clusters)})
-    return pd.DataFrame(rows, columns=["variant", "seed", "method", "k", "ari", "ari_polarity"])
+                ari = adjusted_rand_score(truth, labels.at(method, k))
+                rows.append({"variant": variant, "seed": seed, "method": method, "k": k, "ari": ari})
+    return pd.DataFrame(rows, columns=["variant", "seed", "method", "k", "ari"])
 
 
 # ----------------------------------------------------------------------------------------------

@@ -159,32 +159,22 @@ def kmeans_reruns(reruns: str, across_seeds: str, pdf: str, variants: list[str])
     save_figure(fig, pdf)
 
 
-PLANTED_LABELINGS = {"ari": "ARI with planted types", "ari_polarity": "ARI with planted types,\nsimple cells split ON/OFF"}
-
-
 def ari_planted_types(table: str, pdf: str, variants: list[str], n_types: int) -> None:
-    """ARI of each seed's clustering with the planted types (top) and with the simple types split by
-    polarity (bottom) vs K (mean ± sd over seeds), per method."""
-    frame = _variant_rows(read_table(table, ("variant", "seed", "method", "k", *PLANTED_LABELINGS)), variants, table)
-    summary = frame.groupby(["variant", "method", "k"]).agg(**{
-        f"{column}_{name}": (column, statistic) for column in PLANTED_LABELINGS
-        for name, statistic in (("mean", "mean"), ("sd", "std"))}).reset_index()
+    """ARI of each seed's clustering with the planted types vs K (mean ± sd over seeds), per method."""
+    frame = _variant_rows(read_table(table, ("variant", "seed", "method", "k", "ari")), variants, table)
+    summary = (frame.groupby(["variant", "method", "k"])["ari"].agg(ari_mean="mean", ari_sd="std").reset_index())
     palette = _palette(variants)
-    fig, axes = plt.subplots(len(PLANTED_LABELINGS), len(METHODS), figsize=(5.0 * len(METHODS), 7.5), sharex=True,
-                             sharey=True, squeeze=False)
-    for row, (column, name) in zip(axes, PLANTED_LABELINGS.items()):
-        for ax, method in zip(row, METHODS):
-            for variant in variants:
-                rows = summary[(summary["variant"] == variant) & (summary["method"] == method)]
-                _curve(ax, rows, column, color=palette[variant], label=variant)
-            ax.axvline(n_types, color="grey", linestyle=":", label=f"planted types ({n_types})")
-            ax.set_title(METHOD_NAMES[method])
-        row[0].set_ylabel(f"{name}\n(mean ± sd over seeds)")
-    for ax in axes[-1]:
-        ax.set_xlabel("number of clusters K")
+    fig, axes = plt.subplots(1, len(METHODS), figsize=(5.0 * len(METHODS), 4.5), sharey=True, squeeze=False)
+    for ax, method in zip(axes[0], METHODS):
+        for variant in variants:
+            rows = summary[(summary["variant"] == variant) & (summary["method"] == method)]
+            _curve(ax, rows, "ari", color=palette[variant], label=variant)
+        ax.axvline(n_types, color="grey", linestyle=":", label=f"planted types ({n_types})")
+        ax.set(xlabel="number of clusters K", title=METHOD_NAMES[method])
+    axes[0, 0].set_ylabel("ARI with planted types (mean ± sd over seeds)")
     fig.legend(handles=axes[0, 0].get_legend_handles_labels()[0], loc="lower center", ncol=4, fontsize="small")
     fig.suptitle("Recovery of the planted cell types")
-    fig.tight_layout(rect=(0, 0.08, 1, 1))  # room for the legend below, clear of the curves
+    fig.tight_layout(rect=(0, 0.14, 1, 1))  # room for the legend below, clear of the curves
     save_figure(fig, pdf)
 
 
