@@ -260,6 +260,7 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
     """Parameters of every neuron (before calibration) and the motor coordinates (N, 3) in µm."""
     n, height, width = config["neurons"], config["image_height"], config["image_width"]
     prototypes = type_prototypes(config["n_types"])
+    polarity = type_polarities(len(prototypes))
     coordinates, cell_type = _type_coordinates(rng, n, prototypes, config["discreteness"])
     pixel_scale = height / REFERENCE_HEIGHT
     margin = RF_MARGIN * pixel_scale
@@ -274,12 +275,12 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
         "type_parameter_names": np.array(list(TYPE_PARAMETERS)),
         "type_prototypes": np.column_stack(list(coordinates_to_parameters(prototypes, pixel_scale).values())),
         "type_prototype_coordinates": prototypes,
-        "type_polarity": type_polarities(len(prototypes)),
+        "type_polarity": polarity,
         "type_coordinates": coordinates,
         "rf_x": rf[:, 0],
         "rf_y": rf[:, 1],
         "orientation": rng.uniform(0.0, np.pi, size=n),
-        "phase": _phases(rng, type_polarities(len(prototypes))[cell_type], config["discreteness"]),
+        "phase": _phases(rng, polarity[cell_type], config["discreteness"]),
         **coordinates_to_parameters(coordinates, pixel_scale),
         **_behaviour_gains(rng, n, config["behavior_modulation"]),
         "surround_ratio": np.array(SURROUND_RATIO),
