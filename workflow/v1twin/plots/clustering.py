@@ -63,6 +63,15 @@ def _scatter(ax: plt.Axes, table: pd.DataFrame, values: np.ndarray, n_colours: i
     ax.set_aspect("equal", adjustable="datalim")
 
 
+def _planted_type_legend(fig: plt.Figure, type_names: list[str]) -> None:
+    """One marker per planted type, in the colours _scatter gives them, below the panels."""
+    colours = sns.color_palette("husl", len(type_names))
+    handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours[i], label=name)
+               for i, name in enumerate(type_names)]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(type_names), 6), fontsize="small",
+               title="planted type", bbox_to_anchor=(0.5, -0.02))
+
+
 def tsne_embeddings(
     tsne: list[str], labels: list[str], truth: list[str], pdf: str, variants: list[str], k: int, mice: list[str]
 ) -> None:
@@ -89,11 +98,7 @@ def tsne_embeddings(
     axes[0, 0].set_ylabel(f"k-means cluster (K = {k})")
     if truth:
         axes[1, 0].set_ylabel("planted cell type")
-        colours = sns.color_palette("husl", len(type_names))
-        handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours[i], label=name)
-                   for i, name in enumerate(type_names)]
-        fig.legend(handles=handles, loc="lower center", ncol=min(len(type_names), 6), fontsize="small",
-                   title="planted type", bbox_to_anchor=(0.5, -0.02))
+        _planted_type_legend(fig, type_names)
     fig.suptitle("t-SNE of the neuron embeddings, first seed (R24 Fig. 2B–E)")
     fig.tight_layout(rect=(0, 0.06 if truth else 0, 1, 1))
     save_figure(fig, pdf)
@@ -414,11 +419,7 @@ def tsne_landscape(tsne: list[str], labels: list[str], truth: list[str], perform
             ax.set_title(f"{variant}\n{subtitle}", fontsize="medium")
         axes[row, 0].set_ylabel(readout)
     if truth:
-        colours = sns.color_palette("husl", len(type_names))
-        handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours[i], label=name)
-                   for i, name in enumerate(type_names)]
-        fig.legend(handles=handles, loc="lower center", ncol=min(len(type_names), 6), fontsize="small",
-                   title="planted type", bbox_to_anchor=(0.5, -0.02))
+        _planted_type_legend(fig, type_names)
     colouring = "planted type" if truth else f"k-means cluster (K = {k})"
     fig.suptitle(f"Embedding landscapes by readout and regularization (L25 Fig. 3); colour: {colouring}; "
                  "FO: fraction oracle")
