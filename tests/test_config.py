@@ -7,9 +7,18 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from v1twin.config import (
-    check_landscape_variants, expand_variants, landscape_sweep, regularization_label, sweep_points, sweep_variant_name,
+    check_landscape_variants,
+    check_references,
+    expand_variants,
+    landscape_sweep,
+    merge_over,
+    regularization_label,
+    sweep_points,
+    sweep_variant_name,
     training_runs,
+    with_bases,
 )
+from v1twin.config_schema import ConfigError, check_against_schema, load_schema
 
 CONFIG = {
     "dataset": {"mice": ["m1", "m2"], "extra_mice": {"control": {"discreteness": 0.0}}},
@@ -143,8 +152,113 @@ def test_check_landscape_variants_names_unknown_and_misplaced_variants():
 
 @pytest.mark.parametrize(
     ("readout", "label"),
-    [({"type": "gaussian", "regularizer": "none"}, "γ = 0"), ({"type": "gaussian", "regularizer": "l1", "gamma": 10.0}, "γ = 10"),
+    [({"type": "gaussian", "regularizer": "none"}, "γ = 0"),
+     ({"type": "gaussian", "regularizer": "l1", "gamma": 10.0}, "γ = 10"),
      ({"type": "factorized", "gamma": 0.003}, "γ = 0.003"), ({"type": "factorized"}, "γ default")],
 )
 def test_regularization_label(readout, label):
     assert regularization_label(readout) == label
+
+
+# ---------------------------------------------------------------- checks before any job
+
+
+def tiny_config() -> dict:
+    return yaml.safe_load((Path(__file__).parent / "config" / "tiny.yaml").read_text())
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return load_schema(SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c.update(seed=[1]),
+         "unknown config key 'seed' at the top level; did you mean 'seeds'? allowed: dataset,"),
+        (lambda c: c["variants"]["gaussian_g0"]["readout"].update(gama=1.0),
+         "unknown config key 'gama' in variants.gaussian_g0.readout; did you mean 'gamma'?"),
+        (lambda c: c["training"].update(lr="fast"), "config key training.lr: 'fast' is not of type 'number'"),
+        (lambda c: c.pop("dataset"),
+         "config: 'dataset' is a required property. `--configfile FILE` replaces config/config.yaml"),
+    ],
+)
+def test_schema_mistakes_name_the_key_and_what_is_allowed(schema, edit, message):
+    config = tiny_config()
+    edit(config)
+    with pytest.raises(ConfigError) as raised:
+        check_against_schema(config, schema)
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("sweep", "message"),
+    [
+        ({"parameter": "readout.gama", "values": [0.1]},
+         "sweep 'factorized_gamma' (readout.gama = 0.1): unknown config key 'gama' in readout; did you mean 'gamma'?"),
+        ({"parameter": "readout.gamma", "values": ["0.1"]},
+         "sweep 'factorized_gamma' (readout.gamma = '0.1'): config key readout.gamma: '0.1' is not of type 'number'"),
+    ],
+)
+def test_every_sweep_point_is_checked_as_a_variant(schema, sweep, message):
+    config = tiny_config()
+    config["sweeps"]["factorized_gamma"].update(sweep)
+    check_against_schema(config, schema)  # the sweep itself is well-formed: only its points are wrong
+    with pytest.raises(ConfigError) as raised:
+        expand_variants(config, schema)
+    assert str(raised.value).startswith(message)
+
+
+def checked(config: dict, schema: dict) -> dict:
+    """The config as the Snakefile checks it: schema, defaults, variants, references."""
+    check_against_schema(config, schema)
+    validate(config, str(SCHEMA))
+    check_references(config, expand_variants(config, schema))
+    return config
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["pruning"].update(variants=["gausian_g0"]), "pruning.variants: 'gausian_g0' is not a variant"),
+        (lambda c: c["december"].update(variant="ghost"), "december.variant 'ghost' must be a variant"),
+        (lambda c: c["december"].update(k_values=[2, 99], figure_k=2), r"december.k_values \[99\] must be among"),
+        (lambda c: c["december"].update(figure_k=7), r"december.figure_k \(7\) must be one of"),
+        (lambda c: c["clustering"].update(figure_k=99), r"clustering.figure_k \(99\) must be one of"),
+        (lambda c: c.update(seeds=[1]), "give at least 2"),
+        (lambda c: c["variants"]["gaussian_g0"]["readout"].update(gamma=1.0, regularizer="none"),
+         "variant 'gaussian_g0': readout gamma is 1.0 but its regularizer is 'none'"),
+        (lambda c: c["landscapes"].update(tsne_rows={"row": ["ghost"]}),
+         r"landscapes.tsne_rows: unknown variant\(s\) \['ghost'\]"),
+        (lambda c: c["landscapes"].update(adaptive_sweep="factorized_gamma"),
+         "'factorized_gamma' needs at least 2 seeds"),
+    ],
+)
+def test_cross_references_are_checked_once_with_a_clear_message(schema, edit, message):
+    config = tiny_config()
+    checked(tiny_config(), schema)
+    edit(config)
+    with pytest.raises(ConfigError, match=message):
+        checked(config, schema)
+
+
+def test_merge_over_merges_mappings_replaces_lists_and_removes_nulls():
+    base = {"variants": {"a": {"core": {"type": "cnn"}}, "b": {}}, "seeds": [1, 2, 3], "training": {"lr": 1.0}}
+    override = {"variants": {"a": {"core": {"channels": 4}}, "b": None}, "seeds": [7], "extra": 1}
+    assert merge_over(base, override) == {
+        "variants": {"a": {"core": {"type": "cnn", "channels": 4}}}, "seeds": [7], "training": {"lr": 1.0}, "extra": 1}
+    assert base["variants"]["b"] == {}  # the base is not changed
+
+
+def test_bases_chain_from_the_workflow_folder_and_refuse_cycles(tmp_path):
+    (tmp_path / "grand.yaml").write_text("seeds: [1]\ntraining: {lr: 1.0, batch_size: 8}\n")
+    (tmp_path / "parent.yaml").write_text("base: grand.yaml\ntraining: {lr: 2.0}\n")
+    config = with_bases({"base": "parent.yaml", "training": {"batch_size": 4}}, tmp_path)
+    assert config == {"seeds": [1], "training": {"lr": 2.0, "batch_size": 4}}
+    (tmp_path / "loop.yaml").write_text("base: loop.yaml\n")
+    with pytest.raises(ConfigError, match="named twice"):
+        with_bases({"base": "loop.yaml"}, tmp_path)
+    with pytest.raises(ConfigError, match="cannot read"):
+        with_bases({"base": "missing.yaml"}, tmp_path)

@@ -1,6 +1,9 @@
 """Sensorium file format, loader, cache and training view (v1twin.data)."""
 
+import re
 import shutil
+import stat
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +21,8 @@ from v1twin.data import (
     validate_layout,
     write_mouse,
 )
+
+from test_npy import CreatesFile
 
 ARRAY_FIELDS = ("images", "responses", "behavior", "pupil_center", "tiers", "image_ids", "trial_idx",
                 "cell_motor_coordinates", "unit_ids")
@@ -110,8 +115,11 @@ def test_round_trip_folder_and_zip(written, tmp_path):
 
 def test_given_statistics_are_written_as_is(tmp_path):
     arrays = random_mouse()
-    arrays.statistics = {group: {"all": {"mean": np.float32(7.5) if group == "images" else np.full(d, 7.5, np.float32)}}
-                         for group, d in (("images", 1), ("responses", 5), ("behavior", 3), ("pupil_center", 2))}
+    arrays.statistics = {
+        group: {"all": {name: np.float32(7.5) if group == "images" else np.full(d, 7.5, np.float32)
+                        for name in ("mean", "std")}}
+        for group, d in (("images", 1), ("responses", 5), ("behavior", 3), ("pupil_center", 2))
+    }
     write_mouse(tmp_path / MOUSE_NAME, arrays)
     assert_same_statistics(load_mouse(tmp_path / MOUSE_NAME).statistics, arrays.statistics)
 
@@ -227,6 +235,9 @@ def test_wrong_shape_names_the_file(written):
 def test_neuron_count_mismatch(written):
     folder, _ = written
     np.save(folder / "meta/neurons/unit_ids.npy", np.arange(4))
+    with pytest.raises(DataError, match=r"responses/all/std\.npy: 5 values, expected 4"):
+        load_mouse(folder)
+    shutil.rmtree(folder / "meta/statistics")
     with pytest.raises(DataError, match=r"responses has shape \(14, 5\), expected \(14, 4\)"):
         load_mouse(folder)
 
@@ -265,7 +276,7 @@ def test_cache_of_quirky_mouse_keeps_string_trial_idx(tmp_path):
 def test_unreadable_tree_builds_no_cache(written, tmp_path):
     folder, _ = written
     (folder / "data/images/5.npy").write_bytes(b"not a npy file")
-    with pytest.raises(DataError, match=r"data/images/5\.npy: cannot read"):
+    with pytest.raises(DataError, match=r"data/images/5\.npy: not a \.npy file"):
         build_cache(folder, tmp_path / "cache" / "m")
     assert not (tmp_path / "cache" / "m").exists()
 
@@ -375,3 +386,84 @@ def test_prepare_from_cache_equals_prepare_from_folder(written, tmp_path):
     assert from_cache.images.shape == (14, 1, 3, 4)
     for field in ("images", "responses", "behavior", "pupil_center"):
         torch.testing.assert_close(getattr(from_cache, field), getattr(from_folder, field))
+
+
+# ---------------------------------------------------------------- hostile and damaged meta files
+
+
+def test_meta_array_with_a_payload_is_refused_and_never_runs(written, tmp_path):
+    folder, arrays = written
+    marker = tmp_path / "marker"
+    tiers = np.array([*arrays.tiers[:-1], CreatesFile(marker)], dtype=object)
+    np.save(folder / "meta/trials/tiers.npy", tiers, allow_pickle=True)
+    archive = zip_mouse(folder, tmp_path / "archive")
+    with pytest.raises(DataError,
+                       match=r"archive\.zip:static12345.*/meta/trials/tiers\.npy: refused to unpickle io\.open"):
+        load_mouse(archive)
+    with pytest.raises(DataError, match=r"meta/trials/tiers\.npy: refused to unpickle"):
+        build_cache(folder, tmp_path / "cache")
+    assert not marker.exists()
+
+
+def test_object_array_of_tier_strings_is_read(written):
+    folder, arrays = written
+    np.save(folder / "meta/trials/tiers.npy", np.asarray(arrays.tiers).astype(object), allow_pickle=True)
+    np.testing.assert_array_equal(load_mouse(folder).tiers, arrays.tiers)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"<!DOCTYPE html>\n<html>rate limit</html>", "not a .npy file: starts with '<!DOCTYPE html>'"),
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:0\nsize 9\n", "a git-lfs pointer"),
+    ],
+)
+def test_garbage_meta_file_names_the_zip_member(written, tmp_path, content, expected):
+    folder, _ = written
+    (folder / "meta/trials/tiers.npy").write_bytes(content)
+    archive = zip_mouse(folder, tmp_path / "archive")
+    with pytest.raises(DataError, match=rf"archive\.zip:{MOUSE_NAME}/meta/trials/tiers\.npy: {expected}"):
+        validate_layout(archive)
+
+
+@pytest.mark.parametrize(
+    ("damage", "expected"),
+    [
+        (lambda path: np.save(path, np.array([1.0, np.nan, 1.0, 1.0, 1.0], np.float32)), "contains NaN"),
+        (lambda path: np.save(path, np.ones(4, np.float32)), "4 values, expected 5"),
+        (lambda path: path.unlink(), "file is missing"),
+    ],
+)
+def test_damaged_statistics_name_the_file_at_load_and_at_download(tmp_path, damage, expected):
+    folder = tmp_path / MOUSE_NAME
+    arrays = random_mouse()
+    arrays.statistics = compute_statistics(arrays)
+    write_mouse(folder, arrays)
+    damage(folder / "meta/statistics/responses/all/std.npy")
+    for check in (validate_layout, load_mouse):
+        with pytest.raises(DataError, match=rf"meta/statistics/responses/all/std\.npy: {expected}"):
+            check(folder)
+
+
+def test_cache_of_a_damaged_download_says_how_to_recover(written, tmp_path):
+    folder, _ = written
+    np.save(folder / "data/images/4.npy", np.full((1, 6, 8), np.inf, np.float32))
+    with pytest.raises(DataError, match=rf"data/images/4\.npy: contains NaN(.|\n)*rm -r {folder}"):
+        build_cache(folder, tmp_path / "cache")
+
+
+@pytest.mark.parametrize(
+    ("member", "reason"),
+    [("../evil.npy", "path leaves the archive's folder"), ("/etc/evil.npy", "absolute path"),
+     (f"{MOUSE_NAME}/link", "symbolic link")],
+)
+def test_zip_with_an_unsafe_member_is_refused(written, tmp_path, member, reason):
+    folder, _ = written
+    archive = zip_mouse(folder, tmp_path / "archive")
+    with zipfile.ZipFile(archive, "a") as handle:
+        info = zipfile.ZipInfo(member)
+        if member.endswith("link"):
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16
+        handle.writestr(info, "/etc/passwd")
+    with pytest.raises(DataError, match=rf"unsafe zip member '{re.escape(member)}' \({reason}"):
+        load_mouse(archive)

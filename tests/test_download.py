@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import TINY_CONFIG, run_snakemake
-
 from v1twin import download
 from v1twin.data import DataError, MouseArrays, load_cache, load_mouse, write_mouse
 from v1twin.download import DownloadError, download_file, extract_mouse
+
+from conftest import TINY_CONFIG, run_snakemake
+from test_npy import CreatesFile
 
 pytestmark = pytest.mark.timeout(60)
 MOUSE_NAME = "static12345-6-7-GrayImageNet-0123456789abcdef"
@@ -77,6 +78,11 @@ class Routes(BaseHTTPRequestHandler):
         pass
 
 
+def payload_marker(source: Path) -> Path:
+    """The file the served payload zip's tiers.npy creates if anything unpickles it unguarded."""
+    return source.parent / "payload_ran"
+
+
 @pytest.fixture(scope="module")
 def mouse_zip(tmp_path_factory):
     folder = tmp_path_factory.mktemp("source") / MOUSE_NAME
@@ -90,6 +96,10 @@ def server(request, mouse_zip):
     content, source = mouse_zip
     without_meta = source.parent / "without_meta" / MOUSE_NAME
     shutil.copytree(source / "data", without_meta / "data", dirs_exist_ok=True)
+    with_payload = source.parent / "with_payload" / MOUSE_NAME
+    shutil.copytree(source, with_payload, dirs_exist_ok=True)
+    tiers = np.array([*tiny_mouse().tiers[:-1], CreatesFile(payload_marker(source))], dtype=object)
+    np.save(with_payload / "meta/trials/tiers.npy", tiers, allow_pickle=True)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Routes)
     httpd.hits = {}
     httpd.routes = {
@@ -98,6 +108,7 @@ def server(request, mouse_zip):
         "/not-a-zip.zip": (200, content[: len(content) // 2], None),
         "/crc.zip": (200, crc_broken_zip(), None),
         "/no-layout.zip": (200, zip_bytes(without_meta), None),
+        "/payload.zip": (200, zip_bytes(with_payload), None),
         "/flaky.zip": (200, lambda hit: (503, b"busy", None) if hit == 1 else (200, content, None), None),
         "/down.zip": (503, b"busy", None),
     }
@@ -183,6 +194,17 @@ def test_zip_without_mouse_layout(server, tmp_path):
     assert list((tmp_path / "resources").iterdir()) == []
 
 
+def test_zip_with_an_escaping_member_extracts_nothing(mouse_zip, tmp_path):
+    content, _ = mouse_zip
+    archive = tmp_path / "mouse.zip"
+    archive.write_bytes(content)
+    with zipfile.ZipFile(archive, "a") as handle:
+        handle.writestr(f"{MOUSE_NAME}/../../escaped.txt", "outside")
+    with pytest.raises(DataError, match=r"unsafe zip member .*escaped\.txt' \(path leaves the archive's folder"):
+        extract_mouse(archive, tmp_path / "resources" / "mouse")
+    assert list((tmp_path / "resources").iterdir()) == [] and not (tmp_path / "escaped.txt").exists()
+
+
 # ----------------------------------------------------------------------------------------------
 # The download_sensorium and build_cache rules, run by Snakemake against the same server
 
@@ -214,13 +236,16 @@ def test_download_rule_fetches_unzips_and_caches(server, mouse_zip, tmp_path):
     [
         ("missing", {}, "404"),
         ("mouse", {"sha256": {"mouse": "0" * 64}}, "sha256"),
+        ("payload", {}, f"{MOUSE_NAME}/meta/trials/tiers.npy: refused to unpickle io.open"),
     ],
 )
-def test_download_rule_failures_name_the_problem_and_leave_nothing(server, tmp_path, route, dataset, expected):
+def test_download_rule_failures_name_the_problem_and_leave_nothing(server, mouse_zip, tmp_path, route, dataset,
+                                                                   expected):
     config = _download_config(tmp_path, server, mice=[route], **dataset)
     result = run_snakemake(tmp_path, f"resources/served/{route}.cache", configs=(config,), check=False, base=None)
     assert result.returncode != 0
     log = (tmp_path / "results" / "served" / "logs" / "download_sensorium" / f"{route}.log").read_text()
     assert expected in log
+    assert not payload_marker(mouse_zip[1]).exists()
     leftovers = list((tmp_path / "resources" / "served").glob("*")) if (tmp_path / "resources").exists() else []
     assert leftovers == [], leftovers

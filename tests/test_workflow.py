@@ -52,6 +52,9 @@ def test_lint_is_clean():
         (lambda c: c.update(seed=[1]), "seed"),
         (lambda c: c["dataset"].update(source="ftp"), "ftp"),
         (lambda c: c["sweeps"]["factorized_gamma"].update(base="factorised"), "factorised"),
+        (lambda c: c["sweeps"]["factorized_gamma"].update(parameter="readout.gama"), "did you mean 'gamma'"),
+        (lambda c: c["sweeps"]["factorized_gamma"].update(values=["0.1"]), "'0.1' is not of type 'number'"),
+        (lambda c: c["pruning"].update(variants=["gausian_g0"]), "pruning.variants: 'gausian_g0'"),
     ],
 )
 def test_config_mistakes_fail_before_any_job_runs(tmp_path, edit, expected):
@@ -63,3 +66,27 @@ def test_config_mistakes_fail_before_any_job_runs(tmp_path, edit, expected):
     assert result.returncode != 0
     assert expected in result.stderr + result.stdout
     assert not (tmp_path / "resources").exists() and not (tmp_path / "results").exists()
+
+
+def test_a_top_level_typo_gets_one_short_message(tmp_path):
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["seed"] = config.pop("seeds")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = _dry_run(tmp_path, bad, "all_figures")
+    assert result.returncode != 0
+    message = (result.stdout + result.stderr).strip()
+    assert message.startswith("Config error: unknown config key 'seed' at the top level; did you mean 'seeds'?")
+    assert len(message.splitlines()) == 1
+
+
+def test_a_small_config_changes_only_its_keys_over_its_base(tmp_path):
+    small = tmp_path / "small.yaml"
+    small.write_text("base: tests/config/tiny.yaml\ntraining:\n  max_epochs: 1\n")
+    planned = _dry_run(tmp_path, small, "all_figures")
+    assert planned.returncode == 0, planned.stderr
+    assert _planned_jobs(planned.stdout) == _planned_jobs(_dry_run(tmp_path, TINY_CONFIG, "all_figures").stdout)
+    without_base = tmp_path / "without_base.yaml"
+    without_base.write_text("training:\n  max_epochs: 1\n")
+    refused = _dry_run(tmp_path, without_base, "all_figures")
+    assert refused.returncode != 0 and "start FILE with `base: config/config.yaml`" in refused.stdout + refused.stderr

@@ -7,7 +7,12 @@ makes it unit-testable and lets every rule file agree on the same names.
 """
 import copy
 import itertools
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+from v1twin.config_schema import ConfigError, check_against_schema
 
 
 def sweep_variant_name(sweep: str, *values: Any) -> str:
@@ -37,18 +42,20 @@ def _set_dotted(mapping: dict, dotted_key: str, value: Any) -> None:
     mapping.setdefault(section, {})[key] = value
 
 
-def expand_variants(config: dict) -> dict[str, dict]:
+def expand_variants(config: dict, schema: dict | None = None) -> dict[str, dict]:
     """All variants (named ones and sweep-generated ones), each with its seeds.
 
     Returns name -> {"core", "readout", "training", "seeds", "mice"}; "training" is the global
-    training settings overridden by the variant's own, "mice" defaults to `dataset.mice`.
+    training settings overridden by the variant's own, "mice" defaults to `dataset.mice`. With the
+    config `schema`, every sweep point is checked as a variant, so a misspelt parameter or a value
+    of the wrong type fails when the workflow is parsed, not inside a job.
     """
     variants = {}
     for name, variant in config["variants"].items():
         variants[name] = _resolved(variant, config, config["seeds"])
     for sweep_name, sweep in config.get("sweeps", {}).items():
         if sweep["base"] not in config["variants"]:
-            raise ValueError(
+            raise ConfigError(
                 f"sweep '{sweep_name}': base variant '{sweep['base']}' is not defined under 'variants' "
                 f"(known: {', '.join(config['variants'])})"
             )
@@ -56,8 +63,18 @@ def expand_variants(config: dict) -> dict[str, dict]:
             variant = copy.deepcopy(config["variants"][sweep["base"]])
             for parameter, value in point.items():
                 _set_dotted(variant, parameter, value)
+            if schema is not None:
+                _check_sweep_point(sweep_name, point, variant, schema)
             variants[name] = _resolved(variant, config, sweep.get("seeds", config["seeds"]))
     return variants
+
+
+def _check_sweep_point(sweep_name: str, point: dict[str, Any], variant: dict, schema: dict) -> None:
+    try:
+        check_against_schema(variant, schema, "variant")
+    except ConfigError as error:
+        setting = ", ".join(f"{key} = {value!r}" for key, value in point.items())
+        raise ConfigError(f"sweep '{sweep_name}' ({setting}): {error}") from None
 
 
 def dataset_mice(config: dict) -> list[str]:
@@ -70,7 +87,7 @@ def _resolved(variant: dict, config: dict, seeds: list[int]) -> dict:
     mice = list(variant.get("mice", config["dataset"]["mice"]))
     unknown = sorted(set(mice) - set(dataset_mice(config)))
     if unknown:
-        raise ValueError(f"variant mice {unknown} are not in the dataset (known: {', '.join(dataset_mice(config))})")
+        raise ConfigError(f"variant mice {unknown} are not in the dataset (known: {', '.join(dataset_mice(config))})")
     return {
         "core": copy.deepcopy(variant["core"]),
         "readout": copy.deepcopy(variant["readout"]),
@@ -93,25 +110,27 @@ def landscape_sweep(config: dict, name: str, variants: dict[str, dict]) -> dict:
     """
     sweeps = config.get("sweeps", {})
     if name not in sweeps:
-        raise ValueError(f"landscapes: sweep '{name}' is not defined under 'sweeps' (known: {', '.join(sweeps)})")
+        raise ConfigError(f"landscapes: sweep '{name}' is not defined under 'sweeps' (known: {', '.join(sweeps)})")
     points = sweep_points(name, sweeps[name])
     seeds = variants[next(iter(points))]["seeds"]
     if len(seeds) < 2:
-        raise ValueError(f"landscapes: sweep '{name}' needs at least 2 seeds for ARI across seeds, got {seeds}")
+        raise ConfigError(f"landscapes: sweep '{name}' needs at least 2 seeds for ARI across seeds, got {seeds}")
     base = sweeps[name]["base"]
     base_config = {key: variants[base][key] for key in ("core", "readout", "training")}
     return {"base": base, "base_config": base_config, "points": points}
 
 
-def check_landscape_variants(key: str, names: list[str], mice_of: dict[str, list[str]], mice: list[str] | None = None) -> None:
+def check_landscape_variants(
+    key: str, names: list[str], mice_of: dict[str, list[str]], mice: list[str] | None = None
+) -> None:
     """Variants a landscape figure names must be models of the workflow (`mice_of`: model -> its mice),
     fitted to `mice` where given."""
     unknown = [name for name in names if name not in mice_of]
     if unknown:
-        raise ValueError(f"landscapes.{key}: unknown variant(s) {unknown} (known: {', '.join(mice_of)})")
+        raise ConfigError(f"landscapes.{key}: unknown variant(s) {unknown} (known: {', '.join(mice_of)})")
     elsewhere = [name for name in names if mice is not None and mice_of[name] != mice]
     if elsewhere:
-        raise ValueError(f"landscapes.{key}: variant(s) {elsewhere} are not fitted to the mice {mice}")
+        raise ConfigError(f"landscapes.{key}: variant(s) {elsewhere} are not fitted to the mice {mice}")
 
 
 def regularization_label(readout: dict) -> str:
@@ -119,3 +138,116 @@ def regularization_label(readout: dict) -> str:
     if readout.get("regularizer") == "none":
         return "γ = 0"
     return f"γ = {readout['gamma']:g}" if "gamma" in readout else "γ default"
+
+
+def study_variants(config: dict, variants: dict[str, dict]) -> list[str]:
+    """The named variants trained on the study's mice: the models compared across seeds."""
+    return [v for v in config["variants"] if variants[v]["mice"] == config["dataset"]["mice"]]
+
+
+def pruned_variants(config: dict) -> dict[str, str]:
+    """`<variant>-pruned` -> the variant it prunes (config `pruning.variants`)."""
+    return {f"{v}-pruned": v for v in config.get("pruning", {}).get("variants", [])}
+
+
+def check_references(config: dict, variants: dict[str, dict]) -> None:
+    """Every cross-reference between config sections, checked once when the workflow is parsed."""
+    study = study_variants(config, variants)
+    simulated = config["dataset"]["source"] == "simulate"
+    _require(len(config["seeds"]) >= 2,
+             f"seeds: embedding consistency compares seeds, give at least 2 (got {config['seeds']})")
+    _require(simulated or not config["dataset"].get("extra_mice"),
+             "dataset.extra_mice are simulated controls; they need dataset.source: simulate")
+    for name, variant in variants.items():
+        _check_readout(name, variant["readout"])
+    clustering = config["clustering"]
+    _require(clustering["figure_k"] in clustering["k_values"],
+             f"clustering.figure_k ({clustering['figure_k']}) must be one of "
+             f"clustering.k_values {clustering['k_values']}")
+    for variant in config.get("pruning", {}).get("variants", []):
+        _require(variant in study, f"pruning.variants: {variant!r} is not a variant trained on the study's mice "
+                                   f"(known: {', '.join(study)})")
+    analysed = study + list(pruned_variants(config))
+    if config.get("december"):
+        _check_december(config["december"], clustering["k_values"], analysed)
+    _check_landscapes(config, variants, simulated)
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _check_readout(name: str, readout: dict) -> None:
+    """A Gaussian readout's γ acts only through a regularizer: a γ without one is a silent no-op."""
+    if readout["type"] == "gaussian" and readout.get("regularizer", "none") == "none":
+        _require(not readout.get("gamma"), f"variant {name!r}: readout gamma is {readout.get('gamma')} but its "
+                                           "regularizer is 'none'; set readout.regularizer to 'l1' or 'adaptive'")
+
+
+def _check_december(december: dict, clustering_k: list[int], analysed: list[str]) -> None:
+    _require(december["variant"] in analysed,
+             f"december.variant {december['variant']!r} must be a variant on the study's mice "
+             f"(known: {', '.join(analysed)})")
+    missing = sorted(set(december["k_values"]) - set(clustering_k))
+    _require(not missing, f"december.k_values {missing} must be among clustering.k_values (the GMM baseline)")
+    _require(december["figure_k"] in december["k_values"],
+             f"december.figure_k ({december['figure_k']}) must be one of december.k_values {december['k_values']}")
+
+
+def _check_landscapes(config: dict, variants: dict[str, dict], simulated: bool) -> None:
+    landscapes = config.get("landscapes", {})
+    mice_of = {name: variant["mice"] for name, variant in variants.items()}
+    mice_of.update({pruned: variants[base]["mice"] for pruned, base in pruned_variants(config).items()})
+    sweeps = (([landscapes["adaptive_sweep"]] if "adaptive_sweep" in landscapes else [])
+              + landscapes.get("core_sweeps", []))
+    for name in sweeps:
+        landscape_sweep(config, name, variants)
+    if "adaptive_sweep" in landscapes:
+        points = sweep_points(landscapes["adaptive_sweep"], config["sweeps"][landscapes["adaptive_sweep"]])
+        not_adaptive = [v for v in points if variants[v]["readout"].get("regularizer") != "adaptive"]
+        _require(not not_adaptive,
+                 f"landscapes.adaptive_sweep: variant(s) {not_adaptive} have no adaptive readout regularizer")
+    if "tsne_rows" in landscapes:
+        rows = [v for row in landscapes["tsne_rows"].values() for v in row]
+        check_landscape_variants("tsne_rows", rows, mice_of, config["dataset"]["mice"])
+    if "controls" in landscapes:
+        _require(simulated, "landscapes.controls compare simulated populations; they need dataset.source: simulate")
+        check_landscape_variants("controls", list(landscapes["controls"].values()), mice_of)
+
+
+def with_bases(config: dict, basedir: Path) -> dict:
+    """The config with its `base:` chain resolved: each file's keys override its base's (see `merge_over`).
+
+    A relative base path is read from the workflow's folder, so `base: config/paper.yaml` always means
+    the repository's paper config, wherever Snakemake runs.
+    """
+    config, seen = dict(config), []
+    while "base" in config:
+        path = Path(config.pop("base"))
+        path = path if path.is_absolute() else Path(basedir) / path
+        if path in seen:
+            raise ConfigError(f"base: {path} is named twice in the chain {[str(p) for p in seen]}")
+        seen.append(path)
+        try:
+            base = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"base: cannot read {path} ({error})") from error
+        if not isinstance(base, dict):
+            raise ConfigError(f"base: {path} is not a YAML mapping")
+        config = merge_over(base, config)
+    return config
+
+
+def merge_over(base: dict, override: dict) -> dict:
+    """`override` over `base`: mappings (e.g. `variants`) merge key by key, any other value (lists too)
+    replaces the base's, and a null removes the key (e.g. `variants: {factorized: null}`)."""
+    merged = dict(base)
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_over(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

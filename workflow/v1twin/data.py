@@ -8,9 +8,9 @@ training opens memory-mapped (`load_cache`).
 
 from __future__ import annotations
 
-import io
 import json
 import re
+import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +19,10 @@ from typing import Sequence
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
 from v1twin.files import staged_folder
+from v1twin.npy import NpyError, read_npy
+from v1twin.progress import progress_bar
 
 DATA_KEYS = ("images", "responses", "behavior", "pupil_center")
 STATISTIC_SUBSETS = ("all", "stimulus_frame")
@@ -32,6 +33,15 @@ REQUIRED_TRIAL_META = ("tiers", "frame_image_id", "trial_idx")
 REQUIRED_NEURON_META = ("unit_ids", "cell_motor_coordinates")
 TRIAL_FILE = re.compile(r"^(\d+)\.npy$")
 MOUSE_KEY = re.compile(r"^static(\d+)-(\d+)-(\d+)-")
+# The statistics normalization uses (prepare_mouse): (group, name) -> size, None for a scalar.
+NORMALIZATION_STATISTICS = {
+    ("images", "mean"): None,
+    ("images", "std"): None,
+    ("responses", "std"): "neurons",
+    ("behavior", "std"): 3,
+    ("pupil_center", "mean"): 2,
+    ("pupil_center", "std"): 2,
+}
 CACHE_MANIFEST = "manifest.json"
 CACHE_VERSION = 1
 
@@ -132,7 +142,7 @@ def write_mouse(folder: Path, arrays: MouseArrays) -> None:
     statistics = arrays.statistics if arrays.statistics is not None else compute_statistics(arrays)
     for key in DATA_KEYS:
         (folder / "data" / key).mkdir(parents=True, exist_ok=True)
-    for i in tqdm(range(len(arrays.tiers)), desc=f"write {folder.name}", unit="trial", disable=None):
+    for i in progress_bar(range(len(arrays.tiers)), desc=f"write {folder.name}", unit="trial"):
         for key in DATA_KEYS:
             np.save(folder / "data" / key / f"{i}.npy", np.asarray(getattr(arrays, key)[i], dtype=np.float32))
     for kind, meta in (("neurons", _neuron_meta(folder, arrays)), ("trials", _trial_meta(arrays))):
@@ -186,6 +196,7 @@ class _ZipSource:
             self.archive = zipfile.ZipFile(archive)
         except (zipfile.BadZipFile, OSError) as error:
             raise DataError(f"{archive}: not a readable zip file ({error})") from error
+        check_zip_members(self.archive, archive)
         names = [n for n in self.archive.namelist() if not n.endswith("/")]
         self.prefix = self._find_mouse_prefix(names)
         self.files = {n[len(self.prefix):] for n in names if n.startswith(self.prefix)}
@@ -227,6 +238,26 @@ class _ZipSource:
         self.archive.close()
 
 
+def _unsafe_member_reason(member: zipfile.ZipInfo) -> str | None:
+    """Why extracting this member could write outside its folder, or None."""
+    name = member.filename.replace("\\", "/")
+    if name.startswith("/") or re.match(r"^[A-Za-z]:", name):
+        return "absolute path"
+    if ".." in name.split("/"):
+        return "path leaves the archive's folder ('..')"
+    if stat.S_ISLNK(member.external_attr >> 16):
+        return "symbolic link"
+    return None
+
+
+def check_zip_members(archive: zipfile.ZipFile, path: Path) -> None:
+    """Refuse a zip with a member that could escape its folder: a real Sensorium zip has none."""
+    for member in archive.infolist():
+        reason = _unsafe_member_reason(member)
+        if reason:
+            raise DataError(f"{path}: unsafe zip member {member.filename!r} ({reason}); refusing the archive")
+
+
 def _open_source(path: Path) -> _FolderSource | _ZipSource:
     path = Path(path)
     if path.is_dir():
@@ -237,23 +268,13 @@ def _open_source(path: Path) -> _FolderSource | _ZipSource:
 
 
 def _load_npy(source: _FolderSource | _ZipSource, relative: str) -> np.ndarray:
-    """Load one .npy; pickled object arrays are accepted only for the official meta string arrays."""
+    """Load one .npy without running code from it (object arrays: strings and numbers only, see npy.py)."""
     if not source.exists(relative):
         raise DataError(f"{source.describe(relative)}: file is missing")
-    content = source.payload(relative)
-
-    def handle() -> io.BytesIO | Path:
-        return io.BytesIO(content) if isinstance(content, bytes) else content
-
     try:
-        return np.load(handle(), allow_pickle=False)
-    except ValueError as error:
-        # Some official meta arrays (hashed trial_idx, string tiers) may be stored as object arrays.
-        if relative.startswith("meta/") and "allow_pickle" in str(error):
-            return np.load(handle(), allow_pickle=True)
-        raise DataError(f"{source.describe(relative)}: cannot read .npy ({error})") from error
-    except (OSError, EOFError) as error:
-        raise DataError(f"{source.describe(relative)}: cannot read .npy ({error})") from error
+        return read_npy(source.payload(relative))
+    except (NpyError, OSError) as error:
+        raise DataError(f"{source.describe(relative)}: {error}") from error
 
 
 def _trial_numbers(source: _FolderSource | _ZipSource, key: str) -> list[int]:
@@ -266,7 +287,7 @@ def _trial_numbers(source: _FolderSource | _ZipSource, key: str) -> list[int]:
 
 
 def _check_layout(source: _FolderSource | _ZipSource) -> int:
-    """Check names and counts of a Sensorium tree (reads only meta/trials/tiers.npy); return trial count."""
+    """Check names and counts of a Sensorium tree and its statistics (reads only meta files); return trial count."""
     for name in REQUIRED_TRIAL_META:
         if not source.exists(f"meta/trials/{name}.npy"):
             raise DataError(f"{source.describe(f'meta/trials/{name}.npy')}: file is missing")
@@ -274,6 +295,7 @@ def _check_layout(source: _FolderSource | _ZipSource) -> int:
         if not source.exists(f"meta/neurons/{name}.npy"):
             raise DataError(f"{source.describe(f'meta/neurons/{name}.npy')}: file is missing")
     n_trials = len(_load_npy(source, "meta/trials/tiers.npy"))
+    _check_statistics(source, len(_load_npy(source, "meta/neurons/unit_ids.npy")))
     for key in DATA_KEYS:
         numbers = _trial_numbers(source, key)
         if numbers != list(range(n_trials)):
@@ -286,8 +308,28 @@ def _check_layout(source: _FolderSource | _ZipSource) -> int:
     return n_trials
 
 
+def _check_statistics(source: _FolderSource | _ZipSource, n_neurons: int) -> None:
+    """Every statistic normalization uses must be present, of the right size and finite (a tree without
+    meta/statistics gets them computed from its training trials instead)."""
+    if not source.is_dir("meta/statistics"):
+        return
+    for (group, name), size in NORMALIZATION_STATISTICS.items():
+        relative = f"meta/statistics/{group}/all/{name}.npy"
+        values = _load_npy(source, relative)
+        wanted = _statistic_size(size, n_neurons)
+        if values.size != wanted:
+            raise DataError(f"{source.describe(relative)}: {values.size} values, expected {wanted}")
+        if values.dtype.kind not in "iuf" or not np.isfinite(values).all():
+            raise DataError(f"{source.describe(relative)}: contains NaN, infinite or non-numeric values")
+
+
+def _statistic_size(size: int | str | None, n_neurons: int) -> int:
+    return n_neurons if size == "neurons" else 1 if size is None else size
+
+
 def validate_layout(path: Path) -> None:
-    """Cheaply check that a folder or zip holds a Sensorium mouse tree; DataError names the missing part."""
+    """Cheaply check that a folder or zip holds a Sensorium mouse tree with usable statistics; DataError
+    names the missing or broken part."""
     source = _open_source(path)
     try:
         _check_layout(source)
@@ -299,7 +341,7 @@ def _read_trials(source: _FolderSource | _ZipSource, key: str, n_trials: int) ->
     """Stack the per-trial files of one key into a float32 array, checking shapes and NaNs per file."""
     first = _load_npy(source, f"data/{key}/0.npy")
     stacked = np.empty((n_trials, *first.shape), dtype=np.float32)
-    for i in tqdm(range(n_trials), desc=f"read {key}", unit="trial", disable=None, leave=False):
+    for i in progress_bar(range(n_trials), desc=f"read {key}", unit="trial", leave=False):
         relative = f"data/{key}/{i}.npy"
         values = first if i == 0 else _load_npy(source, relative)
         if values.shape != first.shape:
@@ -427,10 +469,17 @@ def build_cache(mouse_folder: Path, cache_dir: Path) -> None:
     leaves a cache that looks complete.
     """
     mouse_folder, cache_dir = Path(mouse_folder), Path(cache_dir)
-    arrays = load_mouse(mouse_folder)
+    try:
+        arrays = load_mouse(mouse_folder)
+    except DataError as error:
+        # The rule that made the folder finished, so Snakemake takes it for complete: say how to redo it.
+        raise DataError(
+            f"{error}\n{mouse_folder} is damaged although it was downloaded (or simulated) completely: "
+            f"delete it (rm -r {mouse_folder}) and rerun to fetch it again"
+        ) from error
     with staged_folder(cache_dir) as staging:
         shapes = {}
-        for name in tqdm(CACHED_ARRAYS, desc=f"cache {mouse_folder.name}", disable=None):
+        for name in progress_bar(CACHED_ARRAYS, desc=f"cache {mouse_folder.name}", unit="array"):
             values = np.asarray(getattr(arrays, name))
             np.save(staging / f"{name}.npy", values, allow_pickle=False)
             shapes[name] = {"shape": list(values.shape), "dtype": values.dtype.str}
@@ -517,16 +566,17 @@ class MouseTensors:
         return (1 + self.behavior.shape[1], *self.images.shape[-2:])
 
 
-def _statistic(statistics: Statistics, group: str, name: str, size: int | None, name_of_mouse: str) -> np.ndarray:
-    """One entry of the 'all' statistics, checked for presence and size (None = scalar)."""
+def _statistic(statistics: Statistics, group: str, name: str, n_neurons: int, name_of_mouse: str) -> np.ndarray:
+    """One normalization statistic ('all' subset), checked for presence and size."""
     try:
         value = np.asarray(statistics[group]["all"][name], dtype=np.float64)
     except KeyError as error:
         raise DataError(f"{name_of_mouse}: statistics lack {group}/all/{name}") from error
-    wanted = 1 if size is None else size
+    size = NORMALIZATION_STATISTICS[(group, name)]
+    wanted = _statistic_size(size, n_neurons)
     if value.size != wanted:
         raise DataError(f"{name_of_mouse}: statistics {group}/all/{name} has {value.size} values, expected {wanted}")
-    return value.reshape(()) if size is None else value.reshape(size)
+    return value.reshape(()) if size is None else value.reshape(wanted)
 
 
 def _safe_scale(std: np.ndarray) -> np.ndarray:
@@ -547,7 +597,7 @@ def _normalized_images(images: np.ndarray, mean: float, std: float, image_scale:
         raise ValueError(f"image_scale {image_scale} shrinks {height}x{width} images to nothing")
     out = torch.empty((n_trials, 1, *size), dtype=torch.float32)
     chunk = 512
-    for start in tqdm(range(0, n_trials, chunk), desc="normalize images", disable=None, leave=False):
+    for start in progress_bar(range(0, n_trials, chunk), desc="normalize images", unit="chunk", leave=False):
         block = torch.from_numpy(np.array(images[start:start + chunk], dtype=np.float32))
         block = (block - mean) / std
         if size != (height, width):
@@ -562,12 +612,15 @@ def prepare_mouse(name: str, arrays: MouseArrays, image_scale: float) -> MouseTe
         raise ValueError(f"image_scale must be positive, got {image_scale}")
     statistics = arrays.statistics if arrays.statistics is not None else compute_statistics(arrays)
     n_neurons = np.shape(arrays.responses)[1]
-    image_mean = float(_statistic(statistics, "images", "mean", None, name))
-    image_std = float(_safe_scale(_statistic(statistics, "images", "std", None, name)))
-    response_scale = _response_scale(_statistic(statistics, "responses", "std", n_neurons, name))
-    behavior_scale = _safe_scale(_statistic(statistics, "behavior", "std", 3, name))
-    pupil_mean = _statistic(statistics, "pupil_center", "mean", 2, name)
-    pupil_scale = _safe_scale(_statistic(statistics, "pupil_center", "std", 2, name))
+    def statistic(group: str, statistic_name: str) -> np.ndarray:
+        return _statistic(statistics, group, statistic_name, n_neurons, name)
+
+    image_mean = float(statistic("images", "mean"))
+    image_std = float(_safe_scale(statistic("images", "std")))
+    response_scale = _response_scale(statistic("responses", "std"))
+    behavior_scale = _safe_scale(statistic("behavior", "std"))
+    pupil_mean = statistic("pupil_center", "mean")
+    pupil_scale = _safe_scale(statistic("pupil_center", "std"))
 
     def scaled(values: np.ndarray, offset: float | np.ndarray, scale: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(((np.asarray(values, dtype=np.float64) - offset) / scale).astype(np.float32))

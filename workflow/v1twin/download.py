@@ -20,9 +20,8 @@ import urllib.request
 import zipfile
 from pathlib import Path
 
-from tqdm import tqdm
-
-from v1twin.data import DataError, validate_layout
+from v1twin.data import DataError, check_zip_members, validate_layout
+from v1twin.progress import progress_bar
 
 CHUNK_BYTES = 1 << 20
 BACKOFF_SECONDS = 2.0
@@ -52,8 +51,8 @@ def _stream_to(url: str, part: Path, timeout: float) -> tuple[int, str]:
         expected = response.headers.get("Content-Length")
         total = int(expected) if expected is not None else None
         try:
-            with open(part, "wb") as out, tqdm(total=total, unit="B", unit_scale=True,
-                                               desc=Path(url).name, disable=None) as bar:
+            with open(part, "wb") as out, progress_bar(total=total, unit="B", unit_scale=True,
+                                                       desc=Path(url).name) as bar:
                 while chunk := response.read(CHUNK_BYTES):
                     out.write(chunk)
                     digest.update(chunk)
@@ -129,7 +128,10 @@ def _single_mouse_folder(extracted: Path, zip_path: Path) -> Path:
 
 
 def extract_mouse(zip_path: Path, mouse_folder: Path) -> None:
-    """Unzip into a temporary sibling, check the Sensorium layout, then rename into `mouse_folder`."""
+    """Unzip into a temporary sibling, check the Sensorium layout, then rename into `mouse_folder`.
+
+    A zip with a member that could land outside the folder (absolute path, '..', symlink) is refused
+    before anything is extracted."""
     zip_path, mouse_folder = Path(zip_path), Path(mouse_folder)
     mouse_folder.parent.mkdir(parents=True, exist_ok=True)
     staging = mouse_folder.parent / f".{mouse_folder.name}.extract-{os.getpid()}"
@@ -138,6 +140,7 @@ def extract_mouse(zip_path: Path, mouse_folder: Path) -> None:
     try:
         try:
             with zipfile.ZipFile(zip_path) as archive:
+                check_zip_members(archive, zip_path)
                 archive.extractall(staging)
         except (zipfile.BadZipFile, OSError) as error:
             raise DataError(f"{zip_path}: cannot extract ({error})") from error
