@@ -41,18 +41,21 @@ def gaussian_readout(n_neurons: int = 2, channels: int = 3, **settings) -> Gauss
 # ---- rotation-equivariant core -------------------------------------------------------------------
 
 
-def equivariant_core(rotations: int = 8) -> RotationEquivariantCore:
+def equivariant_core(rotations: int = 8, basis: str = "analytic") -> RotationEquivariantCore:
     torch.manual_seed(0)
-    core = RotationEquivariantCore(4, channels=3, rotations=rotations, layers=3, input_kernel=7, hidden_kernel=5)
+    core = RotationEquivariantCore(
+        4, channels=3, rotations=rotations, layers=3, input_kernel=7, hidden_kernel=5, hermite_basis=basis
+    )
     core.train()
     with torch.no_grad():  # move BatchNorm running statistics away from their trivial init
         core(torch.randn(4, 4, 19, 19))
     return core.eval()
 
 
+@pytest.mark.parametrize("basis", ["analytic", "neuralpredictors"])
 @pytest.mark.parametrize("quarter_turns", [1, 2, 3])
-def test_equivariant_core_rotates_maps_and_rolls_rotation_axis(quarter_turns):
-    core = equivariant_core()
+def test_equivariant_core_rotates_maps_and_rolls_rotation_axis(quarter_turns, basis):
+    core = equivariant_core(basis=basis)
     x = torch.randn(2, 4, 19, 19)
     with torch.no_grad():
         out = core(x)
@@ -180,6 +183,28 @@ def test_factorized_readout_value_and_regularizer():
     x = torch.tensor([[[[1.0, 9.0], [9.0, 2.0]], [[5.0, 9.0], [9.0, -1.0]]]])
     # channel 0: 0.6·1 + 0.8·2 = 2.2; channel 1: 0.6·5 − 0.8·1 = 2.2 → 1·2.2 − 2·2.2 + 0.25
     assert readout(x).item() == pytest.approx(-2.2 + 0.25)
+
+
+def test_factorized_l1_forms_and_signed_mask():
+    """Two neurons: per neuron Σ‖s‖₁‖w‖₁ = 1.4·3 + 1·1; neuralpredictors' (Σ‖s‖₁)(Σ‖w‖₁) = 2.4·4."""
+    masks = {}
+    for form, expected in (("per_neuron", 5.2), ("product_of_sums", 9.6)):
+        readout = FactorizedReadout(2, (2, 2), np.zeros(2), gamma=1.0, l1_form=form, positive_mask=False)
+        with torch.no_grad():
+            readout.mask_weight.copy_(torch.tensor([[[3.0, 0.0], [0.0, -4.0]], [[0.0, 2.0], [0.0, 0.0]]]))
+            readout.features.copy_(torch.tensor([[1.0, -2.0], [0.0, 1.0]]))
+        assert readout.regularizer().item() == pytest.approx(expected, rel=1e-5)
+        masks[form] = readout.mask
+    torch.testing.assert_close(masks["per_neuron"][0], torch.tensor([[0.6, 0.0], [0.0, -0.8]]))
+
+
+@pytest.mark.parametrize(("clamp", "expected_x"), [("after_shift", 1.0), ("before_shift", 1.5)])
+def test_gaussian_readout_clamps_before_or_after_the_shift(clamp, expected_x):
+    readout = gaussian_readout(n_neurons=1, clamp_positions=clamp).eval()
+    with torch.no_grad():
+        readout.mu_free.copy_(torch.tensor([[1.2, 0.0]]))
+        positions = readout.positions(1, shift=torch.tensor([[0.5, 0.0]]))
+    assert positions[0, 0, 0].item() == pytest.approx(expected_x)
 
 
 # ---- Gaussian readout geometry ------------------------------------------------------------------------

@@ -133,7 +133,13 @@ class CNNCore(Core):
         return self.input_conv.weight
 
     def hidden_filters(self) -> list[torch.Tensor]:
-        return [conv.spatial.weight if isinstance(conv, DepthSeparableConv) else conv.weight for conv in self.hidden_convs]
+        """Hidden spatial kernels; for depth-separable layers the depthwise ones.
+
+        neuralpredictors instead skips group sparsity for depth-separable layers (it warns and ignores
+        gamma_hidden); no paper configuration sets gamma_hidden with them, so penalizing is our choice.
+        """
+        return [conv.spatial.weight if isinstance(conv, DepthSeparableConv) else conv.weight
+                for conv in self.hidden_convs]
 
 
 def hermite_orders(kernel: int) -> list[tuple[int, int, str]]:
@@ -166,6 +172,12 @@ def _grid_polar(kernel: int) -> tuple[np.ndarray, np.ndarray]:
     return radius, angle
 
 
+def _radial(order: int, frequency: int, radius: np.ndarray) -> np.ndarray:
+    """Radial part r^m L_{(n−m)/2}^{(m)}(r²) e^{−r²/2} of the Hermite function of order n, angular frequency m."""
+    return (radius**frequency * eval_genlaguerre((order - frequency) // 2, frequency, radius**2)
+            * np.exp(-(radius**2) / 2))
+
+
 def hermite_basis(kernel: int, angles: np.ndarray) -> np.ndarray:
     """Steerable 2-D Hermite (Gauss–Laguerre) basis sampled on a k×k grid, rotated analytically.
 
@@ -179,12 +191,45 @@ def hermite_basis(kernel: int, angles: np.ndarray) -> np.ndarray:
     terms = hermite_orders(kernel)
     basis = np.empty((len(angles), len(terms), kernel, kernel))
     for index, (order, frequency, phase) in enumerate(terms):
-        radial = radius**frequency * eval_genlaguerre((order - frequency) // 2, frequency, radius**2) * np.exp(-(radius**2) / 2)
+        radial = _radial(order, frequency, radius)
         harmonic = np.cos if phase == "cos" else np.sin
         norm = np.linalg.norm(radial * harmonic(frequency * angle))
         for rotation, theta in enumerate(angles):
             basis[rotation, index] = radial * harmonic(frequency * (angle - theta)) / norm
     return basis
+
+
+def neuralpredictors_hermite_basis(kernel: int, angles: np.ndarray, upsampling: int = 2) -> np.ndarray:
+    """The basis of neuralpredictors 0.3.0 (`hermite.py`), which R24's models were trained with.
+
+    Returns (len(angles), k(k+1)/2, k, k), in the same (n, m, cos|sin) order as `hermite_basis`.
+    Differences from `hermite_basis`, all needed to load the library's coefficients: the functions are
+    sampled on a grid `upsampling`× finer whose outermost points lie at ±√(2k)(1 − 1/(k·upsampling)),
+    so the envelope is wider; the radial part carries a sign (−1)^((n−m)/2) and the angle is
+    atan2(row, col); each function is normalized on the fine grid, a rotation by θ mixes each
+    normalized cos/sin pair with cos(mθ), sin(mθ) (exact only for multiples of 90°), and every
+    upsampling × upsampling block of the fine grid is summed into one kernel pixel.
+    """
+    points = kernel * upsampling
+    offsets = np.linspace(-1.0, 1.0, points) * math.sqrt(2 * kernel) * (1 - 1 / points)
+    rows, cols = np.meshgrid(offsets, offsets, indexing="ij")
+    radius, angle = np.hypot(rows, cols), np.arctan2(rows, cols)
+    functions = {}
+    for order, frequency, phase in hermite_orders(kernel):
+        harmonic = np.cos if phase == "cos" else np.sin
+        function = (-1) ** ((order - frequency) // 2) * _radial(order, frequency, radius) * harmonic(frequency * angle)
+        functions[order, frequency, phase] = function / np.linalg.norm(function)
+    terms = hermite_orders(kernel)
+    basis = np.empty((len(angles), len(terms), points, points))
+    for rotation, theta in enumerate(angles):
+        for index, (order, frequency, phase) in enumerate(terms):
+            cosine, sine = functions[order, frequency, "cos"], functions.get((order, frequency, "sin"), 0.0)
+            c, s = math.cos(frequency * theta), math.sin(frequency * theta)
+            basis[rotation, index] = c * cosine - s * sine if phase == "cos" else s * cosine + c * sine
+    return basis.reshape(len(angles), len(terms), kernel, upsampling, kernel, upsampling).sum(axis=(3, 5))
+
+
+HERMITE_BASES = {"analytic": hermite_basis, "neuralpredictors": neuralpredictors_hermite_basis}
 
 
 class HermiteConv(nn.Module):
@@ -195,14 +240,23 @@ class HermiteConv(nn.Module):
     equivariant to the rotation group rather than only to rotations of the image.
     """
 
-    def __init__(self, in_channels: int, features: int, kernel: int, rotations: int, rotated_input: bool, padding: int):
+    def __init__(
+        self,
+        in_channels: int,
+        features: int,
+        kernel: int,
+        rotations: int,
+        rotated_input: bool,
+        padding: int,
+        basis: str,
+    ):
         super().__init__()
         self.features = features
         self.rotations = rotations
         self.rotated_input = rotated_input
         self.padding = padding
         angles = 2 * np.pi * np.arange(rotations) / rotations
-        self.register_buffer("basis", torch.tensor(hermite_basis(kernel, angles), dtype=torch.float32))
+        self.register_buffer("basis", torch.tensor(HERMITE_BASES[basis](kernel, angles), dtype=torch.float32))
         n_basis = self.basis.shape[1]
         self.coefficients = nn.Parameter(torch.randn(features, in_channels, n_basis) / math.sqrt(in_channels * n_basis))
 
@@ -242,7 +296,10 @@ class RotationEquivariantCore(Core):
     """Ecker et al. (2019) core: F features × R rotations, equivariant to rotations by 2π/R.
 
     The last BatchNorm has no trainable scale or bias: they would let the core rescale features
-    and so undo the readout's sparsity penalty.
+    and so undo the readout's sparsity penalty. `final_batchnorm_affine` gives it both, only to hold
+    models trained with them (neuralpredictors 0.3.0 has no option to turn them off).
+    `hermite_basis` picks the filter basis: "analytic" (`hermite_basis`) or "neuralpredictors"
+    (`neuralpredictors_hermite_basis`, the one R24 trained with).
     """
 
     def __init__(
@@ -256,21 +313,39 @@ class RotationEquivariantCore(Core):
         gamma_input: float = 6.3831,
         gamma_hidden: float = 0.0,
         bn_momentum: float = 0.9,
+        hermite_basis: str = "analytic",
+        final_batchnorm_affine: bool = False,
     ):
-        for name, value in (("channels", channels), ("rotations", rotations), ("layers", layers), ("in_channels", in_channels)):
+        for name, value in (("channels", channels), ("rotations", rotations), ("layers", layers),
+                            ("in_channels", in_channels)):
             _check_positive(name, value)
         _check_odd("input_kernel", input_kernel)
         _check_odd("hidden_kernel", hidden_kernel)
+        if hermite_basis not in HERMITE_BASES:
+            raise ValueError(f"hermite_basis must be one of {sorted(HERMITE_BASES)}, got {hermite_basis!r}")
         super().__init__(channels * rotations, input_kernel, gamma_input, gamma_hidden)
         self.n_features = channels
         self.rotations = rotations
-        self.convs = nn.ModuleList([HermiteConv(in_channels, channels, input_kernel, rotations, rotated_input=False, padding=0)])
+        self.convs = nn.ModuleList(
+            [HermiteConv(in_channels, channels, input_kernel, rotations, rotated_input=False, padding=0,
+                         basis=hermite_basis)]
+        )
         self.convs.extend(
-            HermiteConv(channels * rotations, channels, hidden_kernel, rotations, rotated_input=True, padding=hidden_kernel // 2)
+            HermiteConv(
+                channels * rotations,
+                channels,
+                hidden_kernel,
+                rotations,
+                rotated_input=True,
+                padding=hidden_kernel // 2,
+                basis=hermite_basis,
+            )
             for _ in range(layers - 1)
         )
         self.norms = nn.ModuleList(
-            RotationSharedBatchNorm(channels, rotations, bn_momentum, affine=layer < layers - 1) for layer in range(layers)
+            RotationSharedBatchNorm(channels, rotations, bn_momentum,
+                                    affine=layer < layers - 1 or final_batchnorm_affine)
+            for layer in range(layers)
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

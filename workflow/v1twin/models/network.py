@@ -32,6 +32,8 @@ CORE_DEFAULTS = {
         "gamma_input": 6.3831,
         "gamma_hidden": 0.0,
         "bn_momentum": 0.9,
+        "hermite_basis": "analytic",
+        "final_batchnorm_affine": False,
     },
 }
 READOUT_DEFAULTS = {
@@ -43,8 +45,9 @@ READOUT_DEFAULTS = {
         "regularizer": "none",
         "gamma": 0.0,
         "adaptive_sigma": 0.1,
+        "clamp_positions": "after_shift",
     },
-    "factorized": {"gamma": 0.0133},
+    "factorized": {"gamma": 0.0133, "l1_form": "per_neuron", "positive_mask": True},
 }
 
 
@@ -67,10 +70,13 @@ class MouseInfo:
                 f"got {self.cell_motor_coordinates.shape}"
             )
         if self.mean_response.shape != (self.n_neurons,):
-            raise ValueError(f"MouseInfo.mean_response must have shape ({self.n_neurons},), got {self.mean_response.shape}")
+            raise ValueError(f"MouseInfo.mean_response must have shape ({self.n_neurons},), "
+                             f"got {self.mean_response.shape}")
 
 
-def resolve_config(section: str, config: Mapping, defaults_by_type: dict[str, dict], default_type: str) -> tuple[str, dict]:
+def resolve_config(
+    section: str, config: Mapping, defaults_by_type: dict[str, dict], default_type: str
+) -> tuple[str, dict]:
     """Merge a config mapping with the defaults of its `type`; unknown types or keys raise ValueError."""
     if not isinstance(config, Mapping):
         raise ValueError(f"{section} config must be a mapping, got {type(config).__name__}")
@@ -140,12 +146,14 @@ def _build_core(config: Mapping, input_shape: tuple[int, int, int]) -> Core:
     core = core_class(in_channels=input_shape[0], **settings)
     height, width = core.output_size(*input_shape[1:])
     if height < 1 or width < 1:
-        raise ValueError(f"input {input_shape[1]}x{input_shape[2]} is smaller than the core's input_kernel {core.input_kernel}")
+        raise ValueError(f"input {input_shape[1]}x{input_shape[2]} is smaller than the core's "
+                         f"input_kernel {core.input_kernel}")
     return core
 
 
 def build_model(config: dict, mice: dict[str, MouseInfo], input_shape: tuple[int, int, int]) -> V1Model:
-    """Build the model of a config variant {"core": {...}, "readout": {...}}; seed torch first for a reproducible init."""
+    """Build the model of a config variant {"core": {...}, "readout": {...}}; seed torch first for a
+    reproducible init."""
     unknown = sorted(set(config) - {"core", "readout"})
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} in model config; expected 'core' and 'readout'")

@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from v1twin.models.regularizers import adaptive_l1, factorized_sparsity, l1_features
+from v1twin.models.regularizers import FACTORIZED_L1_FORMS, adaptive_l1, factorized_sparsity, l1_features
 
 READOUT_REGULARIZERS = ("none", "l1", "adaptive")
+POSITION_CLAMPS = ("after_shift", "before_shift")
 
 
 def _mean_response_bias(mean_response: np.ndarray) -> nn.Parameter:
@@ -58,6 +59,9 @@ class GaussianReadout(nn.Module):
 
     Training samples the point from N(μ_n, Σ_nΣ_nᵀ) per image, which lets gradients explore the
     neighbourhood; evaluation reads at μ_n. Positions are (x, y) = (width, height) in grid_sample units.
+    `clamp_positions` "after_shift" keeps every shifted position on the grid; "before_shift" is
+    neuralpredictors' order (R24, L21): positions are clamped and then shifted, so a large shift moves
+    a neuron off the grid, where it reads the zero padding.
     """
 
     def __init__(
@@ -71,8 +75,11 @@ class GaussianReadout(nn.Module):
         regularizer: str = "none",
         gamma: float = 0.0,
         adaptive_sigma: float = 0.1,
+        clamp_positions: str = "after_shift",
     ):
         super().__init__()
+        if clamp_positions not in POSITION_CLAMPS:
+            raise ValueError(f"clamp_positions must be one of {POSITION_CLAMPS}, got {clamp_positions!r}")
         if regularizer not in READOUT_REGULARIZERS:
             raise ValueError(f"readout regularizer must be one of {READOUT_REGULARIZERS}, got {regularizer!r}")
         if regularizer == "none" and gamma != 0:
@@ -83,6 +90,7 @@ class GaussianReadout(nn.Module):
         self.regularizer_type = regularizer
         self.gamma = gamma
         self.adaptive_sigma = adaptive_sigma
+        self.clamp_before_shift = clamp_positions == "before_shift"
         if position_network:
             self.position_network = PositionNetwork()
             self.register_buffer("cortical_positions", _centred_scaled(cell_motor_coordinates))
@@ -114,9 +122,11 @@ class GaussianReadout(nn.Module):
         if self.training:
             noise = torch.randn_like(mu)
             mu = mu + torch.einsum("nij,bnj->bni", self.sigma, noise)
+        if self.clamp_before_shift:
+            mu = mu.clamp(-1.0, 1.0)
         if shift is not None:
             mu = mu + shift.unsqueeze(1)
-        return mu.clamp(-1.0, 1.0)
+        return mu if self.clamp_before_shift else mu.clamp(-1.0, 1.0)
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
         grid = self.positions(x.shape[0], shift).unsqueeze(2)
@@ -132,26 +142,46 @@ class GaussianReadout(nn.Module):
 
 
 class FactorizedReadout(nn.Module):
-    """Klindt et al. (2017): a positive spatial mask and a feature vector per neuron."""
+    """Klindt et al. (2017): a spatial mask and a feature vector per neuron.
 
-    def __init__(self, in_channels: int, output_size: tuple[int, int], mean_response: np.ndarray, gamma: float = 0.0133):
+    The mask is normalized to unit L2 norm so it carries no scale of its own. `positive_mask` takes
+    its absolute value first; R24's configuration left neuralpredictors' mask signed (it passed
+    `positive_spatial`, a name `FullFactorized2d` does not know, so `constrain_pos` stayed off).
+    `l1_form` picks the penalty (see `factorized_sparsity`): "per_neuron" (Klindt) or
+    "product_of_sums" (neuralpredictors, the form R24's γ values refer to).
+    """
+
+    def __init__(
+        self,
+        in_channels: int,
+        output_size: tuple[int, int],
+        mean_response: np.ndarray,
+        gamma: float = 0.0133,
+        l1_form: str = "per_neuron",
+        positive_mask: bool = True,
+    ):
         super().__init__()
+        if l1_form not in FACTORIZED_L1_FORMS:
+            raise ValueError(f"l1_form must be one of {FACTORIZED_L1_FORMS}, got {l1_form!r}")
         n_neurons = len(mean_response)
         self.gamma = gamma
+        self.l1_form = l1_form
+        self.positive_mask = positive_mask
         self.mask_weight = nn.Parameter(torch.randn(n_neurons, *output_size))
         self.features = nn.Parameter(torch.full((n_neurons, in_channels), 1.0 / in_channels))
         self.bias = _mean_response_bias(mean_response)
 
     @property
     def mask(self) -> torch.Tensor:
-        """Normalized spatial masks (N, h, w): |m_n| / ‖m_n‖₂, so the mask carries no scale of its own."""
-        magnitude = self.mask_weight.abs()
-        norm = magnitude.flatten(1).norm(dim=1).clamp_min(1e-12)
-        return magnitude / norm.view(-1, 1, 1)
+        """Normalized spatial masks (N, h, w): |m_n| / ‖m_n‖₂, or m_n / (‖m_n‖₂ + 10⁻⁶) as neuralpredictors."""
+        norm = self.mask_weight.flatten(1).norm(dim=1).view(-1, 1, 1)
+        if self.positive_mask:
+            return self.mask_weight.abs() / norm.clamp_min(1e-12)
+        return self.mask_weight / (norm + 1e-6)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         pooled = torch.einsum("bchw,nhw->bnc", x, self.mask)
         return (pooled * self.features).sum(dim=-1) + self.bias
 
     def regularizer(self) -> torch.Tensor:
-        return self.gamma * factorized_sparsity(self.mask, self.features)
+        return self.gamma * factorized_sparsity(self.mask, self.features, self.l1_form)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+FACTORIZED_L1_FORMS = ("per_neuron", "product_of_sums")
 LAPLACIAN_3X3 = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])
 
 
@@ -44,6 +45,15 @@ def adaptive_l1(features: torch.Tensor, log_beta: torch.Tensor, gamma: float, si
     return gamma * weighted_l1 + log_beta.pow(2).sum() / sigma**2
 
 
-def factorized_sparsity(mask: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """Σ_n ‖s_n‖₁·‖w_n‖₁ for the (already normalized) spatial masks (N, h, w) and features (N, C)."""
-    return (mask.abs().flatten(1).sum(dim=1) * features.abs().sum(dim=1)).sum()
+def factorized_sparsity(mask: torch.Tensor, features: torch.Tensor, form: str = "per_neuron") -> torch.Tensor:
+    """L1 of the factorized readout's normalized masks (N, h, w) and features (N, C).
+
+    "per_neuron": Σ_n ‖s_n‖₁·‖w_n‖₁ (Klindt et al. 2017). "product_of_sums": (Σ_n ‖s_n‖₁)·(Σ_m ‖w_m‖₁),
+    what neuralpredictors' `FullFactorized2d.l1` computes (it sums an N × N outer product), so the
+    quantity R24's γ values were tuned on: about N times larger, and it couples all neurons' gradients.
+    """
+    mask_l1 = mask.abs().flatten(1).sum(dim=1)
+    feature_l1 = features.abs().sum(dim=1)
+    if form == "product_of_sums":
+        return mask_l1.sum() * feature_l1.sum()
+    return (mask_l1 * feature_l1).sum()
