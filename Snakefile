@@ -1,19 +1,38 @@
 # Deep predictive models of mouse V1 and the consistency of their neuron embeddings.
-#   snakemake --cores 2 all_figures                                    simulated demo (config/config.yaml)
-#   snakemake all_figures --profile profiles/slurm --configfile config/paper.yaml   the papers' study
+#   snakemake all_figures --cores 2                                             # the simulated demo (config/config.yaml)
+#   snakemake all_figures --profile profiles/slurm --configfile config/paper.yaml   # the papers' study
+import sys
+
 from snakemake.utils import min_version, validate
+
+sys.path.insert(0, f"{workflow.basedir}/workflow")  # the v1twin package of this checkout, installed or not
+from v1twin.config import check_references, expand_variants, with_bases
+from v1twin.config_schema import ConfigError, check_against_schema, load_schema
 
 min_version("9.0")
 
 # config/config.yaml is the default; a --configfile given on the command line replaces it
 # (several --configfile files still merge with each other), so the paper's config never
-# inherits the demo's variants or mice.
+# inherits the demo's variants or mice. A file that starts with `base: <file>` changes only the
+# keys it names (mappings merge key by key; see config/README.md).
 if not workflow.overwrite_configfiles:
 
     configfile: "config/config.yaml"
 
 
-validate(config, "workflow/schemas/config.schema.yaml")
+# The whole config is checked here, before any job: a mistake ends the run with one short message.
+CONFIG_SCHEMA_FILE = "workflow/schemas/config.schema.yaml"
+CONFIG_SCHEMA = load_schema(f"{workflow.basedir}/{CONFIG_SCHEMA_FILE}")
+try:
+    _resolved_config = with_bases(config, workflow.basedir)
+    config.clear()
+    config.update(_resolved_config)
+    check_against_schema(config, CONFIG_SCHEMA)
+    validate(config, CONFIG_SCHEMA_FILE)  # fills in the schema's defaults
+    VARIANTS = expand_variants(config, CONFIG_SCHEMA)  # every sweep point checked against the schema too
+    check_references(config, VARIANTS)  # every cross-reference between sections
+except ConfigError as error:
+    sys.exit(f"Config error: {error}")
 
 
 # `snakemake --report report.html`: every figure, with its caption from workflow/report/.

@@ -16,9 +16,10 @@ import argparse
 import time
 
 import torch
-from paper_scale import INPUT_SHAPE, SENSORIUM_NEURONS, paper_model, timed
 
 from v1twin import december, training
+
+from paper_scale import INPUT_SHAPE, SENSORIUM_NEURONS, paper_model, timed
 
 
 def parse_args() -> argparse.Namespace:

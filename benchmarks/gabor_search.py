@@ -30,9 +30,10 @@ import time
 import numpy as np
 import torch
 import yaml
-from paper_scale import INPUT_SHAPE, paper_model, synchronize
 
 from v1twin import insilico
+
+from paper_scale import INPUT_SHAPE, paper_model, synchronize
 
 DEFAULT_MODEL = "results/simulated/models/gaussian_g0/seed1/model.pt"
 
@@ -107,7 +108,8 @@ def main() -> None:
     shortcut_rate = len(grid) * n_neurons / shortcut_seconds
     reference_rate = len(grid) * len(neurons) / reference_seconds
     same = sum(int(first_mouse["gabor_index"].iloc[n]) == found for n, (_, found) in zip(neurons, reference))
-    difference = max(abs(float(first_mouse["response"].iloc[n]) - value) / value for n, (value, _) in zip(neurons, reference))
+    difference = max(abs(float(first_mouse["response"].iloc[n]) - value) / value
+                     for n, (value, _) in zip(neurons, reference))
     print(f"shortcut : {shortcut_seconds:8.2f} s  {len(grid) * len(saved.mice) / shortcut_seconds:12.0f} Gabors/s  "
           f"{shortcut_rate:14.0f} Gabors x neurons/s  (all {n_neurons} neurons of {len(saved.mice)} mice)")
     print(f"reference: {reference_seconds:8.2f} s  {len(grid) * len(neurons) / reference_seconds:12.0f} Gabors/s  "

@@ -17,16 +17,17 @@ import time
 import numpy as np
 import torch
 
-from paper_scale import INPUT_SHAPE, synchronize
-
 from v1twin.models import MouseInfo, V1Model, build_model
+
+from paper_scale import INPUT_SHAPE, synchronize
 
 MOUSE = "benchmark_mouse"
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all", help="'all': CPU, and CUDA if available")
+    parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
+                        help="'all': CPU, and CUDA if available")
     parser.add_argument("--steps", type=int, default=5, help="timed training steps (after one warm-up step)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--neurons", type=int, default=8000)

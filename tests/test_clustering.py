@@ -9,7 +9,7 @@ import torch
 from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score, v_measure_score
 
 from v1twin import clustering
-from v1twin.clustering import ClusterLabels, ClusteringError, Embeddings
+from v1twin.clustering import ClusteringError, ClusterLabels, Embeddings
 from v1twin.data import MouseTensors
 from v1twin.models import MouseInfo, build_model
 from v1twin.plots import clustering as plots
@@ -116,7 +116,8 @@ def test_across_seed_table_aggregates_seed_pairs_by_hand(tmp_path):
 
 def test_across_seed_table_refuses_labels_of_different_neurons(tmp_path):
     good = labels_file(tmp_path, "s1", [[0, 0, 1, 1]], [2])
-    other = ClusterLabels(k_values=np.array([2]), labels={"kmeans": np.zeros((1, 4), int), "gmm": np.zeros((1, 4), int)},
+    other = ClusterLabels(k_values=np.array([2]),
+                          labels={"kmeans": np.zeros((1, 4), int), "gmm": np.zeros((1, 4), int)},
                           mouse=np.array(["m1", "m1", "m2", "m2"]), unit_id=np.array([1, 2, 3, 4]))
     clustering.save_labels(tmp_path / "s2.npz", other)
     with pytest.raises(ClusteringError, match="differ in neurons"):

@@ -9,12 +9,13 @@ import pytest
 import torch
 from scipy.stats import multivariate_t
 
-from test_training import toy_mouse
 from v1twin import december, training
 from v1twin.clustering import align_rotations
 from v1twin.data import prepare_mouse
 from v1twin.december import DecemberLoss, DecemberRun, DecemberSettings
 from v1twin.models import build_model
+
+from test_training import toy_mouse
 
 MICE = ["mouse_a", "mouse_b"]
 VARIANT = {
@@ -32,7 +33,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def data():
-    return {name: prepare_mouse(name, toy_mouse(seed, n_neurons=12)[0], image_scale=1.0) for seed, name in enumerate(MICE)}
+    return {name: prepare_mouse(name, toy_mouse(seed, n_neurons=12)[0], image_scale=1.0)
+            for seed, name in enumerate(MICE)}
 
 
 def new_model(data, variant=VARIANT, seed: int = 0):
@@ -237,7 +239,8 @@ def test_runs_of_the_main_grid_and_the_sweeps_without_duplicates() -> None:
     setting = december.main_setting(section, 0.01)
     assert december.main_runs(runs, setting, 6) == main[2:]
     assert december.sweep_runs(runs, setting, "beta", 6, 1) == [extra[0], main[2]]  # sorted by beta
-    assert december.find_run({run.folder("r"): run for run in runs}, "r/december/v/pe3-k6-beta1-lr0.01/seed1")["beta"] == 1.0
+    assert december.find_run({run.folder("r"): run for run in runs},
+                             "r/december/v/pe3-k6-beta1-lr0.01/seed1")["beta"] == 1.0
     with pytest.raises(december.DecemberError, match="not a DECEMber run"):
         december.find_run({}, "r/december/v/pe9-k6-beta1-lr0.01/seed1")
 

@@ -24,7 +24,8 @@ def test_folder_digest_depends_on_contents_and_names_not_location(tmp_path: Path
     digest = content_digest(write_folder(tmp_path / "a.cache", files))
     assert content_digest(write_folder(tmp_path / "elsewhere" / "b.cache", files)) == digest
     assert content_digest(write_folder(tmp_path / "changed", {**files, "images.npy": b"abd"})) != digest
-    assert content_digest(write_folder(tmp_path / "renamed", {"images2.npy": b"abc", "meta/manifest.json": b"{}"})) != digest
+    assert content_digest(write_folder(tmp_path / "renamed",
+                                       {"images2.npy": b"abc", "meta/manifest.json": b"{}"})) != digest
     assert content_digest(write_folder(tmp_path / "extra", {**files, "x.npy": b""})) != digest
     # bytes cannot move between files unnoticed: the sizes are part of the digest
     assert content_digest(write_folder(tmp_path / "a1", {"a": b"xy", "b": b"z"})) != content_digest(

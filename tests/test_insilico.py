@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import torch
 
-from v1twin import insilico
+from v1twin import insilico, walltime
 from v1twin.data import prepare_mouse
 from v1twin.models import CNNCore, RotationEquivariantCore, build_model
 from v1twin.simulate import _gabor_pair, simulate_mouse
@@ -73,7 +73,8 @@ def _snap_to_interior_pixels(saved):
     readout = saved.model.readouts["m1"]
     height, width = saved.model.core.output_size(*saved.input_shape[1:])  # 12 x 20
     rng = np.random.default_rng(0)
-    rows, cols = rng.integers(2, height - 2, readout.mu_free.shape[0]), rng.integers(2, width - 2, readout.mu_free.shape[0])
+    rows, cols = (rng.integers(2, height - 2, readout.mu_free.shape[0]),
+                  rng.integers(2, width - 2, readout.mu_free.shape[0]))
     mu = np.column_stack([2 * cols / (width - 1) - 1, 2 * rows / (height - 1) - 1])
     readout.mu_free.data = torch.tensor(mu, dtype=torch.float32)
 
@@ -89,7 +90,8 @@ def test_gabor_pixels_follow_the_formula_at_hand_picked_parameters():
     for row, col in [(5, 7), (5, 8), (2, 11), (9, 0)]:
         x, y = col - 7.0, row - 5.0
         rotated = math.cos(theta) * x - math.sin(theta) * y
-        expected = contrast * math.exp(-(x**2 + y**2) / (2 * sigma**2)) * math.cos(2 * math.pi * frequency * rotated + phi)
+        expected = (contrast * math.exp(-(x**2 + y**2) / (2 * sigma**2))
+                    * math.cos(2 * math.pi * frequency * rotated + phi))
         assert image[row, col] == pytest.approx(expected, abs=1e-6)
     assert image[5, 7] == pytest.approx(contrast * math.cos(phi))  # the centre: envelope 1, x' = 0
 
@@ -216,6 +218,30 @@ def test_checkpoint_restores_its_own_state_and_refuses_another_runs(tmp_path):
         insilico.Checkpoint(path, {"model": "b"}, 0).restore()
     checkpoint.clear()
     assert not path.exists()
+
+
+def test_stop_signal_saves_the_search_state_and_the_rerun_ends_as_an_uninterrupted_search(
+        gaussian_model, tmp_path, monkeypatch, send_stop_signal):
+    saved = insilico.SavedModel.load(gaussian_model, CPU)
+    uninterrupted = insilico.optimal_gabor_table(saved, GRID, location_stride=4, batch_size=8)
+    render, rendered = insilico._render_gabors, []
+
+    def signal_in_batch_3(*args):
+        rendered.append(args)
+        if len(rendered) == 3:
+            send_stop_signal()
+        return render(*args)
+
+    monkeypatch.setattr(insilico, "_render_gabors", signal_in_batch_3)
+    state = tmp_path / "search.state.pt"
+    with pytest.raises(walltime.StopRequested, match="in the Gabor search of mouse m1 after batch 3"):
+        insilico.optimal_gabor_table(saved, GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
+    assert state.exists()
+    monkeypatch.setattr(walltime, "_requested", False)  # the retry is a new process
+    resumed = insilico.optimal_gabor_table(saved, GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
+    assert len(rendered) == len(GRID) // 8  # the rerun searched only the batches left
+    pd.testing.assert_frame_equal(resumed, uninterrupted)
+    assert not state.exists()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -353,7 +379,8 @@ def test_ground_truth_check_compares_indices_with_the_planted_types(tmp_path):
                  np.mod(planted_orientation + 0.05, np.pi))
     check = insilico.ground_truth_check({"v": {1: tmp_path / "t.npz"}}, insilico.planted_neuron_table(truth))
     row = check.iloc[0]
-    assert row["phase_invariance_complex"] == pytest.approx(0.9) and row["phase_invariance_simple"] == pytest.approx(0.3)
+    assert row["phase_invariance_complex"] == pytest.approx(0.9)
+    assert row["phase_invariance_simple"] == pytest.approx(0.3)
     assert row["surround_suppression_suppressed"] == pytest.approx(0.2)
     assert row["complex_more_invariant"] and row["suppressed_more_suppressed"]
     assert row["orientation_circular_correlation"] == pytest.approx(1.0)

@@ -13,7 +13,7 @@ from v1twin.data import MouseArrays, MouseTensors, prepare_mouse
 from v1twin.files import content_digest
 from v1twin.models import build_model
 from v1twin.plots import pruning as pruning_plots
-from v1twin.training import TrainingConfig, TrainingError
+from v1twin.training import TrainingConfig
 
 ROTATION_VARIANT = {
     "core": {"type": "rotation_equivariant", "channels": 3, "rotations": 4, "layers": 2, "input_kernel": 5,

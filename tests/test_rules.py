@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO, run_snakemake
 from v1twin import training
 from v1twin.data import load_cache, load_mouse
+
+from conftest import REPO, run_snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,8 @@ def test_all_figures_builds_every_figure(tiny_workdir):
     # every figure the tiny config switches on (no pruning; one landscape figure; simulated data)
     expected = ["population_overview", "performance", "learning_curves", "readout_weights", "mask_size",
                 "factorized_selection", "tsne_embeddings", "ari_across_seeds", "kmeans_reruns", "ari_planted_types",
-                "planted_type_separability", "adaptive_regularization", "december_toy", "december_beta", "december_sweeps", "december_agreement",
+                "planted_type_separability", "adaptive_regularization", "december_toy", "december_beta",
+                "december_sweeps", "december_agreement",
                 "december_confusion", "insilico_consistency", "tuning_examples", "tuning_indices", "optimal_gabors",
                 "insilico_ground_truth", "transfer_readouts", "transfer_within", "transfer_across"]
     assert set(expected) <= {path.stem for path in figures.glob("*.pdf")}

@@ -3,8 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake
 from v1twin.clustering import load_embeddings, load_labels
+
+from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
 

@@ -5,9 +5,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake
 from v1twin.december import load_clusters
 from v1twin.training import load_checkpoint
+
+from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
 

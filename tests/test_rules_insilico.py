@@ -3,8 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import run_snakemake
 from v1twin import insilico
+
+from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
 

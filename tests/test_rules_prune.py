@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import run_snakemake
 from v1twin import clustering, pruning, training
+
+from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
 

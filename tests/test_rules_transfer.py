@@ -6,9 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-from conftest import run_snakemake
 from v1twin import training
 from v1twin.transfer import split_neurons
+
+from conftest import run_snakemake
 
 pytestmark = pytest.mark.slow
 

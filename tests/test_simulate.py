@@ -151,8 +151,8 @@ def test_write_and_load_mouse_round_trip_exactly(mouse, tmp_path):
 def test_stored_rates_are_reproduced_by_population_rates_from_the_saved_truth(mouse, tmp_path):
     arrays, truth = mouse
     simulate.save_ground_truth(tmp_path / "truth.npz", truth)
-    rates = simulate.population_rates(simulate.load_ground_truth(tmp_path / "truth.npz"), arrays.images, arrays.behavior,
-                                      arrays.pupil_center)
+    rates = simulate.population_rates(simulate.load_ground_truth(tmp_path / "truth.npz"), arrays.images,
+                                      arrays.behavior, arrays.pupil_center)
     np.testing.assert_allclose(rates, truth["rates"], rtol=1e-5)
 
 
@@ -323,7 +323,8 @@ def test_running_multiplies_each_rate_by_its_planted_gain(centred_neurons):
 def test_an_eye_shift_moves_the_receptive_field(centred_neurons):
     # A vertical carrier (orientation 0): moving the probe along y changes only the envelope overlap, so
     # the preferred y offset is not confounded by a residual x misalignment of an oblique carrier.
-    neurons = {**centred_neurons, "eye_shift_gain": np.array(0.5), "orientation": np.zeros_like(centred_neurons["orientation"])}
+    neurons = {**centred_neurons, "eye_shift_gain": np.array(0.5),
+               "orientation": np.zeros_like(centred_neurons["orientation"])}
     i = 0
     probe_offsets = np.arange(-8, 9)
 

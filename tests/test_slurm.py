@@ -3,8 +3,9 @@
 The first two tests read the profile and dry-run it; they run everywhere. The scheduler tests need
 root and the Debian packages of tests/slurm/install.sh (`make test` installs them when it runs as
 root with apt); elsewhere they skip and say why. They share one scheduler session: the tiny config
-is run through `--profile profiles/slurm` (plus tests/slurm/profile: polling and threads only), and
-one training job is killed after its first epoch to check that its retry resumes from the checkpoint.
+is run through `--profile profiles/slurm` (plus tests/slurm/profile: polling, threads, device=cpu), and
+one training job gets SLURM's time-limit warning (SIGUSR1) after its first epoch, to check that it
+checkpoints mid-epoch and stops, and that its retry resumes from that step.
 Every command runs under `timeout -k 30 N`; the daemons are stopped by PID at the end, always.
 """
 import os
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+from v1twin import walltime
 
 from conftest import REPO, SNAKEMAKE, TINY_CONFIG
 
@@ -55,7 +58,8 @@ def requests_gpu(resources: dict) -> bool:
 
 
 def expected_partition(settings: dict, rule: str) -> str:
-    return settings["set-resources"].get(rule, {}).get("slurm_partition", settings["default-resources"]["slurm_partition"])
+    default = settings["default-resources"]["slurm_partition"]
+    return settings["set-resources"].get(rule, {}).get("slurm_partition", default)
 
 
 def bounded(command: list[str], seconds: int, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -76,7 +80,8 @@ def test_every_gpu_rule_gets_a_gpu_node_in_the_profile():
         resources = settings["set-resources"].get(rule)
         assert resources is not None, f"GPU rule {rule} has no entry under set-resources in {PROFILE}"
         assert requests_gpu(resources), f"{rule} gets no GPU in {PROFILE}"
-        assert {"slurm_partition", "mem_mb", "runtime", "cpus_per_task"} <= set(resources), rule
+        assert {"slurm_partition", "cpus_per_task"} <= set(resources), rule
+        assert not {"mem_mb", "runtime"} & set(resources), f"{rule}: time and memory are the rule's own"
     for rule, resources in settings["set-resources"].items():
         assert not requests_gpu(resources) or rule in gpu_rules, f"{rule} gets a GPU it does not declare"
 
@@ -121,14 +126,15 @@ def missing_prerequisite() -> str | None:
 
 
 def node_size(settings: dict) -> tuple[int, int]:
-    """CPUs and MB the test node offers: the machine's, or the largest request in the profile."""
+    """CPUs and MB the test node offers: the machine's, or the largest request in the profile and rules."""
     requests = [settings["default-resources"], *settings["set-resources"].values()]
 
     def largest(key: str, machine: int) -> int:
         return max([machine, *(r[key] for r in requests if isinstance(r.get(key), int))])
 
     machine_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20 - 1024
-    return largest("cpus_per_task", os.cpu_count() or 1), largest("mem_mb", machine_mb)
+    rules_mb = [int(mb) for path in RULES.glob("*.smk") for mb in re.findall(r"\bmem_mb=(\d+)", path.read_text())]
+    return largest("cpus_per_task", os.cpu_count() or 1), max(largest("mem_mb", machine_mb), *rules_mb)
 
 
 def free_port() -> int:
@@ -155,12 +161,14 @@ def cluster_environment(cluster_dir: Path, settings: dict) -> dict[str, str]:
     }
 
 
-def kill_after_first_epoch(snakemake: subprocess.Popen, workdir: Path, env: dict) -> None:
-    """Once the slow training job has checkpointed an epoch, SIGTERM all its processes.
+def warn_of_time_limit_after_first_epoch(snakemake: subprocess.Popen, workdir: Path, env: dict) -> None:
+    """Once the slow training job has checkpointed an epoch, send it what `--signal=USR1@300` sends
+    5 minutes before its time limit, without waiting hours for one.
 
-    That is what a job sees at its time limit (SIGTERM, then SIGKILL), without waiting a minute or
-    more for one. A plain `scancel` would not do: sacct then says "CANCELLED by 0", which this plugin
-    version does not recognise as a failure, and Snakemake would wait for the job forever.
+    `scancel --signal` without `--batch`/`--full` signals every process of the job's steps, like
+    `--signal` without `B:`: the plugin's `srun` step (the job's Snakemake, its shell, the rule's
+    script), not the batch shell. The job is only signalled, not cancelled: plugin 2.8 would wait for
+    a cancelled job forever (see profiles/slurm).
     """
     checkpoint = workdir / SLOW_MODEL / "training_state.pt"
     deadline = time.monotonic() + WORKFLOW_SECONDS
@@ -171,8 +179,8 @@ def kill_after_first_epoch(snakemake: subprocess.Popen, workdir: Path, env: dict
     queue = bounded(["squeue", "-h", "-o", "%i %k"], 30, env)
     job_ids = [line.split()[0] for line in queue.stdout.splitlines() if line.endswith(" " + SLOW_JOB_COMMENT)]
     assert len(job_ids) == 1, f"no single running job {SLOW_JOB_COMMENT} in the queue:\n{queue.stdout}{queue.stderr}"
-    kill = bounded(["scancel", "--signal=TERM", "--full", job_ids[0]], 30, env)
-    assert kill.returncode == 0, kill.stderr
+    warning = bounded(["scancel", "--signal=USR1", job_ids[0]], 30, env)
+    assert warning.returncode == 0, warning.stderr
 
 
 def submitted_jobs(log: str, env: dict) -> list[dict[str, str]]:
@@ -187,8 +195,8 @@ def submitted_jobs(log: str, env: dict) -> list[dict[str, str]]:
     return sorted(rows, key=lambda row: int(row["JobID"]))
 
 
-def run_workflow_with_a_killed_job(workdir: Path, env: dict) -> ClusterRun:
-    """Two models and their data under the shipped profile; the slow one is killed once, mid-training."""
+def run_workflow_with_a_stopped_job(workdir: Path, env: dict) -> ClusterRun:
+    """Two models and their data under the shipped profile; the slow one is stopped once, mid-training."""
     command = [
         "timeout", "-k", "30", str(WORKFLOW_SECONDS), SNAKEMAKE, "--snakefile", REPO / "Snakefile",
         "--directory", workdir, "--configfile", TINY_CONFIG, SLOW_TRAINING,
@@ -199,7 +207,7 @@ def run_workflow_with_a_killed_job(workdir: Path, env: dict) -> ClusterRun:
     with open(log_path, "w") as log, subprocess.Popen(list(map(str, command)), cwd=workdir, env=env,
                                                       stdout=log, stderr=subprocess.STDOUT) as snakemake:
         try:
-            kill_after_first_epoch(snakemake, workdir, env)
+            warn_of_time_limit_after_first_epoch(snakemake, workdir, env)
             returncode = snakemake.wait(timeout=WORKFLOW_SECONDS + 60)
         finally:
             if snakemake.poll() is None:
@@ -222,7 +230,7 @@ def cluster_run(tmp_path_factory) -> ClusterRun:
         started = bounded([SCRIPTS / "start.sh", cluster_dir], 120, env)
         if started.returncode != 0:
             pytest.skip(f"the single-node SLURM did not come up: {started.stderr.strip()[-1500:]}")
-        yield run_workflow_with_a_killed_job(tmp_path_factory.mktemp("slurm_workflow"), env)
+        yield run_workflow_with_a_stopped_job(tmp_path_factory.mktemp("slurm_workflow"), env)
     finally:
         stopped = bounded([SCRIPTS / "stop.sh", cluster_dir], 120, env)
         shutil.rmtree(cluster_dir, ignore_errors=True)
@@ -267,17 +275,27 @@ def test_gpu_rules_request_a_gpu_and_cpu_rules_do_not(cluster_run):
 
 
 @pytest.mark.timeout(480)
-def test_killed_training_job_is_retried_and_resumes_from_its_checkpoint(cluster_run):
+def test_training_job_warned_of_its_time_limit_stops_and_its_retry_resumes_mid_epoch(cluster_run):
     attempts = [job for job in cluster_run.jobs if job["Comment"] == SLOW_JOB_COMMENT]
     assert [job["State"] for job in attempts] == ["FAILED", "COMPLETED"], attempts
     first, retry = (limit_minutes(job["Timelimit"]) for job in attempts)
-    assert retry > first, "the retry gets more time than the attempt that was killed"
+    assert retry > first, "the retry gets more time than the attempt that was stopped"
 
+    # the first attempt's SLURM log: its Snakemake outlived the signal and reports the script's status
+    slurm_log = re.search(rf"SLURM jobid {attempts[0]['JobID']} \(log: (\S+)\)", cluster_run.log)
+    assert slurm_log, cluster_run.log[-6000:]
+    stopped_job = (cluster_run.workdir / slurm_log.group(1)).read_text()
+    assert f"returned non-zero exit status {walltime.EXIT_STATUS}." in stopped_job, stopped_job[-3000:]
+    # the first attempt's rule log, which the retry deletes, as `show-failed-logs` (profiles/slurm) showed it
+    stopped = re.search(r"stop requested \(SIGUSR1: time limit near\); checkpoint written in epoch (\d+) "
+                        r"after step (\d+) ", cluster_run.log)
+    assert stopped, cluster_run.log[-6000:]
     log = (cluster_run.workdir / "results/tiny/logs/train_model/slow/seed1.log").read_text()
-    resumed = re.search(r"resumed from \S+training_state\.pt after epoch (\d+)", log)
+    resumed = re.search(r"resumed from \S+training_state\.pt after epoch (\d+) and step (\d+) of epoch (\d+)", log)
     assert resumed, log
+    epoch, step = map(int, stopped.groups())
+    assert tuple(map(int, resumed.groups())) == (epoch - 1, step, epoch), "the retry resumes where the stop was"
     max_epochs = yaml.safe_load(SLOW_TRAINING.read_text())["variants"]["slow"]["training"]["max_epochs"]
-    assert 1 <= int(resumed.group(1)) < max_epochs
     history = (cluster_run.workdir / SLOW_MODEL / "training_log.csv").read_text().splitlines()
     epochs = [int(line.split(",")[0]) for line in history[1:]]
     assert epochs == list(range(1, max_epochs + 1)), "the history of both attempts, every epoch once"

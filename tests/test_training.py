@@ -1,13 +1,17 @@
 """The trainer on a toy problem: 2 mice x 10 neurons, tiny 12x16 images, a known linear-nonlinear truth."""
 
+import itertools
+import logging
 import math
+import re
+import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from v1twin import metrics, training
+from v1twin import metrics, training, walltime
 from v1twin.data import MouseArrays, MouseTensors, prepare_mouse
 from v1twin.files import content_digest
 from v1twin.models import build_model
@@ -243,6 +247,35 @@ def test_killed_and_resumed_run_matches_uninterrupted_run(toy, tmp_path: Path) -
     assert len(lines) == 1 + resumed.epochs
 
 
+def test_stop_signal_checkpoints_mid_epoch_and_the_rerun_matches_an_uninterrupted_run(
+        toy, tmp_path: Path, monkeypatch, caplog, send_stop_signal) -> None:
+    data, _ = toy
+    cfg = config(max_epochs=3)
+    reference = new_model(data)
+    uninterrupted = training.train(reference, data, cfg, tmp_path / "uninterrupted", 0, VARIANT)
+
+    objective, calls = training.mouse_objective, itertools.count(1)
+
+    def signal_in_epoch_2(*args):
+        if next(calls) == 17:  # 5 steps x 2 mice per epoch: epoch 2, step 4, first mouse
+            send_stop_signal()
+        return objective(*args)
+
+    monkeypatch.setattr(training, "mouse_objective", signal_in_epoch_2)
+    workdir = tmp_path / "stopped"
+    with pytest.raises(walltime.StopRequested, match="in epoch 2 after step 4 of 5"):
+        training.train(new_model(data), data, cfg, workdir, 0, VARIANT)
+    monkeypatch.setattr(training, "mouse_objective", objective)
+    monkeypatch.setattr(walltime, "_requested", False)  # the retry is a new process
+
+    caplog.set_level(logging.INFO, logger="v1twin.training")
+    resumed_model = new_model(data, seed=123)  # a different init: everything must come from the checkpoint
+    resumed = training.train(resumed_model, data, cfg, workdir, 0, VARIANT)
+    assert "after epoch 1 and step 4 of epoch 2" in caplog.text
+    assert without_seconds(resumed.history) == without_seconds(uninterrupted.history)
+    assert_same_weights(reference, resumed_model)
+
+
 def test_finished_state_is_reused_without_training(toy, tmp_path: Path, monkeypatch) -> None:
     # a job killed after training but before model.pt was written: the rerun must not train again
     data, _ = toy
@@ -358,5 +391,26 @@ def test_default_device_is_the_gpu_with_most_free_memory_chosen_once(monkeypatch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     try:
         assert training.default_device() == torch.device("cpu")
+    finally:
+        training.default_device.cache_clear()
+
+
+def test_device_setting_forces_the_cpu_or_requires_cuda_naming_the_node(monkeypatch) -> None:
+    monkeypatch.setattr(training, "_device_setting", "auto")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: (1e9, 8e9))
+    try:
+        assert training.configure_device("cpu") == torch.device("cpu")
+        assert training.default_device() == torch.device("cpu")  # what train() and load_model() use
+        assert training.configure_device("cuda") == torch.device("cuda", 0)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+        expected = f"CUDA is not available on node {socket.gethostname()} (CUDA_VISIBLE_DEVICES=, torch"
+        with pytest.raises(training.DeviceError, match=re.escape(expected)):
+            training.configure_device("cuda")
+        assert training.configure_device("auto") == torch.device("cpu")
+        with pytest.raises(ValueError, match="device must be one of"):
+            training.configure_device("gpu")
     finally:
         training.default_device.cache_clear()

@@ -3,7 +3,7 @@
 # The rules are generic over every model; the tables and figures compare the ANALYSED variants.
 # The regularization landscapes (R24 Fig. 3, L25 Figs. 3 and 5) and D25's discrete-vs-continuum test
 # follow at the end: they add sweep points and control variants to the across-seeds table.
-from v1twin.config import check_landscape_variants, landscape_sweep, regularization_label
+from v1twin.config import landscape_sweep, regularization_label
 
 CLUSTERING = config["clustering"]
 CLUSTER_VARIANTS = ANALYSED
@@ -13,13 +13,6 @@ FIRST_SEED = {v: variant_seeds(v)[0] for v in MODEL_VARIANTS}
 # with at least 2 seeds (sweep points, controls on other mice).
 SEED_COMPARED = CLUSTER_VARIANTS + [v for v in VARIANTS if v not in CLUSTER_VARIANTS and len(variant_seeds(v)) >= 2]
 SEED_COMPARED_RUNS = [(v, s) for v in SEED_COMPARED for s in variant_seeds(v)]
-
-if len(config["seeds"]) < 2:
-    raise ValueError(f"embedding consistency compares seeds: `seeds` needs at least 2 entries, got {config['seeds']}")
-if CLUSTERING["figure_k"] not in CLUSTERING["k_values"]:
-    raise ValueError(
-        f"clustering.figure_k ({CLUSTERING['figure_k']}) must be one of clustering.k_values {CLUSTERING['k_values']}"
-    )
 
 
 # Path templates; `.format(variant=..., seed=...)` names one file.
@@ -34,6 +27,10 @@ PLANTED_TABLE = f"{RESULTS}/consistency/planted_types.csv"
 SEPARABILITY_TABLE = f"{RESULTS}/consistency/planted_type_separability.csv"
 
 
+# The CPU analysis of a model (its embedding, clusterings, t-SNE map; minutes each) is one group: on a
+# cluster its jobs share one sbatch job, and profiles/slurm bundles several models per job.
+
+
 rule embeddings:
     """Readout features of the model's mice (config order), L2-normalized and rotation-aligned where equivariant."""
     input:
@@ -44,11 +41,15 @@ rule embeddings:
         mice=lambda wc: variant_mice(wc.variant),
     log:
         f"{LOGS}/embeddings/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/embeddings/{{variant}}/seed{{seed}}.tsv"
+    group:
+        "model_analysis"
     conda:
         CPU_ENV
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=4000,
         runtime=30,
     script:
         "../scripts/embeddings.py"
@@ -66,11 +67,15 @@ rule cluster_embeddings:
         random_state=CLUSTERING["random_state"],
     log:
         f"{LOGS}/cluster_embeddings/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/cluster_embeddings/{{variant}}/seed{{seed}}.tsv"
+    group:
+        "model_analysis"
     conda:
         CPU_ENV
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=4000,
         runtime=240,
     script:
         "../scripts/cluster.py"
@@ -89,11 +94,15 @@ rule kmeans_reruns:
         reruns=CLUSTERING["reruns"],
     log:
         f"{LOGS}/kmeans_reruns/{{variant}}.log",
+    benchmark:
+        f"{BENCHMARKS}/kmeans_reruns/{{variant}}.tsv"
+    group:
+        "model_analysis"
     conda:
         CPU_ENV
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=4000,
         runtime=240,
     script:
         "../scripts/kmeans_reruns.py"
@@ -109,11 +118,15 @@ rule tsne:
         tsne=CLUSTERING["tsne"],
     log:
         f"{LOGS}/tsne/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/tsne/{{variant}}/seed{{seed}}.tsv"
+    group:
+        "model_analysis"
     conda:
         CPU_ENV
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=4000,
         runtime=60,
     script:
         "../scripts/tsne.py"
@@ -166,6 +179,8 @@ rule response_correlation:
         image_scale=DATASET["image_scale"],
     log:
         f"{LOGS}/consistency/response_correlation.log",
+    benchmark:
+        f"{BENCHMARKS}/response_correlation.tsv"
     conda:
         CPU_ENV
     threads: 1
@@ -331,7 +346,6 @@ if SIMULATED:
 LANDSCAPES = config.get("landscapes", {})
 SWEEPS_TABLE = f"{RESULTS}/consistency/sweeps.csv"
 BETA_TABLE = f"{RESULTS}/consistency/adaptive_beta.csv"
-MODEL_MICE = {v: variant_mice(v) for v in MODEL_VARIANTS}
 ADAPTIVE_SWEEP = LANDSCAPES.get("adaptive_sweep")
 CORE_SWEEPS = LANDSCAPES.get("core_sweeps", [])
 # The sweeps of the sweep table: name -> {"base": variant, "points": {variant: {parameter: value}}}.
@@ -339,9 +353,11 @@ TABLED_SWEEPS = {
     name: landscape_sweep(config, name, VARIANTS) for name in ([ADAPTIVE_SWEEP] if ADAPTIVE_SWEEP else []) + CORE_SWEEPS
 }
 # Every training run of the tabled sweeps' bases and points (their test measures give the performance).
-SWEEP_RUNS = list(dict.fromkeys(
-    (v, s) for sweep in TABLED_SWEEPS.values() for v in [sweep["base"], *sweep["points"]] for s in variant_seeds(v)
-))
+SWEEP_RUNS = list(
+    dict.fromkeys(
+        (v, s) for sweep in TABLED_SWEEPS.values() for v in [sweep["base"], *sweep["points"]] for s in variant_seeds(v)
+    )
+)
 
 if TABLED_SWEEPS:
 
@@ -369,9 +385,6 @@ if TABLED_SWEEPS:
 if ADAPTIVE_SWEEP:
     ADAPTIVE_POINTS = list(TABLED_SWEEPS[ADAPTIVE_SWEEP]["points"])
     ADAPTIVE_MICE = variant_mice(ADAPTIVE_POINTS[0])
-    not_adaptive = [v for v in ADAPTIVE_POINTS if VARIANTS[v]["readout"].get("regularizer") != "adaptive"]
-    if not_adaptive:
-        raise ValueError(f"landscapes.adaptive_sweep: variant(s) {not_adaptive} have no adaptive readout regularizer")
 
     rule adaptive_beta:
         """Per neuron of each adaptive sweep point (first seed): learned β, test correlation, oracle, planted type."""
@@ -387,6 +400,8 @@ if ADAPTIVE_SWEEP:
             image_scale=DATASET["image_scale"],
         log:
             f"{LOGS}/consistency/adaptive_beta.log",
+        benchmark:
+            f"{BENCHMARKS}/adaptive_beta.tsv"
         conda:
             CPU_ENV
         threads: 1
@@ -443,7 +458,6 @@ if CORE_SWEEPS:
 if LANDSCAPES.get("tsne_rows"):
     TSNE_ROWS = LANDSCAPES["tsne_rows"]
     TSNE_ROW_VARIANTS = [v for row in TSNE_ROWS.values() for v in row]
-    check_landscape_variants("tsne_rows", TSNE_ROW_VARIANTS, MODEL_MICE, MICE)
 
     rule figure_tsne_landscape:
         """L25 Fig. 3: t-SNE maps by readout (rows) and regularization strength (columns), with performance."""
@@ -475,9 +489,6 @@ if LANDSCAPES.get("tsne_rows"):
 
 if LANDSCAPES.get("controls"):
     CONTROLS = LANDSCAPES["controls"]
-    if not SIMULATED:
-        raise ValueError("landscapes.controls compare simulated populations; they need dataset.source: simulate")
-    check_landscape_variants("controls", list(CONTROLS.values()), MODEL_MICE)
     DISCRETE_MOUSE = variant_mice(CONTROLS["discrete"])[0]
     DISCRETE_TYPES = {**DATASET["simulation"], **DATASET.get("extra_mice", {}).get(DISCRETE_MOUSE, {})}["n_types"]
 

@@ -1,8 +1,14 @@
-# Shared names and path helpers for every rule file.
+# Shared names and path helpers for every rule file (VARIANTS, the checked config's models, comes
+# from the Snakefile).
 import posixpath
 import re
 
-from v1twin.config import dataset_mice, expand_variants, training_runs
+from v1twin import walltime
+from v1twin.config import dataset_mice, pruned_variants, study_variants, training_runs
+
+# SLURM's SIGUSR1 before the time limit (profiles/slurm) reaches every process of a job step: this
+# Snakemake process and its shells ignore it, the rule's script checkpoints and stops (v1twin.walltime).
+walltime.ignore()
 
 DATASET = config["dataset"]
 DATASET_NAME = DATASET["name"]
@@ -11,19 +17,19 @@ ALL_MICE = dataset_mice(config)  # plus dataset.extra_mice (simulated controls s
 RESOURCES = f"resources/{DATASET_NAME}"
 RESULTS = f"results/{DATASET_NAME}"
 LOGS = f"{RESULTS}/logs"
-VARIANTS = expand_variants(config)
+# `benchmark:` files of every job submitted to a cluster (wall time, peak memory, CPU time: to size
+# the rules' `runtime` and `mem_mb`), one folder per rule, named like the job's log.
+BENCHMARKS = f"{RESULTS}/benchmarks"
 RUNS = training_runs(VARIANTS)
 SIMULATED = DATASET["source"] == "simulate"
-if DATASET.get("extra_mice") and not SIMULATED:
-    raise ValueError("dataset.extra_mice are simulated controls; they need dataset.source: simulate")
 
 # The selected pruned model of a variant is analysed like a trained variant, named <variant>-pruned.
-PRUNED = {f"{v}-pruned": v for v in config.get("pruning", {}).get("variants", [])}
+PRUNED = pruned_variants(config)
 # Every model the analyses (embeddings, clustering, in-silico) accept: trained variants and pruned ones.
 MODEL_VARIANTS = [*VARIANTS, *PRUNED]
 # The models compared across seeds: named variants on the study's mice, and their pruned versions
 # (sweeps choose hyperparameters; controls on other mice have their own figures).
-STUDY_VARIANTS = [v for v in config["variants"] if VARIANTS[v]["mice"] == MICE]
+STUDY_VARIANTS = study_variants(config, VARIANTS)
 ANALYSED = STUDY_VARIANTS + list(PRUNED)
 
 

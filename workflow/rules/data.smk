@@ -14,13 +14,16 @@ if SIMULATED:
             seed=lambda wc: DATASET["simulation"]["seed"] + 1 + ALL_MICE.index(wc.mouse),
         log:
             f"{LOGS}/simulate_mouse/{{mouse}}.log",
+        benchmark:
+            f"{BENCHMARKS}/simulate_mouse/{{mouse}}.tsv"
         conda:
             CPU_ENV
         resources:
-            mem_mb=4000,
+            mem_mb=8000,
             runtime=30,
         script:
             "../scripts/simulate_mouse.py"
+
 else:
 
     rule download_sensorium:
@@ -49,10 +52,12 @@ rule build_cache:
         directory(f"{RESOURCES}/{{mouse}}.cache"),
     log:
         f"{LOGS}/build_cache/{{mouse}}.log",
+    benchmark:
+        f"{BENCHMARKS}/build_cache/{{mouse}}.tsv"
     conda:
         CPU_ENV
     resources:
-        mem_mb=8000,
-        runtime=60,
+        mem_mb=16000,
+        runtime=120,
     script:
         "../scripts/build_cache.py"

@@ -9,14 +9,6 @@ DECEMBER = config.get("december")
 
 if DECEMBER:
     DEC_VARIANT = DECEMBER["variant"]
-    if DEC_VARIANT not in ANALYSED:
-        raise ValueError(f"december.variant {DEC_VARIANT!r} must be a named variant on the study's mice ({ANALYSED})")
-    _missing_k = sorted(set(DECEMBER["k_values"]) - set(CLUSTERING["k_values"]))
-    if _missing_k:
-        raise ValueError(f"december.k_values {_missing_k} must be among clustering.k_values (the GMM baseline)")
-    if DECEMBER["figure_k"] not in DECEMBER["k_values"]:
-        raise ValueError(f"december.figure_k ({DECEMBER['figure_k']}) must be one of december.k_values")
-
     DEC_TRAINING = VARIANTS[DEC_VARIANT]["training"]
     DEC_RUNS = december_runs(DECEMBER, variant_seeds(DEC_VARIANT), DEC_TRAINING["lr"])
     DEC_MAIN = main_setting(DECEMBER, DEC_TRAINING["lr"])
@@ -25,8 +17,9 @@ if DECEMBER:
     DEC_CONFUSION_RUNS = main_runs(DEC_RUNS, DEC_MAIN, DEC_FIGURE_K)
     DEC_BETA_RUNS = sweep_runs(DEC_RUNS, DEC_MAIN, "beta", DEC_FIGURE_K, DEC_SEEDS[0])
     DEC_RUN_OF_FOLDER = {run.folder(RESULTS): run for run in DEC_RUNS}
-    DEC_RUN_PARAMS = [{"variant": r.variant, "pe": r.pe, "k": r.k, "beta": r.beta, "lr": r.lr, "seed": r.seed}
-                      for r in DEC_RUNS]
+    DEC_RUN_PARAMS = [
+        {"variant": r.variant, "pe": r.pe, "k": r.k, "beta": r.beta, "lr": r.lr, "seed": r.seed} for r in DEC_RUNS
+    ]
     NUMBER = r"[0-9][0-9.e+-]*"
 
     DEC_RUN_DIR = f"{RESULTS}/december/{{variant}}/pe{{pe}}-k{{k}}-beta{{beta}}-lr{{lr}}/seed{{seed}}"
@@ -51,15 +44,18 @@ if DECEMBER:
             seed=lambda wc: int(wc.seed),
             image_scale=DATASET["image_scale"],
             mice=MICE,
+            device=config["device"],
         log:
             f"{LOGS}/december_pretrain/{{variant}}/pe{{pe}}-seed{{seed}}.log",
+        benchmark:
+            f"{BENCHMARKS}/december_pretrain/{{variant}}/pe{{pe}}-seed{{seed}}.tsv"
         conda:
             GPU_ENV
         threads: 1
         resources:
             gpu=1,
             mem_mb=16000,
-            runtime=360,
+            runtime=lambda wc, attempt: 360 * attempt,
         wildcard_constraints:
             variant=re.escape(DEC_VARIANT),
             pe=r"\d+",
@@ -85,15 +81,18 @@ if DECEMBER:
             mixture={"nu": DECEMBER["nu"], "kmeans_n_init": DECEMBER["kmeans_n_init"]},
             image_scale=DATASET["image_scale"],
             mice=MICE,
+            device=config["device"],
         log:
             f"{LOGS}/december/{{variant}}/pe{{pe}}-k{{k}}-beta{{beta}}-lr{{lr}}-seed{{seed}}.log",
+        benchmark:
+            f"{BENCHMARKS}/december/{{variant}}/pe{{pe}}-k{{k}}-beta{{beta}}-lr{{lr}}-seed{{seed}}.tsv"
         conda:
             GPU_ENV
         threads: 1
         resources:
             gpu=1,
             mem_mb=16000,
-            runtime=360,
+            runtime=lambda wc, attempt: 360 * attempt,
         wildcard_constraints:
             variant=re.escape(DEC_VARIANT),
             pe=r"\d+",
@@ -113,11 +112,15 @@ if DECEMBER:
             tsne=CLUSTERING["tsne"],
         log:
             f"{LOGS}/december_tsne/{{variant}}/pe{{pe}}-k{{k}}-beta{{beta}}-lr{{lr}}-seed{{seed}}.log",
+        benchmark:
+            f"{BENCHMARKS}/december_tsne/{{variant}}/pe{{pe}}-k{{k}}-beta{{beta}}-lr{{lr}}-seed{{seed}}.tsv"
+        group:
+            "model_analysis"
         conda:
             CPU_ENV
         threads: 1
         resources:
-            mem_mb=8000,
+            mem_mb=4000,
             runtime=60,
         wildcard_constraints:
             variant=re.escape(DEC_VARIANT),
@@ -136,6 +139,8 @@ if DECEMBER:
             stimuli=DECEMBER["toy_stimuli"],
         log:
             f"{LOGS}/december_toy.log",
+        benchmark:
+            f"{BENCHMARKS}/december_toy.tsv"
         conda:
             CPU_ENV
         threads: 1
@@ -264,7 +269,6 @@ if DECEMBER:
             figure("december_agreement"),
         ]
     )
-
     if SIMULATED:
 
         rule december_planted_types:
@@ -296,8 +300,12 @@ if DECEMBER:
                 **figure_rule_outputs("december_confusion", category="DECEMber"),
             params:
                 plot="december.confusion_figure",
-                options={"seeds": [r.seed for r in DEC_CONFUSION_RUNS], "mice": MICE,
-                         "main": DEC_MAIN, "variant": DEC_VARIANT},
+                options={
+                    "seeds": [r.seed for r in DEC_CONFUSION_RUNS],
+                    "mice": MICE,
+                    "main": DEC_MAIN,
+                    "variant": DEC_VARIANT,
+                },
             log:
                 f"{LOGS}/figures/december_confusion.log",
             localrule: True

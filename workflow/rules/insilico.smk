@@ -31,8 +31,11 @@ rule gabor_search:
         batch_size=INSILICO["batch_size"],
         checkpoint_seconds=INSILICO["checkpoint_seconds"],
         state=lambda wc: f"{INSILICO_DIR}/{wc.variant}/seed{wc.seed}/gabor_search.state.pt",
+        device=config["device"],
     log:
         f"{LOGS}/gabor_search/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/gabor_search/{{variant}}/seed{{seed}}.tsv"
     conda:
         GPU_ENV
     threads: 1
@@ -56,8 +59,11 @@ rule tuning_curves:
         batch_size=INSILICO["batch_size"],
         checkpoint_seconds=INSILICO["checkpoint_seconds"],
         state=lambda wc: f"{INSILICO_DIR}/{wc.variant}/seed{wc.seed}/tuning.state.pt",
+        device=config["device"],
     log:
         f"{LOGS}/tuning_curves/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/tuning_curves/{{variant}}/seed{{seed}}.tsv"
     conda:
         GPU_ENV
     threads: 1

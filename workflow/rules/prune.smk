@@ -8,12 +8,6 @@ from v1twin.pruning import core_features, pruning_steps
 PRUNING = config.get("pruning", {})
 PRUNING_VARIANTS = list(PRUNED.values())
 
-for _variant in PRUNING_VARIANTS:
-    if _variant not in ANALYSED:
-        raise ValueError(
-            f"pruning.variants: {_variant!r} must be a variant of `variants` trained on the study mice "
-            f"(known: {', '.join(v for v in ANALYSED if v not in PRUNED)})"
-        )
 # Features of each pruned variant's core and the steps down to pruning.min_channels.
 PRUNING_FEATURES = {v: core_features(VARIANTS[v]["core"]) for v in PRUNING_VARIANTS}
 PRUNING_STEPS = {v: pruning_steps(PRUNING_FEATURES[v], PRUNING["min_channels"]) for v in PRUNING_VARIANTS}
@@ -37,15 +31,18 @@ if PRUNING_VARIANTS:
             step=lambda wc: int(wc.step),
             training=lambda wc: VARIANTS[wc.variant]["training"],
             fine_tune_epochs=PRUNING["fine_tune_epochs"],
+            device=config["device"],
         log:
             f"{LOGS}/prune_step/{{variant}}/seed{{seed}}/step{{step}}.log",
+        benchmark:
+            f"{BENCHMARKS}/prune_step/{{variant}}/seed{{seed}}/step{{step}}.tsv"
         conda:
             GPU_ENV
         threads: 1
         resources:
             gpu=1,
             mem_mb=16000,
-            runtime=360,
+            runtime=lambda wc, attempt: 360 * attempt,
         wildcard_constraints:
             variant=PRUNING_CONSTRAINT,
             step=r"[1-9]\d*",
@@ -90,15 +87,18 @@ if PRUNING_VARIANTS:
         params:
             mice=lambda wc: variant_mice(wc.variant),
             image_scale=DATASET["image_scale"],
+            device=config["device"],
         log:
             f"{LOGS}/pruned_model/{{variant}}/seed{{seed}}.log",
+        benchmark:
+            f"{BENCHMARKS}/pruned_model/{{variant}}/seed{{seed}}.tsv"
         conda:
             GPU_ENV
         threads: 1
         resources:
             gpu=1,
             mem_mb=16000,
-            runtime=30,
+            runtime=lambda wc, attempt: 30 * attempt,
         wildcard_constraints:
             variant=PRUNING_CONSTRAINT,
         script:
@@ -178,6 +178,4 @@ if PRUNING_VARIANTS:
         script:
             "../scripts/plot.py"
 
-    ALL_FIGURES.extend(
-        [PRUNING_TABLE, figure("pruning_curves"), figure("pruning_ari"), figure("pruning_tradeoff")]
-    )
+    ALL_FIGURES.extend([PRUNING_TABLE, figure("pruning_curves"), figure("pruning_ari"), figure("pruning_tradeoff")])

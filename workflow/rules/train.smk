@@ -16,15 +16,18 @@ rule train_model:
         seed=lambda wc: int(wc.seed),
         image_scale=DATASET["image_scale"],
         mice=lambda wc: variant_mice(wc.variant),
+        device=config["device"],
     log:
         f"{LOGS}/train_model/{{variant}}/seed{{seed}}.log",
+    benchmark:
+        f"{BENCHMARKS}/train_model/{{variant}}/seed{{seed}}.tsv"
     conda:
         GPU_ENV
     threads: 1
     resources:
         gpu=1,
         mem_mb=16000,
-        runtime=360,
+        runtime=lambda wc, attempt: 360 * attempt,  # minutes; a retry resumes from the checkpoint, with more time
     wildcard_constraints:
         variant="|".join(map(re.escape, VARIANTS)),
     script:

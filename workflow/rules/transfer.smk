@@ -35,15 +35,18 @@ if TRANSFER:
             run=lambda wc: TRANSFER_RUNS[wc.run],
             settings=TRANSFER_RUN_SETTINGS,
             image_scale=DATASET["image_scale"],
+            device=config["device"],
         log:
             f"{LOGS}/transfer_run/{{run}}.log",
+        benchmark:
+            f"{BENCHMARKS}/transfer_run/{{run}}.tsv"
         conda:
             GPU_ENV
         threads: 1
         resources:
             gpu=1,
             mem_mb=16000,
-            runtime=180,
+            runtime=lambda wc, attempt: 180 * attempt,
         wildcard_constraints:
             run="|".join(map(re.escape, TRANSFER_RUNS)),
         script:

@@ -2,6 +2,8 @@
 import logging
 from pathlib import Path
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin.data import build_cache
 from v1twin.files import rule_log
 

@@ -3,6 +3,8 @@ import logging
 
 from threadpoolctl import threadpool_limits
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin.clustering import cluster_embedding, load_embeddings, save_labels
 from v1twin.files import rule_log
 

@@ -7,6 +7,8 @@ import logging
 
 import torch
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin import clustering
 from v1twin.data import load_training_mice
 from v1twin.files import by_variant, rule_log, write_table

@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from sklearn.metrics import adjusted_rand_score
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin import december, training
 from v1twin.clustering import save_embeddings
 from v1twin.data import load_training_mice
@@ -32,6 +34,7 @@ def check_units(model_path, data) -> None:
 
 def main(rule) -> None:
     torch.set_num_threads(rule.threads)
+    training.configure_device(rule.params.device)  # first: `device: cuda` on a node without a GPU fails here
     names, run, variant = list(rule.params.mice), dict(rule.params.run), dict(rule.params.variant)
     seed = run["seed"]
     settings = december.DecemberSettings(k=run["k"], beta=run["beta"], **rule.params.mixture, random_state=seed)

@@ -3,6 +3,8 @@ import logging
 
 import torch
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin import december
 from v1twin.files import rule_log, write_npz
 

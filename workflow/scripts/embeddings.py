@@ -1,6 +1,8 @@
 """Snakemake entry point of rule embeddings: one model's readout features -> aligned, normalized embeddings."""
 import logging
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin.clustering import model_embeddings, save_embeddings
 from v1twin.files import rule_log
 

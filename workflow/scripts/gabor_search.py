@@ -8,12 +8,15 @@ import time
 
 import torch
 
-from v1twin import insilico
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
+from v1twin import insilico, training
 from v1twin.files import content_digest, rule_log, write_table
 
 
 def main(rule) -> None:
     torch.set_num_threads(rule.threads)
+    training.configure_device(rule.params.device)  # first: `device: cuda` on a node without a GPU fails here
     start = time.perf_counter()
     saved = insilico.SavedModel.load(rule.input.model)
     grid = insilico.GaborGrid.from_config(dict(rule.params.grid))

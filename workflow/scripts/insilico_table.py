@@ -2,6 +2,8 @@
 simulated data, the check against the planted neurons. The rule's name picks the table."""
 import logging
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin import insilico
 from v1twin.files import by_variant, read_table, rule_log, write_table
 from v1twin.simulate import load_ground_truth

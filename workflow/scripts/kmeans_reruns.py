@@ -3,6 +3,8 @@ import logging
 
 from threadpoolctl import threadpool_limits
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin.clustering import kmeans_rerun_agreement, load_embeddings
 from v1twin.files import rule_log, write_table
 

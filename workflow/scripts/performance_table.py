@@ -1,6 +1,8 @@
 """Snakemake entry point of rule performance_table: collect every model's test measures into one CSV."""
 import logging
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin.files import rule_log
 from v1twin.training import performance_table
 

@@ -6,6 +6,8 @@ PNG is written beside it) and the rule's `params.options`.
 import importlib
 import logging
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin.files import rule_log
 
 with rule_log(snakemake.log[0]):  # noqa: F821

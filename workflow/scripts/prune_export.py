@@ -5,6 +5,8 @@ import shutil
 
 import torch
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin import pruning, training
 from v1twin.data import load_training_mice
 from v1twin.files import atomic_file, rule_log, write_json
@@ -13,6 +15,7 @@ from v1twin.simulate import load_ground_truth
 
 def main(rule) -> None:
     torch.set_num_threads(rule.threads)
+    training.configure_device(rule.params.device)  # first: `device: cuda` on a node without a GPU fails here
     names = list(rule.params.mice)
     selection = pruning.read_selection(rule.input.selection)
     step_models = list(rule.input.step_models)  # step 0 (the trained model) first

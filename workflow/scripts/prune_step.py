@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin import pruning, training
 from v1twin.data import load_training_mice
 from v1twin.files import content_digest, rule_log, write_json
@@ -17,6 +19,7 @@ from v1twin.files import content_digest, rule_log, write_json
 
 def main(rule) -> None:
     torch.set_num_threads(rule.threads)
+    training.configure_device(rule.params.device)  # first: `device: cuda` on a node without a GPU fails here
     names, seed = list(rule.params.mice), int(rule.params.seed)
     model_path = Path(rule.output.model)
     data = load_training_mice(dict(zip(names, rule.input.caches, strict=True)), rule.params.image_scale)
@@ -29,7 +32,8 @@ def main(rule) -> None:
     logging.info("removed feature %d (%d left): validation correlation %.4f -> %.4f masked -> %.4f fine-tuned",
                  removal["removed_feature"], removal["channels"], removal["val_correlation_before"],
                  removal["val_correlation_masked"], removal["val_correlation"])
-    removal = {"step": int(rule.params.step), **removal, "fine_tune": {**removal["fine_tune"], "training": asdict(config)}}
+    removal = {"step": int(rule.params.step), **removal,
+               "fine_tune": {**removal["fine_tune"], "training": asdict(config)}}
     mice_info = {name: training.mouse_info(mouse) for name, mouse in data.items()}
     extras = {**source["extras"], "pruning": removal}
     training.save_model(model_path, model, source["variant"], mice_info, source["input_shape"], extras)

@@ -1,6 +1,8 @@
 """Snakemake entry point of rule pruning_table: every pruned variant's curves in one table (R24 Fig. 4A)."""
 import logging
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin import pruning
 from v1twin.files import rule_log, write_table
 

@@ -6,6 +6,8 @@ truth (an .npz beside the folder) is written atomically too.
 import logging
 from pathlib import Path
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin.data import write_mouse
 from v1twin.files import rule_log, staged_folder
 from v1twin.simulate import save_ground_truth, simulate_mouse, simulation_summary

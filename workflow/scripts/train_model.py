@@ -9,6 +9,8 @@ from pathlib import Path
 
 import torch
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin import training
 from v1twin.data import load_training_mice
 from v1twin.files import content_digest, rule_log, write_json
@@ -18,6 +20,7 @@ from v1twin.simulate import load_ground_truth
 
 def main(rule) -> None:
     torch.set_num_threads(rule.threads)
+    training.configure_device(rule.params.device)  # first: `device: cuda` on a node without a GPU fails here
     names, seed, variant = list(rule.params.mice), int(rule.params.seed), dict(rule.params.variant)
     config = training.TrainingConfig.from_dict(dict(rule.params.training))
     model_path = Path(rule.output.model)

@@ -1,6 +1,8 @@
 """Snakemake entry point of rule tsne: a 2-D openTSNE map of one embedding's neuron subset."""
 import logging
 
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
 from v1twin.clustering import load_embeddings, tsne_table
 from v1twin.files import rule_log, write_table
 

@@ -29,14 +29,14 @@ from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score, v_measure_score
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold, cross_val_score
-from tqdm import tqdm
 
 from v1twin import metrics
 from v1twin.data import MouseTensors
+from v1twin.files import read_npz, read_table, write_npz
 from v1twin.models import RotationEquivariantCore
 from v1twin.models.network import CORE_DEFAULTS, READOUT_DEFAULTS, resolve_config
+from v1twin.progress import progress_bar
 from v1twin.simulate import load_ground_truth
-from v1twin.files import read_npz, read_table, write_npz
 from v1twin.training import TrainingConfig, load_checkpoint, load_model, performance_table, predict
 
 log = logging.getLogger(__name__)
@@ -139,13 +139,15 @@ def model_embeddings(model_path: str | Path, mice: list[str]) -> Embeddings:
     unit_ids = content["extras"].get("unit_ids", {})
     missing = [mouse for mouse in mice if mouse not in model.readouts or mouse not in unit_ids]
     if missing:
-        raise ClusteringError(f"{model_path}: no readout or unit ids for mice {missing} (it has {list(model.readouts)})")
+        raise ClusteringError(f"{model_path}: no readout or unit ids for mice {missing} "
+                              f"(it has {list(model.readouts)})")
     features, mouse_column, unit_column = [], [], []
     for mouse in mice:
         weights = model.readouts[mouse].features.detach().cpu().numpy()
         ids = np.asarray(unit_ids[mouse], dtype=np.int64)
         if len(ids) != len(weights):
-            raise ClusteringError(f"{model_path}: mouse {mouse} has {len(weights)} readout rows but {len(ids)} unit ids")
+            raise ClusteringError(f"{model_path}: mouse {mouse} has {len(weights)} readout rows "
+                                  f"but {len(ids)} unit ids")
         features.append(weights)
         mouse_column.append(np.full(len(ids), mouse))
         unit_column.append(ids)
@@ -182,7 +184,8 @@ def save_embeddings(path: str | Path, embeddings: Embeddings) -> None:
 
 def load_embeddings(path: str | Path) -> Embeddings:
     """Read what `save_embeddings` wrote; a missing array or a row-count mismatch names the file."""
-    content = read_npz(path, ("embedding", "features", "mouse", "unit_id", "rotation_shift", "aligned"), ClusteringError)
+    content = read_npz(path, ("embedding", "features", "mouse", "unit_id", "rotation_shift", "aligned"),
+                       ClusteringError)
     embeddings = Embeddings(
         embedding=content["embedding"],
         features=content["features"],
@@ -191,7 +194,8 @@ def load_embeddings(path: str | Path) -> Embeddings:
         rotation_shift=content["rotation_shift"],
         aligned=bool(content["aligned"]),
     )
-    rows = {name: len(getattr(embeddings, name)) for name in ("embedding", "features", "mouse", "unit_id", "rotation_shift")}
+    rows = {name: len(getattr(embeddings, name))
+            for name in ("embedding", "features", "mouse", "unit_id", "rotation_shift")}
     if len(set(rows.values())) != 1 or embeddings.embedding.ndim != 2:
         raise ClusteringError(f"{path}: arrays disagree on the number of neurons {rows}")
     return embeddings
@@ -249,7 +253,7 @@ def cluster_embedding(embeddings: Embeddings, k_values: list[int], n_init: int, 
     """k-means and GMM labels at every K."""
     _check_k_values(k_values, len(embeddings.embedding))
     labels = {method: [] for method in METHODS}
-    for k, method in tqdm(list(itertools.product(k_values, METHODS)), desc="clustering", disable=None):
+    for k, method in progress_bar(list(itertools.product(k_values, METHODS)), desc="clustering"):
         labels[method].append(CLUSTERERS[method](embeddings.embedding, k, n_init, random_state))
         log.info("%s with K = %d done", method, k)
     return ClusterLabels(
@@ -261,7 +265,8 @@ def cluster_embedding(embeddings: Embeddings, k_values: list[int], n_init: int, 
 
 
 def save_labels(path: str | Path, labels: ClusterLabels) -> None:
-    write_npz(path, dict(k_values=labels.k_values, mouse=labels.mouse.astype(str), unit_id=labels.unit_id, **labels.labels))
+    write_npz(path, dict(k_values=labels.k_values, mouse=labels.mouse.astype(str), unit_id=labels.unit_id,
+                         **labels.labels))
 
 
 def load_labels(path: str | Path) -> ClusterLabels:
@@ -290,7 +295,7 @@ def kmeans_rerun_agreement(
     """
     _check_k_values(k_values, len(embeddings.embedding))
     rows = []
-    for k in tqdm(k_values, desc="k-means reruns", disable=None):
+    for k in progress_bar(k_values, desc="k-means reruns", unit="k"):
         runs = [kmeans_labels(embeddings.embedding, k, n_init, random_state + run) for run in range(reruns)]
         for run_a, run_b in itertools.combinations(range(reruns), 2):
             rows.append({"k": k, "run_a": run_a, "run_b": run_b, "ari": adjusted_rand_score(runs[run_a], runs[run_b])})
@@ -508,7 +513,8 @@ def separability_table(
             embeddings = load_embeddings(path)
             truth = truth_columns(truths, embeddings.mouse, ("cell_type", "orientation", "phase", "type_coordinates"),
                                   truth_files)
-            rows.append({"variant": variant, "seed": model_seed, **type_separability(embeddings.embedding, truth, seed)})
+            rows.append({"variant": variant, "seed": model_seed,
+                         **type_separability(embeddings.embedding, truth, seed)})
     return pd.DataFrame(rows, columns=SEPARABILITY_COLUMNS)
 
 
@@ -532,7 +538,9 @@ def predict_test_tier(model_path: str | Path, data: dict[str, MouseTensors]) -> 
     return {name: predict(model, mouse, mouse.indices("test")) for name, mouse in data.items()}
 
 
-def prediction_correlation(predictions_a: dict[str, np.ndarray], predictions_b: dict[str, np.ndarray]) -> dict[str, float]:
+def prediction_correlation(
+    predictions_a: dict[str, np.ndarray], predictions_b: dict[str, np.ndarray]
+) -> dict[str, float]:
     """Mean over neurons of the Pearson r between two fits' predictions, per mouse and over all neurons."""
     per_neuron = {mouse: metrics.correlation(predictions_a[mouse], predictions_b[mouse]) for mouse in predictions_a}
     return {
@@ -547,10 +555,11 @@ def response_correlation_table(
     """Per variant, seed pair and mouse (and 'all'): mean per-neuron correlation of the test predictions."""
     rows = []
     for variant, files in model_files.items():
-        predictions = {seed: predict_test_tier(path, data) for seed, path in tqdm(files.items(), desc=variant, disable=None)}
+        predictions = {seed: predict_test_tier(path, data) for seed, path in progress_bar(files.items(), desc=variant)}
         for seed_a, seed_b in itertools.combinations(files, 2):
             for mouse, value in prediction_correlation(predictions[seed_a], predictions[seed_b]).items():
-                rows.append({"variant": variant, "seed_a": seed_a, "seed_b": seed_b, "mouse": mouse, "correlation": value})
+                rows.append({"variant": variant, "seed_a": seed_a, "seed_b": seed_b, "mouse": mouse,
+                             "correlation": value})
     return pd.DataFrame(rows, columns=["variant", "seed_a", "seed_b", "mouse", "correlation"])
 
 
@@ -593,7 +602,9 @@ def tsne(embedding: np.ndarray, exaggeration: float, seed: int, n_jobs: int = 1)
     return np.asarray(model.fit(np.asarray(embedding, dtype=np.float64)))
 
 
-def tsne_table(embeddings: Embeddings, neurons_per_mouse: int, exaggeration: float, seed: int, n_jobs: int = 1) -> pd.DataFrame:
+def tsne_table(
+    embeddings: Embeddings, neurons_per_mouse: int, exaggeration: float, seed: int, n_jobs: int = 1
+) -> pd.DataFrame:
     """t-SNE of a subset of neurons: columns mouse, unit_id, x, y."""
     rows = tsne_subset(embeddings.mouse, embeddings.unit_id, neurons_per_mouse, seed)
     coordinates = tsne(embeddings.embedding[rows], exaggeration, seed, n_jobs)
@@ -649,7 +660,8 @@ def sweep_table(across_seeds: pd.DataFrame, performance: pd.DataFrame, sweeps: d
             if rows.empty or variant not in performance_by_variant.index:
                 raise ClusteringError(f"sweep {sweep}: variant {variant} is missing from the across-seeds "
                                       f"or the performance table (needs at least 2 trained seeds)")
-            rows = rows[["variant", "method", "k", "n_pairs", "ari_mean", "ari_sd"]].assign(sweep=sweep, role=role, **values)
+            rows = rows[["variant", "method", "k", "n_pairs", "ari_mean", "ari_sd"]].assign(sweep=sweep, role=role,
+                                                                                            **values)
             tables.append(rows.assign(**performance_by_variant.loc[variant].to_dict()))
     table = pd.concat(tables, ignore_index=True).astype({"n_seeds": np.int64})
     leading = ["sweep", "variant", "role"]

@@ -37,7 +37,13 @@ import torch.nn.functional as F
 from sklearn.metrics import adjusted_rand_score
 
 from v1twin.clustering import (
-    AGREEMENT_MEASURES, Embeddings, agreement, align_rotations, kmeans_labels, planted_types, summarize,
+    AGREEMENT_MEASURES,
+    Embeddings,
+    agreement,
+    align_rotations,
+    kmeans_labels,
+    planted_types,
+    summarize,
 )
 from v1twin.files import read_npz, write_npz
 from v1twin.models import RotationEquivariantCore, V1Model
@@ -444,7 +450,10 @@ def _metrics_row(path: str | Path) -> dict[str, Any]:
 
 
 def run_table(
-    runs: list[DecemberRun], metrics_files: list[str | Path], baseline_files: list[str | Path], baseline_seeds: list[int]
+    runs: list[DecemberRun],
+    metrics_files: list[str | Path],
+    baseline_files: list[str | Path],
+    baseline_seeds: list[int],
 ) -> pd.DataFrame:
     """One row per DECEMber run (model 'DECEMber') and per seed of the base variant trained without
     the loss (model 'baseline'): settings, test measures and timings."""
@@ -487,8 +496,11 @@ def across_seed_table(runs: list[DecemberRun], clusters_files: list[str | Path])
     return pd.concat(tables, ignore_index=True)
 
 
-def with_baseline(december: pd.DataFrame, baseline_table: pd.DataFrame, variant: str, k_values: list[int]) -> pd.DataFrame:
-    """The DECEMber rows beside the k-means and GMM rows of the same variant (trained without the loss) at `k_values`."""
+def with_baseline(
+    december: pd.DataFrame, baseline_table: pd.DataFrame, variant: str, k_values: list[int]
+) -> pd.DataFrame:
+    """The DECEMber rows beside the k-means and GMM rows of the same variant (trained without the loss) at
+    `k_values`."""
     baseline = baseline_table[(baseline_table["variant"] == variant) & baseline_table["k"].isin(k_values)]
     missing = sorted(set(k_values) - set(baseline["k"]))
     if missing:

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from v1twin import walltime
+
 
 @contextlib.contextmanager
 def staged_folder(target: Path) -> Iterator[Path]:
@@ -70,15 +72,21 @@ def content_digest(path: str | Path) -> str:
 def rule_log(log_path: str | Path) -> Iterator[None]:
     """Send logging and stderr (progress bars, warnings) of a rule's script to its log file.
 
-    A failure is logged with its traceback before it propagates, so the log alone explains it. The
-    log is appended to, so a job retried after being killed keeps the story of its earlier attempts.
+    A failure is logged with its traceback before it propagates, so the log alone explains it.
+    Snakemake removes a job's log before each attempt; a retry's log says where it resumed from.
+    SIGUSR1 (SLURM's warning before the time limit) makes the script's long loop write its
+    checkpoint and stop; the script then exits with walltime.EXIT_STATUS, so that a retry resumes.
     """
     with open(log_path, "a") as log_file, contextlib.redirect_stderr(log_file):
         logging.basicConfig(stream=log_file, level=logging.INFO, force=True,
                             format="%(asctime)s %(levelname)s %(message)s")
         logging.info("---- start (pid %d) ----", os.getpid())
+        walltime.install()
         try:
             yield
+        except walltime.StopRequested as stop:
+            logging.warning("%s; exiting with status %d so that a retry resumes from it", stop, walltime.EXIT_STATUS)
+            raise SystemExit(walltime.EXIT_STATUS) from None
         except Exception:
             logging.exception("failed")
             raise

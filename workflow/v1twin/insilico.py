@@ -34,11 +34,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
+from v1twin import walltime
 from v1twin.files import atomic_file, read_npz, write_npz
 from v1twin.models import FactorizedReadout, GaussianReadout, V1Model
 from v1twin.models.network import elu_plus_one
+from v1twin.progress import progress_bar
 from v1twin.training import default_device, load_checkpoint, load_model
 
 log = logging.getLogger(__name__)
@@ -330,7 +331,8 @@ def gaussian_positions(model: V1Model, mouse: str, input_shape: tuple[int, int, 
 
 
 class Checkpoint:
-    """State of a long loop, saved atomically every `interval` seconds so a killed job resumes.
+    """State of a long loop, saved atomically every `interval` seconds so a killed job resumes, and at
+    once when the job is asked to stop before its time limit (v1twin.walltime).
 
     A state written by another run (other model, grid or settings: `identity`) is refused.
     """
@@ -356,6 +358,15 @@ class Checkpoint:
 
     def due(self) -> bool:
         return self.path is not None and time.monotonic() - self.last_save >= self.interval
+
+    def update(self, state: Callable[[], dict[str, Any]], where: str) -> None:
+        """Call after each unit of work: saves `state()` when due; on a stop request saves it and stops
+        the job (`where` says how far it got). Without a path nothing can resume, so nothing stops."""
+        stop = self.path is not None and walltime.requested()
+        if stop or self.due():
+            self.save(state())
+        if stop:
+            walltime.stop(f"to {self.path} {where}")
 
     def save(self, state: dict[str, Any]) -> None:
         with atomic_file(self.path) as temporary:
@@ -419,8 +430,8 @@ def search_probe(probe: Probe, grid: GaborGrid, locations: np.ndarray, batch_siz
         state = {"next": 0, "best": torch.full((probe.n_neurons,), -torch.inf),
                  "index": torch.zeros(probe.n_neurons, dtype=torch.long)}
     best, index = state["best"].to(probe.device), state["index"].to(probe.device)
-    for number in tqdm(range(state["next"], len(batches)), desc=f"Gabor search {probe.mouse}", disable=None,
-                       leave=False):
+    for number in progress_bar(range(state["next"], len(batches)), total=len(batches), initial=state["next"],
+                               desc=f"Gabor search {probe.mouse}", unit="batch", leave=False):
         location, start = batches[number]
         flat = torch.arange(start, min(start + batch_size, n_gabors), device=probe.device)
         responses = probe.responses(_render_gabors(grid, flat, probe, locations[location]))
@@ -440,9 +451,11 @@ def _search_mouse(probe: Probe, grid: GaborGrid, locations: np.ndarray, batch_si
     resume = current if current is not None and current["mouse"] == probe.mouse else None
 
     def save(next_batch: int, best: torch.Tensor, index: torch.Tensor) -> None:
-        if checkpoint.due():
-            progress["current"] = {"mouse": probe.mouse, "next": next_batch, "best": best.cpu(), "index": index.cpu()}
-            checkpoint.save(progress)
+        def state() -> dict[str, Any]:
+            current = {"mouse": probe.mouse, "next": next_batch, "best": best.cpu(), "index": index.cpu()}
+            return {**progress, "current": current}
+
+        checkpoint.update(state, f"in the Gabor search of mouse {probe.mouse} after batch {next_batch}")
 
     best, index = search_probe(probe, grid, locations, batch_size, resume, save)
     progress["current"] = None
@@ -677,7 +690,8 @@ def tuning_curves(saved: SavedModel, optimal: pd.DataFrame, config: TuningConfig
     checkpoint = Checkpoint(state_path, {**(identity or {}), "config": asdict(config), "batch_size": batch_size},
                             checkpoint_seconds)
     state = checkpoint.restore() or {"next": 0, "curves": {}}
-    for number in tqdm(range(state["next"], len(work)), desc="tuning", disable=None):
+    for number in progress_bar(range(state["next"], len(work)), total=len(work), initial=state["next"],
+                               desc="tuning", unit="group"):
         experiment, rows = work[number]
         probe = probes[optimal["mouse"].iloc[rows[0]]]
         curves = _group_curves(probe, experiment, optimal, rows, batch_size)
@@ -685,8 +699,7 @@ def tuning_curves(saved: SavedModel, optimal: pd.DataFrame, config: TuningConfig
             state["curves"][experiment.name] = torch.full((len(optimal), *curves.shape[1:]), torch.nan)
         state["curves"][experiment.name][torch.as_tensor(rows)] = curves
         state["next"] = number + 1
-        if checkpoint.due():
-            checkpoint.save(state)
+        checkpoint.update(lambda: state, f"after tuning group {number + 1} of {len(work)}")
     checkpoint.clear()
     return {name: values.numpy() for name, values in state["curves"].items()}
 
@@ -913,7 +926,8 @@ def ground_truth_check(tuning_files: dict[str, dict[int, str | Path]], planted: 
     for variant, files in tuning_files.items():
         for seed, path in files.items():
             tuning = load_tuning(path)
-            if len(tuning["unit_id"]) != len(planted) or not np.array_equal(tuning["mouse"], planted["mouse"].to_numpy()):
+            if (len(tuning["unit_id"]) != len(planted)
+                    or not np.array_equal(tuning["mouse"], planted["mouse"].to_numpy())):
                 raise InSilicoError(f"{path}: its neurons do not match the ground truth "
                                     f"({len(tuning['unit_id'])} vs {len(planted)} neurons)")
             invariance, suppression = tuning["phase_invariance"], tuning["surround_suppression"]

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from tqdm import tqdm
 
 from v1twin import training
 from v1twin.data import MouseTensors
 from v1twin.files import write_json
 from v1twin.models import Core, V1Model
 from v1twin.models.network import CORE_DEFAULTS, resolve_config
+from v1twin.progress import progress_bar
 
 CANDIDATES_FILE = "candidates.json"  # beside training_state.pt: a resumed step removes the same feature
 SELECTION_KEYS = ("channels", "step", "n_features")
@@ -86,7 +86,7 @@ def feature_masked(core: Core, feature: int) -> Iterator[None]:
 def evaluate_candidates(model: V1Model, data: dict[str, MouseTensors]) -> list[dict[str, Any]]:
     """Validation correlation of the model with each remaining feature masked in turn (R24's criterion)."""
     candidates = []
-    for feature in tqdm(remaining_features(model.core), desc="masked features", disable=None, leave=False):
+    for feature in progress_bar(remaining_features(model.core), desc="masked features", unit="feature"):
         with feature_masked(model.core, feature):
             candidates.append({"feature": feature, "val_correlation": training.validation_correlation(model, data)})
     return candidates
@@ -202,7 +202,8 @@ def curve_summary(curves: pd.DataFrame) -> pd.DataFrame:
     """Per channel count: mean and sd (sample sd; 0 for a single seed) of the validation correlation over seeds."""
     seeds_per_count = curves.groupby("channels")["seed"].nunique()
     if seeds_per_count.nunique() != 1:
-        raise PruningError(f"the seeds' curves cover different channel counts: seeds per count {seeds_per_count.to_dict()}")
+        raise PruningError(f"the seeds' curves cover different channel counts: "
+                           f"seeds per count {seeds_per_count.to_dict()}")
     summary = curves.groupby("channels")["val_correlation"].agg(mean="mean", sd="std", n_seeds="count")
     summary["sd"] = summary["sd"].fillna(0.0)
     return summary.reset_index().sort_values("channels", ascending=False, ignore_index=True)

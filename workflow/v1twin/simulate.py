@@ -18,11 +18,11 @@ from pathlib import Path
 
 import numpy as np
 from scipy import ndimage, signal
-from tqdm import tqdm
 
 from v1twin import metrics
 from v1twin.data import DataError, MouseArrays
 from v1twin.files import read_npz, write_npz
+from v1twin.progress import progress_bar
 
 DEFAULTS = {
     "image_height": 72,
@@ -418,7 +418,7 @@ def population_rates(neurons: dict, images: np.ndarray, behavior: np.ndarray | N
     n_neurons = len(neurons["rf_x"])
     drive = np.empty((len(pixels), n_neurons))
     blocks = range(0, n_neurons, NEURON_BLOCK)
-    for start in tqdm(blocks, desc="population rates", unit="block", disable=None, leave=False):
+    for start in progress_bar(blocks, desc="population rates", unit="block", leave=False):
         idx = np.arange(start, min(start + NEURON_BLOCK, n_neurons))
         drive[:, idx] = _normalized_drive(neurons, idx, _linear_responses(neurons, idx, pixels, height, width))
     rates = behavior_gain(neurons, behavior) * (neurons["baseline"] + neurons["amplitude"] * drive)

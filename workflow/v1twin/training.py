@@ -1,9 +1,10 @@
 """Training, evaluation and saving of V1 models (METHODS §2 loss, §3 training and measures).
 
-A cluster job may be killed at its time limit, so `train` checkpoints every epoch and resumes
-from that checkpoint. Resuming must not change the result: every random draw during training
-(batch order, the readout's position sampling) comes from torch generators whose states are part
-of the checkpoint, so a resumed run ends with bitwise the same weights as an uninterrupted one (CPU).
+A cluster job may be killed at its time limit, so `train` checkpoints every epoch (and after the
+current step when SLURM warns of the time limit, v1twin.walltime) and resumes from that checkpoint.
+Resuming must not change the result: every random draw during training (batch order, the readout's
+position sampling) comes from torch generators whose states are part of the checkpoint, so a resumed
+run ends with bitwise the same weights as an uninterrupted one (CPU).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import functools
 import json
 import logging
 import math
+import os
 import random
+import socket
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -22,12 +25,12 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
 
-from v1twin import metrics
+from v1twin import metrics, walltime
 from v1twin.data import MouseTensors
 from v1twin.files import atomic_file
 from v1twin.models import MouseInfo, V1Model, build_model
+from v1twin.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -122,16 +125,48 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+DEVICE_SETTINGS = ("auto", "cuda", "cpu")
+_device_setting = "auto"
+
+
+class DeviceError(RuntimeError):
+    """The config asks for CUDA and this node has none: fail before hours of compute on the CPU."""
+
+
+def configure_device(setting: str) -> torch.device:
+    """Set this process's device from the config's `device` and return it; GPU rule scripts call this first.
+
+    auto: a GPU if one is usable, else the CPU; cuda: a GPU or a DeviceError naming the node; cpu: the CPU.
+    Every later default_device() returns the same device.
+    """
+    global _device_setting
+    if setting not in DEVICE_SETTINGS:
+        raise ValueError(f"device must be one of {DEVICE_SETTINGS}, got {setting!r}")
+    _device_setting = setting
+    default_device.cache_clear()
+    return default_device()
+
+
 @functools.cache
 def default_device() -> torch.device:
-    """The visible GPU with the most free memory, else the CPU; chosen once per process.
+    """The device of this process (see configure_device; auto when not configured), chosen once.
 
-    Snakemake does not tell a job which GPU to use: on a workstation run with `--resources gpu=N`, jobs
-    starting at different times thus spread over the GPUs instead of all landing on the first. Under
-    SLURM, CUDA_VISIBLE_DEVICES shows only the job's own GPU. Jobs starting in the same second may
-    still pick the same GPU; CUDA_VISIBLE_DEVICES pins a job.
+    Of the visible GPUs, the one with the most free memory: Snakemake does not tell a job which GPU to
+    use, so on a workstation run with `--resources gpu=N`, jobs starting at different times spread
+    over the GPUs instead of all landing on the first. Under SLURM, CUDA_VISIBLE_DEVICES shows only
+    the job's own GPU. Jobs starting in the same second may still pick the same GPU;
+    CUDA_VISIBLE_DEVICES pins a job.
     """
+    if _device_setting == "cpu":
+        return torch.device("cpu")
     if not torch.cuda.is_available():
+        if _device_setting == "cuda":
+            raise DeviceError(
+                f"the config asks for device: cuda, but CUDA is not available on node {socket.gethostname()} "
+                f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}, torch "
+                f"{torch.__version__} built for CUDA {torch.version.cuda or 'none: a CPU-only build'}). "
+                "Check that the job got a GPU, or set device: auto or cpu to run on the CPU."
+            )
         return torch.device("cpu")
     free = [torch.cuda.mem_get_info(index)[0] for index in range(torch.cuda.device_count())]
     return torch.device("cuda", int(np.argmax(free)))
@@ -334,7 +369,8 @@ class EarlyStopping:
         if self.decay_steps >= self.config.lr_decay_steps:
             return True
         for group in optimizer.param_groups:
-            group["lr"] = max(group["lr"] * self.config.lr_decay_factor, self.config.min_lr * group.get("lr_factor", 1.0))
+            group["lr"] = max(group["lr"] * self.config.lr_decay_factor,
+                              self.config.min_lr * group.get("lr_factor", 1.0))
         log.info("epoch %d: no improvement for %d epochs, best weights restored, lr -> %g",
                  epoch, self.config.patience, optimizer.param_groups[0]["lr"])
         return False
@@ -415,20 +451,29 @@ def _train_epoch(
     config: TrainingConfig,
     generator: torch.Generator,
     epoch: int,
-    extension: StepExtension | None = None,
+    extension: StepExtension | None,
+    interrupted: dict[str, Any] | None,
+    save_interrupted: Callable[[dict[str, Any]], None],
 ) -> float:
     """One pass; each step sums one batch per mouse (and the extension's loss) into the gradients,
     then takes one Adam step, then lets the extension update its state.
 
+    When a stop is requested (v1twin.walltime), the epoch ends after the current step:
+    `save_interrupted({"shuffle", "step", "total"})` writes the checkpoint, then the job stops. Given
+    that dict as `interrupted`, the epoch resumes after its `step`th step, with the batch schedule drawn
+    again from the generator state the epoch began with (`shuffle`) and the loss summed so far (`total`).
     Returns the mean objective per step (summed over mice).
     """
     device = next(model.parameters()).device
     n_train = {name: len(mouse.indices("train")) for name, mouse in data.items()}
+    if interrupted is not None:
+        generator.set_state(interrupted["shuffle"])
+    shuffle = generator.get_state()
     schedule = _batch_schedule(data, config.batch_size, generator)
     n_steps = len(next(iter(schedule.values())))
+    first, total = (interrupted["step"], interrupted["total"]) if interrupted is not None else (0, 0.0)
     model.train()
-    total = 0.0
-    for step in tqdm(range(n_steps), desc=f"epoch {epoch}", disable=None, leave=False):
+    for step in progress_bar(range(first, n_steps), desc=f"epoch {epoch}", unit="step", leave=False):
         optimizer.zero_grad(set_to_none=True)
         for name, mouse in data.items():
             objective = mouse_objective(model, mouse, schedule[name][step], n_train[name], device)
@@ -442,6 +487,9 @@ def _train_epoch(
         optimizer.step()
         if extension is not None:
             extension.after_step(model)
+        if walltime.requested():
+            save_interrupted({"shuffle": shuffle, "step": step + 1, "total": total})
+            walltime.stop(f"in epoch {epoch} after step {step + 1} of {n_steps}")
     return total / n_steps
 
 
@@ -487,9 +535,10 @@ def _set_rng_state(state: dict[str, Any], generator: torch.Generator) -> None:
 
 @dataclass
 class _Progress:
-    epoch: int
+    epoch: int  # the last finished epoch
     history: list[dict[str, float]]
     finished: bool
+    interrupted: dict[str, Any] | None = None  # the next epoch, stopped after a step (see _train_epoch)
 
 
 def _save_state(
@@ -507,6 +556,7 @@ def _save_state(
             "epoch": progress.epoch,
             "finished": progress.finished,
             "history": progress.history,
+            "interrupted": progress.interrupted,
             "lr": optimizer.param_groups[0]["lr"],
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
@@ -544,8 +594,11 @@ def _load_state(
     if stopper.extension is not None:
         stopper.extension.load_state_dict(state["extension"])
     _set_rng_state(state["rng"], generator)
-    log.info("resumed from %s after epoch %d", path, state["epoch"])
-    return _Progress(epoch=state["epoch"], history=state["history"], finished=state["finished"])
+    interrupted = state.get("interrupted")
+    log.info("resumed from %s after epoch %d%s", path, state["epoch"],
+             f" and step {interrupted['step']} of epoch {state['epoch'] + 1}" if interrupted else "")
+    return _Progress(epoch=state["epoch"], history=state["history"], finished=state["finished"],
+                     interrupted=interrupted)
 
 
 def write_history(path: Path, history: list[dict[str, float]]) -> None:
@@ -583,12 +636,13 @@ def train(
 ) -> TrainingResult:
     """Train until early stopping or max_epochs; the model ends with the best validation weights.
 
-    The state is checkpointed to <workdir>/training_state.pt after every epoch and resumed from
-    there when the file exists and belongs to the same run (variant config, seed, training
-    settings, mice and `input_digests`: files.content_digest of what the run starts from, e.g. the
-    data caches and a source model; put the extension's settings into `variant_config`, which only
-    names the run). `on_epoch_end(epoch)` runs after each checkpoint. An `extension` adds a loss and an
-    update to every step (see StepExtension); its state ends as the one of the best weights.
+    The state is checkpointed to <workdir>/training_state.pt after every epoch, and after the current
+    step when a stop is requested (v1twin.walltime), and resumed from there when the file exists and
+    belongs to the same run (variant config, seed, training settings, mice and `input_digests`:
+    files.content_digest of what the run starts from, e.g. the data caches and a source model; put the
+    extension's settings into `variant_config`, which only names the run). `on_epoch_end(epoch)` runs
+    after each checkpoint. An `extension` adds a loss and an update to every step (see StepExtension);
+    its state ends as the one of the best weights.
     """
     _check_tiers(data)
     workdir = Path(workdir)
@@ -609,12 +663,19 @@ def train(
         if extension is not None:
             extension.start(model)
 
-    with tqdm(total=config.max_epochs, initial=progress.epoch, desc="training", disable=None) as bar:
+    def save_interrupted(interrupted: dict[str, Any]) -> None:
+        """The checkpoint of an epoch stopped after a step; `start` is that epoch's (set in the loop)."""
+        progress.interrupted = {**interrupted, "seconds": time.perf_counter() - start}
+        _save_state(state_path, identity, progress, model, optimizer, stopper, generator)
+        log.info("state saved to %s", state_path)
+
+    with progress_bar(total=config.max_epochs, initial=progress.epoch, desc="training", unit="epoch") as bar:
         while not progress.finished:
             epoch = progress.epoch + 1
-            start = time.perf_counter()
+            start = time.perf_counter() - (progress.interrupted or {}).get("seconds", 0.0)
             lr = optimizer.param_groups[0]["lr"]
-            train_loss = _train_epoch(model, data, optimizer, config, generator, epoch, extension)
+            train_loss = _train_epoch(model, data, optimizer, config, generator, epoch, extension,
+                                      progress.interrupted, save_interrupted)
             score = validation_correlation(model, data)
             finished = stopper.update(score, epoch, model, optimizer) or epoch >= config.max_epochs
             if finished:
@@ -623,7 +684,7 @@ def train(
             progress.history.append(
                 {"epoch": epoch, "train_loss": train_loss, "val_correlation": score, "lr": lr, "seconds": seconds}
             )
-            progress.epoch, progress.finished = epoch, finished
+            progress.epoch, progress.finished, progress.interrupted = epoch, finished, None
             _save_state(state_path, identity, progress, model, optimizer, stopper, generator)
             if history_path is not None:
                 write_history(Path(history_path), progress.history)

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator, NullLocator
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator, NullLocator
 from scipy.stats import spearmanr
 
 from v1twin.clustering import METHODS, load_labels, planted_types
@@ -206,8 +206,9 @@ def planted_type_separability(separability: str, planted: str, pdf: str, variant
         at_true_k.assign(measure=at_true_k["method"], value=at_true_k["ari"]),
     ])[["variant", "seed", "measure", "value"]]
     fig, (left, right) = plt.subplots(1, 2, figsize=(13.0, 4.5))
-    sns.pointplot(per_seed, x="variant", y="value", hue="measure", order=variants, hue_order=list(SEPARABILITY_MEASURES),
-                  errorbar="sd", dodge=0.4, linestyle="none", capsize=0.1, ax=left)
+    sns.pointplot(per_seed, x="variant", y="value", hue="measure", order=variants,
+                  hue_order=list(SEPARABILITY_MEASURES), errorbar="sd", dodge=0.4, linestyle="none", capsize=0.1,
+                  ax=left)
     left.axhline(shares["chance_accuracy"].mean(), color="grey", linestyle="--", label="chance accuracy")
     left.set(xlabel="", ylabel="accuracy or ARI", ylim=(0, 1), title="Planted types: decodable vs clustered")
     handles, labels = left.get_legend_handles_labels()
@@ -273,7 +274,8 @@ def _sweep_lines(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None, meas
     suffix = f" ({label})" if label else ""
     for _, base in rows[rows["role"] == "base"].iterrows():
         if pd.isna(base[x]):
-            ax.axhline(base[f"{measure}_mean"], color=color or "grey", linestyle=":", label=f"base: {base['variant']}{suffix}")
+            ax.axhline(base[f"{measure}_mean"], color=color or "grey", linestyle=":",
+                       label=f"base: {base['variant']}{suffix}")
         else:
             ax.plot(base[x], base[f"{measure}_mean"], marker="o", markersize=11, markerfacecolor="none",
                     color=color or "grey", linestyle="", label=f"base: {base['variant']}{suffix}")

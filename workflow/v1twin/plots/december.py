@@ -25,7 +25,8 @@ from v1twin.simulate import load_ground_truth
 
 METHOD_STYLE = {
     DECEMBER_METHOD: {"label": "DECEMber", "color": sns.color_palette("colorblind")[3]},
-    INITIAL_METHOD: {"label": "DECEMber's k-means start", "color": sns.color_palette("colorblind")[3], "linestyle": ":"},
+    INITIAL_METHOD: {"label": "DECEMber's k-means start", "color": sns.color_palette("colorblind")[3],
+                     "linestyle": ":"},
     "gmm": {"label": "GMM (no clustering loss)", "color": sns.color_palette("colorblind")[0]},
     "kmeans": {"label": "k-means (no clustering loss)", "color": sns.color_palette("colorblind")[2]},
 }

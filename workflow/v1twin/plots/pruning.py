@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import MaxNLocator
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import MaxNLocator
 
 from v1twin.plots import read_table, save_figure
 
@@ -94,7 +94,13 @@ def _fraction_oracle(metrics: list[str], runs: list[tuple[str, int]]) -> pd.Data
 
 
 def consistency_tradeoff(
-    table: str, metrics: list[str], pdf: str, runs: list[tuple[str, int]], variants: list[str], pruned: dict[str, str], k: int
+    table: str,
+    metrics: list[str],
+    pdf: str,
+    runs: list[tuple[str, int]],
+    variants: list[str],
+    pruned: dict[str, str],
+    k: int,
 ) -> None:
     """R24 Fig. 4C: k-means ARI across seeds at K = k vs test fraction oracle for every analysed variant;
     arrows lead from each variant to its pruned version."""
@@ -110,8 +116,9 @@ def consistency_tradeoff(
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     for variant in variants:
         x, y = points[variant]
-        ax.errorbar(x, y, xerr=np.nan_to_num(oracle.at[variant, "sd"]), yerr=np.nan_to_num(across.at[variant, "ari_sd"]),
-                    marker="s" if variant in pruned else "o", markersize=7, capsize=3, color=colours[variant])
+        ax.errorbar(x, y, xerr=np.nan_to_num(oracle.at[variant, "sd"]),
+                    yerr=np.nan_to_num(across.at[variant, "ari_sd"]), marker="s" if variant in pruned else "o",
+                    markersize=7, capsize=3, color=colours[variant])
         ax.annotate(variant, (x, y), textcoords="offset points", xytext=(5, 5), fontsize="small")
     for name, variant in pruned.items():
         ax.annotate("", xy=points[name], xytext=points[variant],

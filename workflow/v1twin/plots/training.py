@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
-from matplotlib import ticker
 import numpy as np
 import pandas as pd
 import seaborn as sns
 import torch
+from matplotlib import ticker
 
 from v1twin.config import sweep_variant_name
 from v1twin.plots import read_table, save_figure

@@ -1,0 +1,114 @@
+"""profiles/slurm on the paper plan, read from dry runs (no scheduler needed).
+
+The profile says where a job runs (partition, GPU, CPUs, the signal before the time limit); time and
+memory are the rules' own. Short CPU jobs are local or grouped, so the plan submits one sbatch job
+per GPU job and few others. Every job sent to the cluster writes a benchmark.
+"""
+import re
+import subprocess
+from dataclasses import dataclass
+
+import pytest
+import yaml
+
+from conftest import REPO, SNAKEMAKE
+from test_envs import RULE_FILES, rule_blocks
+from test_slurm import PROFILE, TEST_PROFILE, gpu_rules_in_workflow, profile_settings
+
+PAPER_CONFIG = REPO / "config" / "paper.yaml"
+# `rule <name>:` and its indented fields; jobs of a group job are printed indented by 4 more spaces
+JOB = re.compile(r"^( *)rule (\w+):\n((?:\1    .*\n)+)", re.MULTILINE)
+
+
+@dataclass
+class Job:
+    rule: str
+    output: str
+    resources: dict[str, str]
+    benchmark: str | None
+    grouped: bool  # part of a group job
+
+
+@dataclass
+class Plan:
+    jobs: list[Job]
+    group_jobs: int
+
+
+def dry_run(workdir, *options: str) -> Plan:
+    """The paper plan as `snakemake -n` prints it (targets before --configfile, which takes several files)."""
+    command = [SNAKEMAKE, "all_figures", "-n", "--snakefile", REPO / "Snakefile", "--directory", workdir,
+               *options, "--configfile", PAPER_CONFIG]
+    result = subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    jobs = []
+    for indent, rule, body in JOB.findall(result.stdout):
+        fields = dict(re.findall(r"^ +(\w+): (.*)$", body, flags=re.MULTILINE))
+        resources = dict(item.split("=", 1) for item in fields["resources"].split(", "))
+        jobs.append(Job(rule, fields.get("output", ""), resources, fields.get("benchmark"), bool(indent)))
+    return Plan(jobs, len(re.findall(r"^\S.* Group job \w+", result.stdout, flags=re.MULTILINE)))
+
+
+@pytest.fixture(scope="module")
+def plans(tmp_path_factory) -> tuple[Plan, Plan]:
+    """The paper plan under profiles/slurm, and without a profile (the rules' own resources)."""
+    workdir = tmp_path_factory.mktemp("paper_plan")
+    return dry_run(workdir, "--profile", str(PROFILE)), dry_run(workdir)
+
+
+def local_rules() -> set[str]:
+    """Rules that run in the Snakemake process itself: `localrule: True`, or nothing to run (all_figures)."""
+    blocks = rule_blocks([REPO / "Snakefile", *RULE_FILES])
+    return {name for name, block in blocks.items()
+            if re.search(r"localrule:\s*True", block) or not re.search(r"^\s+(script|shell|run):", block, re.MULTILINE)}
+
+
+def test_submitted_jobs_keep_their_rules_time_and_memory(plans):
+    with_profile, without = plans
+    own = {(job.rule, job.output): job.resources for job in without.jobs}
+    submitted = [job for job in with_profile.jobs if job.rule not in local_rules()]
+    assert len(submitted) > 500
+    for job in submitted:
+        expected = own[job.rule, job.output]
+        assert (job.resources["runtime"], job.resources["mem_mb"]) == (expected["runtime"], expected["mem_mb"]), job
+    # gabor_search sizes its time limit per model: 1 h for a Gaussian readout, 8 h for a factorized one
+    assert {job.resources["runtime"] for job in submitted if job.rule == "gabor_search"} == {"60", "480"}
+
+
+def test_gpu_jobs_go_to_the_gpu_partition_and_are_warned_before_their_time_limit(plans):
+    gpu_partition = profile_settings()["set-resources"]["train_model"]["slurm_partition"]
+    gpu_jobs = [job for job in plans[0].jobs if job.resources.get("gpu") == "1"]
+    assert {job.rule for job in gpu_jobs} == gpu_rules_in_workflow()
+    for job in gpu_jobs:
+        assert job.resources["slurm_partition"] == gpu_partition, job
+        assert job.resources["slurm_extra"] == "--signal=USR1@300", job
+
+
+def test_the_paper_plan_submits_few_jobs_besides_the_gpu_jobs(plans):
+    plan = plans[0]
+    local = local_rules()
+    alone = [job for job in plan.jobs if not job.grouped and job.rule not in local]
+    gpu_jobs = [job for job in alone if job.resources.get("gpu") == "1"]
+    sbatch_jobs = len(alone) + plan.group_jobs
+    print(f"paper plan under profiles/slurm: {len(plan.jobs)} jobs, {sbatch_jobs} sbatch jobs, {len(gpu_jobs)} on GPUs")
+    # measured before the CPU analysis was grouped: 748 jobs, 704 sbatch jobs, 458 on GPUs
+    assert sbatch_jobs - len(gpu_jobs) <= 50
+    assert {job.rule for job in plan.jobs if job.grouped} == {
+        "embeddings", "cluster_embeddings", "kmeans_reruns", "tsne", "december_tsne"}
+    # the login node runs the local jobs: each asks for the profile's default memory at most
+    default_mb = profile_settings()["default-resources"]["mem_mb"]
+    assert all(int(job.resources["mem_mb"]) <= default_mb for job in plan.jobs if job.rule in local)
+
+
+def test_every_job_sent_to_the_cluster_writes_a_benchmark(plans):
+    dataset = yaml.safe_load(PAPER_CONFIG.read_text())["dataset"]["name"]
+    for job in plans[0].jobs:
+        if job.rule not in local_rules():
+            assert (job.benchmark or "").startswith(f"results/{dataset}/benchmarks/{job.rule}"), job
+
+
+def test_gpu_rules_require_cuda_on_the_cluster_but_not_on_the_test_cluster():
+    assert profile_settings()["config"] == ["device=cuda"]
+    # the single-node test cluster advertises a GPU without CUDA (tests/slurm/gres.conf.in)
+    assert yaml.safe_load((TEST_PROFILE / "config.yaml").read_text())["config"] == ["device=cpu"]
+    assert profile_settings()["local-cores"] <= 2  # the login node is shared
