@@ -3,11 +3,11 @@
 #   snakemake all_figures --profile profiles/slurm --configfile config/paper.yaml   # the papers' study
 import sys
 
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 sys.path.insert(0, f"{workflow.basedir}/workflow")  # the v1twin package of this checkout, installed or not
 from v1twin.config import check_references, expand_variants, with_bases
-from v1twin.config_schema import ConfigError, check_against_schema, load_schema
+from v1twin.config_schema import ConfigError, with_defaults, workflow_schema
 
 min_version("9.0")
 
@@ -21,15 +21,12 @@ if not workflow.overwrite_configfiles:
 
 
 # The whole config is checked here, before any job: a mistake ends the run with one short message.
-CONFIG_SCHEMA_FILE = "workflow/schemas/config.schema.yaml"
-CONFIG_SCHEMA = load_schema(f"{workflow.basedir}/{CONFIG_SCHEMA_FILE}")
+# The schema (workflow/schemas/config.schema.yaml) holds every default; nothing downstream re-defaults.
 try:
-    _resolved_config = with_bases(config, workflow.basedir)
+    _resolved_config = with_defaults(with_bases(config, workflow.basedir))
     config.clear()
     config.update(_resolved_config)
-    check_against_schema(config, CONFIG_SCHEMA)
-    validate(config, CONFIG_SCHEMA_FILE)  # fills in the schema's defaults
-    VARIANTS = expand_variants(config, CONFIG_SCHEMA)  # every sweep point checked against the schema too
+    VARIANTS = expand_variants(config, workflow_schema())  # every sweep point checked against the schema too
     check_references(config, VARIANTS)  # every cross-reference between sections
 except ConfigError as error:
     sys.exit(f"Config error: {error}")
@@ -41,17 +38,18 @@ report: "workflow/report/workflow.rst"
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
-include: "workflow/rules/train.smk"
-include: "workflow/rules/figures.smk"
-include: "workflow/rules/cluster.smk"
-include: "workflow/rules/prune.smk"
+include: "workflow/rules/training.smk"
+include: "workflow/rules/clustering.smk"
+include: "workflow/rules/pruning.smk"
 include: "workflow/rules/december.smk"
 include: "workflow/rules/insilico.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/figures.smk"  # last: the figure registry reads the names common.smk defines
 
 
 rule all_figures:
-    """Every figure and table of the study for the configured dataset."""
+    """Every figure and table of the study for the configured dataset (the registry in figures.smk)."""
     input:
-        ALL_FIGURES,
+        TABLES,
+        [figure_pdf(fig.name) for fig in FIGURES],
     default_target: True

@@ -16,7 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from v1twin.data import MouseArrays, build_cache, load_cache, load_mouse, write_mouse
+from v1twin.data.cache import build_cache, load_cache
+from v1twin.data.mouse_arrays import MouseArrays
+from v1twin.data.sensorium_static import load_mouse, write_mouse
 
 
 def synthetic_mouse(n_trials: int, n_neurons: int, height: int, width: int, seed: int = 0) -> MouseArrays:

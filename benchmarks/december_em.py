@@ -17,7 +17,9 @@ import time
 
 import torch
 
-from v1twin import december, training
+from v1twin import training
+from v1twin.config_schema import with_defaults
+from v1twin.december.loss import DecemberLoss, DecemberSettings
 
 from paper_scale import INPUT_SHAPE, SENSORIUM_NEURONS, paper_model, timed
 
@@ -38,7 +40,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     model = paper_model(device, {"type": "gaussian", "shifter": True, "regularizer": "adaptive", "gamma": 10.0})
-    loss = december.DecemberLoss(december.DecemberSettings(k=args.k, beta=1e4, kmeans_n_init=1), list(model.readouts))
+    nu = with_defaults({"variant": "paper"}, "december")["nu"]  # the schema's ν
+    settings = DecemberSettings(k=args.k, beta=1e4, nu=nu, kmeans_n_init=1, random_state=0)
+    loss = DecemberLoss(settings, list(model.readouts))
     start = time.perf_counter()
     loss.start(model)
     print(f"initialization (alignment + k-means, n_init 1): {time.perf_counter() - start:.1f} s")

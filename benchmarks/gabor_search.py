@@ -11,7 +11,7 @@ neurons per second of both, their ratio, and how often the two agree on the opti
     python benchmarks/gabor_search.py --config config/paper.yaml --reference-neurons 2 --device cuda
     python benchmarks/gabor_search.py --paper-scale --config config/paper.yaml --reference-neurons 1 --device cuda
 
-The shortcut is timed as the gabor_search rule runs it: `optimal_gabor_table` over every mouse of the
+The shortcut is timed as the insilico_gabor_search rule runs it: `optimal_gabor_table` over every mouse of the
 model. --paper-scale replaces the trained model by a randomly initialized one of the papers' size
 (paper_scale.py: 16×8 rotation-equivariant core, seven mice, 54,569 neurons), to time the papers' grid.
 
@@ -31,7 +31,10 @@ import numpy as np
 import torch
 import yaml
 
-from v1twin import insilico
+from v1twin.insilico.probes import GaussianProbe, make_probe
+from v1twin.insilico.search import optimal_gabor_table, reference_search
+from v1twin.insilico.stimuli import GaborGrid
+from v1twin.model_run import SavedRun, load_run
 
 from paper_scale import INPUT_SHAPE, paper_model, synchronize
 
@@ -51,7 +54,7 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def snap_positions(saved: insilico.SavedModel, mouse: str, canvas: int) -> None:
+def snap_positions(saved: SavedRun, mouse: str, canvas: int) -> None:
     """Move every free read position to the nearest whole output pixel at least the receptive
     field's reach away from the output's border (where zero padding would change the core output)."""
     readout = saved.model.readouts[mouse]
@@ -65,12 +68,12 @@ def snap_positions(saved: insilico.SavedModel, mouse: str, canvas: int) -> None:
     readout.mu_free.data = (2 * pixels / (size - 1) - 1).to(readout.mu_free.device)
 
 
-def paper_scale_model(device: torch.device) -> insilico.SavedModel:
+def paper_scale_model(device: torch.device) -> SavedRun:
     """The random paper-size model, with what a checkpoint would add (unit ids, behaviour medians)."""
     model = paper_model(device).eval()
     mice = list(model.readouts)
-    return insilico.SavedModel(model, mice, {m: np.arange(model.readouts[m].features.shape[0]) for m in mice},
-                               {m: np.zeros(INPUT_SHAPE[0] - 1, dtype=np.float32) for m in mice}, INPUT_SHAPE)
+    return SavedRun(model, {}, mice, {m: np.arange(model.readouts[m].features.shape[0]) for m in mice},
+                    {m: np.zeros(INPUT_SHAPE[0] - 1, dtype=np.float32) for m in mice}, INPUT_SHAPE, {})
 
 
 def main() -> None:
@@ -78,12 +81,12 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     with open(args.config) as handle:
-        grid = insilico.GaborGrid.from_config(yaml.safe_load(handle)["insilico"]["grid"])
-    saved = paper_scale_model(device) if args.paper_scale else insilico.SavedModel.load(args.model, device)
+        grid = GaborGrid.from_config(yaml.safe_load(handle)["insilico"]["grid"])
+    saved = paper_scale_model(device) if args.paper_scale else load_run(args.model, device)
     source = "random paper-size model" if args.paper_scale else args.model
     mouse = saved.mice[0]
-    probe = saved.probe(mouse)
-    if not isinstance(probe, insilico.GaussianProbe):
+    probe = make_probe(saved, mouse)
+    if not isinstance(probe, GaussianProbe):
         raise SystemExit(f"{source}: the shortcut needs a Gaussian readout")
     if args.snap:
         snap_positions(saved, mouse, probe.height)
@@ -93,15 +96,15 @@ def main() -> None:
 
     synchronize(device)
     start = time.perf_counter()
-    table = insilico.optimal_gabor_table(saved, grid, location_stride=1, batch_size=args.batch_size)
+    table = optimal_gabor_table(saved, grid, location_stride=1, batch_size=args.batch_size)
     synchronize(device)
     shortcut_seconds = time.perf_counter() - start
     first_mouse = table[table["mouse"] == mouse]
 
     neurons = np.linspace(0, probe.n_neurons - 1, args.reference_neurons).round().astype(int)
     start = time.perf_counter()
-    reference = [insilico.reference_search(saved.model, mouse, int(n), saved.behavior_median[mouse], grid,
-                                           saved.input_shape, batch_size=args.batch_size) for n in neurons]
+    reference = [reference_search(saved.model, mouse, int(n), saved.behavior_median[mouse], grid,
+                                  saved.input_shape, batch_size=args.batch_size) for n in neurons]
     synchronize(device)
     reference_seconds = time.perf_counter() - start
 

@@ -4,11 +4,17 @@ The suite runs on the CPU even where a GPU is visible (here and in the Snakemake
 checks determinism and resume bit for bit, which holds on the CPU only; on a GPU, repeated training
 runs agree to about 1e-7 relative (measured on an H100), not exactly.
 """
+import functools
+import json
 import os
 import signal
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 os.environ["CUDA_VISIBLE_DEVICES"] = ""  # before torch looks for a GPU
 
@@ -16,9 +22,10 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 from v1twin import walltime  # noqa: E402
+from v1twin.figures import plot_function  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[1]
-TINY_CONFIG = REPO / "tests" / "config" / "tiny.yaml"
+from helpers import REPO, TINY_CONFIG  # noqa: E402
+
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
@@ -71,3 +78,66 @@ def send_stop_signal(monkeypatch):
     walltime.install()
     yield lambda: os.kill(os.getpid(), walltime.SIGNAL)
     signal.signal(walltime.SIGNAL, previous)
+
+
+# ---------------------------------------------------------------------------------------------
+# Results of the tiny config, and its figures drawn as their rules draw them
+
+TINY_DATASET = "tiny"  # dataset.name of the tiny config
+
+
+def tiny_results(workdir: Path, *targets: str, figures: Iterable[str] = (), configs: tuple[Path, ...] = ()) -> Path:
+    """Build `targets` (paths under results/tiny/) and the registry's `figures` (by name) with the real workflow
+    on the tiny config (plus `configs`) in `workdir`; returns results/tiny there. Each rule-level test module's
+    `results` fixture is one call of this on the shared tiny_workdir."""
+    results = Path("results") / TINY_DATASET
+    run_snakemake(workdir, *(str(results / target) for target in targets),
+                  *(str(results / "figures" / f"{name}.pdf") for name in figures), configs=configs)
+    return workdir / results
+
+
+# Parses the Snakefile (nothing runs) and writes the figure registry of workflow/rules/figures.smk as JSON.
+_REGISTRY_SCRIPT = """
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, ResourceSettings
+snakefile, workdir, output, *configs = sys.argv[1:]
+with SnakemakeApi() as api:
+    workflow = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path(snakefile),
+                            workdir=Path(workdir), config_settings=ConfigSettings(configfiles=list(map(Path, configs))))
+    figures = workflow._workflow.globals["FIGURES"]
+    entries = {f.name: {"plot": f.plot, "inputs": f.inputs, "options": f.options} for f in figures}
+    Path(output).write_text(json.dumps(entries))
+"""
+
+
+@functools.cache
+def figure_registry(workdir: Path, configs: tuple[Path, ...] = ()) -> dict[str, dict]:
+    """name -> {"plot", "inputs", "options"} of every figure the workflow declares on the tiny config (plus
+    `configs`), read from the parsed Snakefile in a subprocess (parsing changes the working directory)."""
+    with tempfile.TemporaryDirectory() as folder:
+        output = Path(folder) / "registry.json"
+        arguments = [str(REPO / "Snakefile"), str(workdir), str(output), *map(str, [TINY_CONFIG, *configs])]
+        result = subprocess.run([sys.executable, "-c", _REGISTRY_SCRIPT, *arguments], capture_output=True, text=True,
+                                timeout=120)
+        if result.returncode != 0:
+            raise AssertionError(f"reading the figure registry failed:\n{result.stderr[-8000:]}")
+        return json.loads(output.read_text())
+
+
+@dataclass(frozen=True)
+class DrawnFigure:
+    figure: Any  # the matplotlib Figure the plot function returned
+    inputs: dict[str, str | list[str]]  # the rule's named inputs, as paths in the working directory
+    options: dict[str, Any]  # the rule's options
+
+
+def draw_figure(workdir: Path, name: str, pdf: Path, configs: tuple[Path, ...] = ()) -> DrawnFigure:
+    """Figure `name` drawn into `pdf` as rule figure_<name> draws it: the registry's plot function called with
+    the registry's inputs (which must exist in `workdir`) and options."""
+    entry = figure_registry(workdir, configs)[name]
+    inputs = {key: [str(workdir / path) for path in value] if isinstance(value, list) else str(workdir / value)
+              for key, value in entry["inputs"].items()}
+    figure = plot_function(entry["plot"])(**inputs, pdf=str(pdf), **entry["options"])
+    return DrawnFigure(figure, inputs, entry["options"])

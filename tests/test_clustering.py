@@ -8,12 +8,36 @@ import pytest
 import torch
 from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score, v_measure_score
 
-from v1twin import clustering
-from v1twin.clustering import ClusteringError, ClusterLabels, Embeddings
-from v1twin.data import MouseTensors
+from v1twin.clustering import ClusteringError
+from v1twin.clustering.agreement import across_seed_table, agreement, kmeans_rerun_agreement, summarize
+from v1twin.clustering.embeddings import Embeddings, align_rotations, load_embeddings, model_embeddings, save_embeddings
+from v1twin.clustering.labels import CLUSTERERS, METHODS, ClusterLabels, cluster_embedding, load_labels, save_labels
+from v1twin.clustering.planted import decoding_accuracy, harmonics, type_separability, within_type_share
+from v1twin.clustering.responses import prediction_correlation
+from v1twin.clustering.sweeps import (
+    adaptive_beta_table,
+    base_parameter_values,
+    performance_summary,
+    sweep_table,
+    sweep_table_from_files,
+)
+from v1twin.clustering.tsne import tsne_subset, tsne_table
+from v1twin.config_schema import with_defaults
+from v1twin.data.tensors import MouseTensors, prepare_mouse
+from v1twin.model_run import save_model
 from v1twin.models import MouseInfo, build_model
 from v1twin.plots import clustering as plots
-from v1twin.training import save_model
+
+from helpers import (
+    Trials,
+    assert_figure_files,
+    legend_labels,
+    mouse_arrays,
+    panels,
+    scatter_points,
+    tick_labels,
+    training_settings,
+)
 
 F, R = 4, 8  # features x rotations of the planted embeddings
 
@@ -68,7 +92,7 @@ def blobs(n_per_cluster: int = 30, k: int = 3, seed: int = 0) -> tuple[np.ndarra
     ],
 )
 def test_agreement_equals_scikit_learn(a, b):
-    scores = clustering.agreement(np.array(a), np.array(b))
+    scores = agreement(np.array(a), np.array(b))
     assert scores["ari"] == pytest.approx(adjusted_rand_score(a, b))
     assert scores["fmi"] == pytest.approx(fowlkes_mallows_score(a, b))
     assert scores["v_measure"] == pytest.approx(v_measure_score(a, b))
@@ -76,11 +100,11 @@ def test_agreement_equals_scikit_learn(a, b):
 
 def test_agreement_hand_computed_values():
     # Identical partitions under another naming agree perfectly.
-    assert clustering.agreement(np.array([0, 0, 1, 1]), np.array([5, 5, 3, 3])) == pytest.approx(
+    assert agreement(np.array([0, 0, 1, 1]), np.array([5, 5, 3, 3])) == pytest.approx(
         {"ari": 1.0, "fmi": 1.0, "v_measure": 1.0})
     # [0,0,1,1] vs [0,0,0,1]: 1 pair together in both, 2 in the first, 3 in the second -> FMI 1/sqrt(6);
     # ARI = (1 - 2·3/6) / ((2+3)/2 - 2·3/6) = 0.
-    scores = clustering.agreement(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 1]))
+    scores = agreement(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 1]))
     assert scores["fmi"] == pytest.approx(1 / math.sqrt(6))
     assert scores["ari"] == pytest.approx(0.0)
 
@@ -90,7 +114,7 @@ def labels_file(tmp_path, name: str, kmeans_rows: list[list[int]], k_values: lis
     labels = ClusterLabels(k_values=np.array(k_values), labels={"kmeans": rows, "gmm": rows},
                            mouse=np.array(["m1", "m1", "m2", "m2"]), unit_id=np.array([1, 2, 1, 2]))
     path = tmp_path / f"{name}.npz"
-    clustering.save_labels(path, labels)
+    save_labels(path, labels)
     return str(path)
 
 
@@ -103,7 +127,7 @@ def test_across_seed_table_aggregates_seed_pairs_by_hand(tmp_path):
         2: labels_file(tmp_path, "s2", [[1, 1, 0, 0], [0, 1, 2, 2]], [2, 3]),
         3: labels_file(tmp_path, "s3", [[0, 1, 0, 1], [0, 1, 2, 2]], [2, 3]),
     }
-    table = clustering.across_seed_table({"variant_a": files})
+    table = across_seed_table({"variant_a": files})
     assert list(table.columns[:4]) == ["variant", "method", "k", "n_pairs"]
     assert len(table) == 4  # 2 methods x 2 K
     k2 = table[(table["method"] == "kmeans") & (table["k"] == 2)].iloc[0]
@@ -119,14 +143,14 @@ def test_across_seed_table_refuses_labels_of_different_neurons(tmp_path):
     other = ClusterLabels(k_values=np.array([2]),
                           labels={"kmeans": np.zeros((1, 4), int), "gmm": np.zeros((1, 4), int)},
                           mouse=np.array(["m1", "m1", "m2", "m2"]), unit_id=np.array([1, 2, 3, 4]))
-    clustering.save_labels(tmp_path / "s2.npz", other)
+    save_labels(tmp_path / "s2.npz", other)
     with pytest.raises(ClusteringError, match="differ in neurons"):
-        clustering.across_seed_table({"v": {1: good, 2: str(tmp_path / "s2.npz")}})
+        across_seed_table({"v": {1: good, 2: str(tmp_path / "s2.npz")}})
 
 
 def test_summarize_uses_sample_sd():
     pairs = pd.DataFrame({"k": [2, 2, 2, 3], "ari": [0.2, 0.4, 0.9, 0.5]})
-    summary = clustering.summarize(pairs, ["k"], ("ari",)).set_index("k")
+    summary = summarize(pairs, ["k"], ("ari",)).set_index("k")
     assert summary.loc[2, "ari_mean"] == pytest.approx(0.5)
     assert summary.loc[2, "ari_sd"] == pytest.approx(np.std([0.2, 0.4, 0.9], ddof=1))
     assert summary.loc[3, "n_pairs"] == 1 and np.isnan(summary.loc[3, "ari_sd"])
@@ -138,7 +162,7 @@ def test_summarize_uses_sample_sd():
 
 def test_alignment_recovers_planted_shifts_exactly():
     features, types, shifts = planted_rotations(200, n_types=3)
-    aligned, found = clustering.align_rotations(features, F, R)
+    aligned, found = align_rotations(features, F, R)
     for t in range(3):
         offsets = (found[types == t] - shifts[types == t]) % R
         assert len(np.unique(offsets)) == 1, f"type {t}: shifts recovered only up to {np.unique(offsets)}"
@@ -153,8 +177,8 @@ def test_alignment_undoes_a_rotation_of_single_neurons():
     features, _, _ = planted_rotations(50, n_types=2, noise=0.0)
     views = features.reshape(50, R, F)  # rotation-major layout: [:, r, f]
     rotated = np.roll(views, 3, axis=1).reshape(50, -1)
-    aligned, _ = clustering.align_rotations(features, F, R)
-    aligned_rotated, _ = clustering.align_rotations(rotated, F, R)
+    aligned, _ = align_rotations(features, F, R)
+    aligned_rotated, _ = align_rotations(rotated, F, R)
     np.testing.assert_allclose(aligned_rotated, aligned, atol=1e-12)
 
 
@@ -162,8 +186,8 @@ def test_alignment_is_invariant_to_permuting_and_rescaling_neurons():
     features, _, _ = planted_rotations(120, n_types=3, seed=4)
     order = np.random.default_rng(1).permutation(len(features))
     scale = np.random.default_rng(2).uniform(0.5, 3.0, size=(len(features), 1))
-    aligned, shifts = clustering.align_rotations(features, F, R)
-    aligned_permuted, shifts_permuted = clustering.align_rotations(features[order] * scale[order], F, R)
+    aligned, shifts = align_rotations(features, F, R)
+    aligned_permuted, shifts_permuted = align_rotations(features[order] * scale[order], F, R)
     np.testing.assert_allclose(aligned_permuted, aligned[order], atol=1e-12)
     np.testing.assert_array_equal(shifts_permuted, shifts[order])
 
@@ -187,7 +211,7 @@ def test_model_embeddings_align_the_rotation_equivariant_core(tmp_path):
     save_model(path, model, variant, mice, (4, 12, 12),
                {"unit_ids": {"a": np.arange(10, 15), "b": np.array([7, 8, 9])}})
 
-    embeddings = clustering.model_embeddings(path, ["b", "a"])  # rows in the order asked for
+    embeddings = model_embeddings(path, ["b", "a"])  # rows in the order asked for
     assert embeddings.aligned
     assert embeddings.embedding.shape == (8, F * R)
     assert embeddings.mouse.tolist() == ["b"] * 3 + ["a"] * 5
@@ -197,20 +221,20 @@ def test_model_embeddings_align_the_rotation_equivariant_core(tmp_path):
     assert not embeddings.embedding[:, model.core.feature_channels(1)].any()  # pruned channels carry nothing
     assert (embeddings.rotation_shift[0] - embeddings.rotation_shift[1]) % R == 2
 
-    clustering.save_embeddings(tmp_path / "e.npz", embeddings)
-    loaded = clustering.load_embeddings(tmp_path / "e.npz")
+    save_embeddings(tmp_path / "e.npz", embeddings)
+    loaded = load_embeddings(tmp_path / "e.npz")
     np.testing.assert_array_equal(loaded.embedding, embeddings.embedding)
     assert loaded.mouse.tolist() == embeddings.mouse.tolist() and loaded.aligned
 
     with pytest.raises(ClusteringError, match="model.pt.*mice \\['c'\\]"):
-        clustering.model_embeddings(path, ["a", "c"])
+        model_embeddings(path, ["a", "c"])
 
 
 def test_load_embeddings_names_the_file_and_the_missing_array(tmp_path):
     path = tmp_path / "broken.npz"
     np.savez(path, embedding=np.zeros((2, 3)))
     with pytest.raises(ClusteringError, match="broken.npz.*lacks"):
-        clustering.load_embeddings(path)
+        load_embeddings(path)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -220,7 +244,7 @@ def test_load_embeddings_names_the_file_and_the_missing_array(tmp_path):
 @pytest.mark.parametrize("method", ["kmeans", "gmm"])
 def test_clusterers_are_deterministic_and_find_separated_blobs(method):
     vectors, truth = blobs()
-    cluster = clustering.CLUSTERERS[method]
+    cluster = CLUSTERERS[method]
     first = cluster(vectors, 3, n_init=2, random_state=5)
     np.testing.assert_array_equal(first, cluster(vectors, 3, n_init=2, random_state=5))
     assert adjusted_rand_score(truth, first) == pytest.approx(1.0)
@@ -228,21 +252,21 @@ def test_clusterers_are_deterministic_and_find_separated_blobs(method):
 
 def test_cluster_embedding_labels_every_k_and_round_trips(tmp_path):
     vectors, _ = blobs(n_per_cluster=10)
-    labels = clustering.cluster_embedding(embeddings_of(vectors, ["m1", "m2"], 15), [2, 3, 5], 2, 0)
+    labels = cluster_embedding(embeddings_of(vectors, ["m1", "m2"], 15), [2, 3, 5], 2, 0)
     assert labels.labels["kmeans"].shape == labels.labels["gmm"].shape == (3, 30)
     assert [len(np.unique(labels.at("kmeans", k))) for k in (2, 3, 5)] == [2, 3, 5]
-    clustering.save_labels(tmp_path / "l.npz", labels)
-    loaded = clustering.load_labels(tmp_path / "l.npz")
+    save_labels(tmp_path / "l.npz", labels)
+    loaded = load_labels(tmp_path / "l.npz")
     np.testing.assert_array_equal(loaded.at("gmm", 5), labels.at("gmm", 5))
     with pytest.raises(KeyError, match="K = 4"):
         loaded.at("kmeans", 4)
     with pytest.raises(ValueError, match="K = \\[40\\]"):
-        clustering.cluster_embedding(embeddings_of(vectors, ["m1", "m2"], 15), [40], 1, 0)
+        cluster_embedding(embeddings_of(vectors, ["m1", "m2"], 15), [40], 1, 0)
 
 
 def test_kmeans_reruns_agree_on_separated_blobs():
     vectors, _ = blobs()
-    pairs = clustering.kmeans_rerun_agreement(embeddings_of(vectors, ["m1"], 90), [3, 4], reruns=3, n_init=2,
+    pairs = kmeans_rerun_agreement(embeddings_of(vectors, ["m1"], 90), [3, 4], reruns=3, n_init=2,
                                               random_state=0)
     assert len(pairs) == 2 * 3  # K values x pairs of 3 runs
     assert pairs[pairs["k"] == 3]["ari"].tolist() == pytest.approx([1.0, 1.0, 1.0])
@@ -254,11 +278,11 @@ def test_kmeans_reruns_agree_on_separated_blobs():
 
 def test_decoding_accuracy_is_perfect_on_separated_types_and_near_chance_on_noise():
     vectors, truth = blobs(n_per_cluster=40)
-    assert clustering.decoding_accuracy(vectors, truth, seed=0) == 1.0
+    assert decoding_accuracy(vectors, truth, seed=0) == 1.0
     noise = np.random.default_rng(1).normal(size=vectors.shape)
-    assert abs(clustering.decoding_accuracy(noise, truth, seed=0) - 1 / 3) < 0.15
+    assert abs(decoding_accuracy(noise, truth, seed=0) - 1 / 3) < 0.15
     with pytest.raises(ClusteringError, match="1 neurons"):
-        clustering.decoding_accuracy(vectors[:81], truth[:81], seed=0)  # the third type keeps 1 neuron
+        decoding_accuracy(vectors[:81], truth[:81], seed=0)  # the third type keeps 1 neuron
 
 
 def test_within_type_share_recovers_a_planted_orientation_share():
@@ -269,11 +293,11 @@ def test_within_type_share_recovers_a_planted_orientation_share():
     orientation, phase = rng.uniform(0, np.pi, n), rng.uniform(0, 2 * np.pi, n)
     types = rng.integers(0, 2, n)
     embedding = np.column_stack([np.cos(8 * orientation) + 5 * types, rng.normal(0, np.sqrt(0.5), n)])
-    orientation_regressors = clustering.harmonics(2 * orientation, range(1, 9))
-    assert clustering.within_type_share(embedding, types, orientation_regressors) == pytest.approx(0.5, abs=0.01)
-    phase_regressors = clustering.harmonics(phase, range(1, 3))
-    assert clustering.within_type_share(embedding, types, phase_regressors) == pytest.approx(0.0, abs=0.01)
-    assert np.isnan(clustering.within_type_share(embedding[:10], types[:10], orientation_regressors))  # too few
+    orientation_regressors = harmonics(2 * orientation, range(1, 9))
+    assert within_type_share(embedding, types, orientation_regressors) == pytest.approx(0.5, abs=0.01)
+    phase_regressors = harmonics(phase, range(1, 3))
+    assert within_type_share(embedding, types, phase_regressors) == pytest.approx(0.0, abs=0.01)
+    assert np.isnan(within_type_share(embedding[:10], types[:10], orientation_regressors))  # too few
 
 
 def test_type_separability_of_an_embedding_made_of_the_type_scatter():
@@ -283,10 +307,49 @@ def test_type_separability_of_an_embedding_made_of_the_type_scatter():
     coordinates = 0.3 * np.eye(3, 5)[types] + rng.normal(0, 0.03, (n, 5))
     truth = {"cell_type": types, "orientation": rng.uniform(0, np.pi, n), "phase": rng.uniform(0, 2 * np.pi, n),
              "type_coordinates": coordinates}
-    result = clustering.type_separability(coordinates, truth, seed=0)
+    result = type_separability(coordinates, truth, seed=0)
     assert result["decoding_accuracy"] == 1.0 and result["chance_accuracy"] == pytest.approx(1 / 3)
     assert result["type_parameter_share"] == pytest.approx(1.0)
     assert abs(result["nuisance_share"]) < 0.05
+
+
+def agreement_rows(variants: list[str], k_values: list[int]) -> pd.DataFrame:
+    """An across-seeds table: every agreement measure per variant, method and K."""
+    rng = np.random.default_rng(0)
+    return pd.DataFrame([{"variant": v, "method": m, "k": k,
+                          **{f"{measure}_{stat}": rng.uniform() for measure in plots.MEASURE_NAMES
+                             for stat in ("mean", "sd")}}
+                         for v in variants for m in METHODS for k in k_values])
+
+
+def test_agreement_figures_draw_a_curve_per_variant_over_every_k(tmp_path):
+    across = agreement_rows(["a", "b", "other"], [2, 4, 6])
+    across.to_csv(tmp_path / "across.csv", index=False)
+    fig = plots.ari_across_seeds(str(tmp_path / "across.csv"), str(tmp_path / "ari.pdf"), variants=["a", "b"])
+    assert_figure_files(tmp_path / "ari.pdf")
+    assert len(panels(fig)) == len(plots.MEASURE_NAMES) * len(METHODS)  # rows: measures, columns: methods
+    a_kmeans = across[(across["variant"] == "a") & (across["method"] == "kmeans")]
+    first = panels(fig)[0].containers[0].lines[0]  # ARI, k-means, variant a
+    np.testing.assert_allclose(np.asarray(first.get_ydata(), float), a_kmeans["ari_mean"])
+    assert legend_labels(panels(fig)[0]) == ["a", "b"]
+
+    reruns = across[across["method"] == "kmeans"][["variant", "k", "ari_mean", "ari_sd"]]
+    reruns.to_csv(tmp_path / "reruns.csv", index=False)
+    fig = plots.kmeans_reruns(str(tmp_path / "reruns.csv"), str(tmp_path / "across.csv"), str(tmp_path / "r.pdf"),
+                              variants=["a", "b"])
+    (ax,) = panels(fig)
+    assert len(ax.containers) == 2 * 2  # per variant: reruns and across seeds
+    assert [len(c.lines[0].get_xdata()) for c in ax.containers] == [across["k"].nunique()] * 4
+
+    planted = pd.DataFrame([{"variant": v, "seed": seed, "method": m, "k": k, "ari": 0.1 * seed}
+                            for v in ("a", "b") for seed in (1, 2, 3) for m in METHODS for k in (2, 4)])
+    planted.to_csv(tmp_path / "planted.csv", index=False)
+    fig = plots.ari_planted_types(str(tmp_path / "planted.csv"), str(tmp_path / "p.pdf"), variants=["a", "b"],
+                                  n_types=4)
+    assert [ax.get_title() for ax in panels(fig)] == [plots.METHOD_NAMES[m] for m in METHODS]
+    mean_over_seeds = panels(fig)[0].containers[0].lines[0].get_ydata()
+    np.testing.assert_allclose(np.asarray(mean_over_seeds, float), [0.2, 0.2])  # mean of 0.1, 0.2, 0.3 at each K
+    assert sorted(legend_labels(fig)) == ["a", "b", "planted types (4)"]
 
 
 def test_separability_figure_renders(tmp_path):
@@ -296,11 +359,15 @@ def test_separability_figure_renders(tmp_path):
                    "chance_accuracy": 0.2, **{name: rng.uniform() for name in shares}}
                   for v in ("a", "b") for s in (1, 2)]).to_csv(tmp_path / "sep.csv", index=False)
     pd.DataFrame([{"variant": v, "seed": s, "method": m, "k": k, "ari": rng.uniform()}
-                  for v in ("a", "b") for s in (1, 2) for m in clustering.METHODS for k in (2, 3)]
+                  for v in ("a", "b") for s in (1, 2) for m in METHODS for k in (2, 3)]
                  ).to_csv(tmp_path / "planted.csv", index=False)
-    plots.planted_type_separability(str(tmp_path / "sep.csv"), str(tmp_path / "planted.csv"), str(tmp_path / "s.pdf"),
-                                    variants=["a", "b"], n_types=3)
-    assert_figure(tmp_path / "s.pdf")
+    fig = plots.planted_type_separability(str(tmp_path / "sep.csv"), str(tmp_path / "planted.csv"),
+                                          str(tmp_path / "s.pdf"), variants=["a", "b"], n_types=3)
+    assert_figure_files(tmp_path / "s.pdf")
+    left, right = panels(fig)
+    assert tick_labels(left) == tick_labels(right) == ["a", "b"]
+    assert [len(bars) for bars in right.containers] == [2] * len(shares)  # per variance share, a bar per variant
+    assert legend_labels(right) == list(plots.SHARE_NAMES.values())
     with pytest.raises(ValueError, match="true K = 6"):
         plots.planted_type_separability(str(tmp_path / "sep.csv"), str(tmp_path / "planted.csv"),
                                         str(tmp_path / "s.pdf"), variants=["a", "b"], n_types=6)
@@ -314,7 +381,7 @@ def test_prediction_correlation_per_mouse_and_over_all_neurons():
     t = np.linspace(0, 1, 20)[:, None]
     a = {"m1": np.hstack([t, t**2]), "m2": t.copy()}
     b = {"m1": np.hstack([3 * t + 1, t**2]), "m2": -t}
-    scores = clustering.prediction_correlation(a, b)
+    scores = prediction_correlation(a, b)
     assert scores["m1"] == pytest.approx(1.0)
     assert scores["m2"] == pytest.approx(-1.0)
     assert scores["all"] == pytest.approx((1 + 1 - 1) / 3)  # every neuron counts once
@@ -327,24 +394,24 @@ def test_prediction_correlation_per_mouse_and_over_all_neurons():
 def test_tsne_subset_draws_the_same_neurons_whatever_the_row_order():
     mouse = np.repeat(["m1", "m2"], 50)
     unit_id = np.tile(np.arange(100, 150), 2)
-    rows = clustering.tsne_subset(mouse, unit_id, 20, seed=3)
+    rows = tsne_subset(mouse, unit_id, 20, seed=3)
     assert len(rows) == 40 and (mouse[rows] == "m1").sum() == 20
     order = np.random.default_rng(0).permutation(100)
-    shuffled = clustering.tsne_subset(mouse[order], unit_id[order], 20, seed=3)
+    shuffled = tsne_subset(mouse[order], unit_id[order], 20, seed=3)
     chosen = set(zip(mouse[rows], unit_id[rows]))
     assert set(zip(mouse[order][shuffled], unit_id[order][shuffled])) == chosen
-    assert set(zip(*(a[clustering.tsne_subset(mouse, unit_id, 20, seed=4)] for a in (mouse, unit_id)))) != chosen
-    assert len(clustering.tsne_subset(mouse, unit_id, 80, seed=3)) == 100  # fewer neurons than asked: all
+    assert set(zip(*(a[tsne_subset(mouse, unit_id, 20, seed=4)] for a in (mouse, unit_id)))) != chosen
+    assert len(tsne_subset(mouse, unit_id, 80, seed=3)) == 100  # fewer neurons than asked: all
 
 
 def test_tsne_is_deterministic_for_a_seed_and_uses_the_same_neurons_per_panel():
     vectors, _ = blobs(n_per_cluster=40)
     panel_a = embeddings_of(vectors, ["m1", "m2"], 60)
     panel_b = embeddings_of(vectors[::-1].copy(), ["m1", "m2"], 60)  # another variant's embedding
-    first = clustering.tsne_table(panel_a, 45, exaggeration=12, seed=0)
-    second = clustering.tsne_table(panel_a, 45, exaggeration=12, seed=0)
+    first = tsne_table(panel_a, 45, exaggeration=12, seed=0)
+    second = tsne_table(panel_a, 45, exaggeration=12, seed=0)
     pd.testing.assert_frame_equal(first, second)
-    other = clustering.tsne_table(panel_b, 45, exaggeration=12, seed=0)
+    other = tsne_table(panel_b, 45, exaggeration=12, seed=0)
     assert list(first.columns) == ["mouse", "unit_id", "x", "y"] and len(first) == 90
     pd.testing.assert_frame_equal(first[["mouse", "unit_id"]], other[["mouse", "unit_id"]])
     assert np.isfinite(first[["x", "y"]].to_numpy()).all()
@@ -356,7 +423,7 @@ def test_tsne_is_deterministic_for_a_seed_and_uses_the_same_neurons_per_panel():
 
 def across_rows(variant: str, ari: float) -> list[dict]:
     return [{"variant": variant, "method": method, "k": 2, "n_pairs": 1, "ari_mean": ari, "ari_sd": np.nan}
-            for method in clustering.METHODS]
+            for method in METHODS]
 
 
 def performance_rows(variant: str, fraction_oracles: list[float]) -> list[dict]:
@@ -367,8 +434,9 @@ def performance_rows(variant: str, fraction_oracles: list[float]) -> list[dict]:
     return rows
 
 
-BASE_CONFIG = {"core": {"type": "cnn"}, "readout": {"type": "gaussian", "regularizer": "adaptive", "gamma": 2.0},
-               "training": {"lr": 0.01}}
+BASE_CONFIG = {"core": with_defaults({"type": "cnn"}, "core"),  # as the workflow resolves it: schema defaults filled
+               "readout": with_defaults({"type": "gaussian", "regularizer": "adaptive", "gamma": 2.0}, "readout"),
+               "training": training_settings(lr=0.01)}
 SWEEP = {"s": {"base": "base", "base_config": BASE_CONFIG,
                "points": {"s-1.0-0.1": {"readout.gamma": 1.0, "readout.adaptive_sigma": 0.1},
                           "s-5.0-0.1": {"readout.gamma": 5.0, "readout.adaptive_sigma": 0.1}}}}
@@ -379,7 +447,7 @@ PERFORMANCE = pd.DataFrame(performance_rows("base", [0.8, 0.9]) + performance_ro
 
 
 def test_performance_summary_averages_the_mean_rows_over_seeds():
-    summary = clustering.performance_summary(PERFORMANCE).set_index("variant")
+    summary = performance_summary(PERFORMANCE).set_index("variant")
     assert summary.loc["base", "fraction_oracle_mean"] == pytest.approx(0.85)
     assert summary.loc["base", "fraction_oracle_sd"] == pytest.approx(math.sqrt(0.005))  # sample sd of 0.8, 0.9
     assert summary.loc["s-5.0-0.1", "fraction_oracle_sd"] == 0.0
@@ -387,9 +455,9 @@ def test_performance_summary_averages_the_mean_rows_over_seeds():
 
 
 def test_sweep_table_puts_ari_beside_performance_for_the_base_and_every_point():
-    table = clustering.sweep_table(ACROSS, PERFORMANCE, SWEEP)
+    table = sweep_table(ACROSS, PERFORMANCE, SWEEP)
     assert list(table.columns[:3]) == ["sweep", "variant", "role"]
-    assert len(table) == 3 * len(clustering.METHODS)  # "unrelated" is no part of the sweep
+    assert len(table) == 3 * len(METHODS)  # "unrelated" is no part of the sweep
     kmeans = table[table["method"] == "kmeans"].set_index("variant")
     assert kmeans["role"].to_dict() == {"base": "base", "s-1.0-0.1": "point", "s-5.0-0.1": "point"}
     assert kmeans["ari_mean"].to_dict() == {"base": 0.5, "s-1.0-0.1": 0.7, "s-5.0-0.1": 0.9}
@@ -400,8 +468,8 @@ def test_sweep_table_puts_ari_beside_performance_for_the_base_and_every_point():
     assert kmeans.loc["base", "readout.adaptive_sigma"] == 0.1  # with the model's default where it names none
 
 
-def test_base_parameter_values_fill_in_model_and_training_defaults():
-    values = clustering.base_parameter_values(BASE_CONFIG, ["core.gamma_input", "core.gamma_hidden", "readout.gamma",
+def test_base_parameter_values_read_the_resolved_variant_with_its_schema_defaults():
+    values = base_parameter_values(BASE_CONFIG, ["core.gamma_input", "core.gamma_hidden", "readout.gamma",
                                                             "training.lr", "training.batch_size"])
     assert values == {"core.gamma_input": 6.3831, "core.gamma_hidden": 0.0, "readout.gamma": 2.0,
                       "training.lr": 0.01, "training.batch_size": 64}
@@ -410,7 +478,7 @@ def test_base_parameter_values_fill_in_model_and_training_defaults():
 def test_sweep_table_names_a_point_without_two_seeds():
     across = ACROSS[ACROSS["variant"] != "s-5.0-0.1"]
     with pytest.raises(ClusteringError, match="s-5.0-0.1"):
-        clustering.sweep_table(across, PERFORMANCE, SWEEP)
+        sweep_table(across, PERFORMANCE, SWEEP)
 
 
 def test_sweep_table_from_files_reads_the_runs_metrics_and_names_a_bad_across_seeds_file(tmp_path):
@@ -422,27 +490,21 @@ def test_sweep_table_from_files_reads_the_runs_metrics_and_names_a_bad_across_se
         files.append(tmp_path / f"{row.variant}-{row.seed}.json")
         files[-1].write_text(json.dumps(metrics))
         runs.append((row.variant, row.seed))
-    table = clustering.sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP)
-    pd.testing.assert_frame_equal(table, clustering.sweep_table(ACROSS, PERFORMANCE, SWEEP))
+    table = sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP)
+    pd.testing.assert_frame_equal(table, sweep_table(ACROSS, PERFORMANCE, SWEEP))
     ACROSS.drop(columns="ari_sd").to_csv(tmp_path / "across.csv", index=False)
     with pytest.raises(ClusteringError, match="across.csv.*ari_sd"):
-        clustering.sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP)
+        sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP)
 
 
 def mouse_tensors(name: str, n_neurons: int, seed: int) -> MouseTensors:
     """A tiny mouse: 6 train trials and 4 test images shown twice; neuron 0 repeats exactly (oracle 1)."""
     rng = np.random.default_rng(seed)
-    tiers = np.array(["train"] * 6 + ["test"] * 8)
-    image_ids = np.concatenate([np.arange(100, 106), np.tile(np.arange(4), 2)])
-    responses = rng.uniform(0.0, 2.0, size=(len(tiers), n_neurons))
-    responses[6:10, 0] = [0.0, 1.0, 3.0, 2.0]
-    responses[10:, 0] = responses[6:10, 0]
-    return MouseTensors(
-        name=name, images=torch.randn(len(tiers), 1, 12, 12, generator=torch.Generator().manual_seed(seed)),
-        behavior=torch.ones(len(tiers), 3), pupil_center=torch.zeros(len(tiers), 2),
-        responses=torch.as_tensor(responses, dtype=torch.float32), tiers=tiers, image_ids=image_ids,
-        cell_motor_coordinates=rng.normal(size=(n_neurons, 3)), unit_ids=np.arange(n_neurons) + 10,
-    )
+    trials = Trials(train=6, test_images=4, repeats=2)
+    responses = rng.uniform(0.0, 2.0, size=(trials.count, n_neurons))
+    responses[trials.train:, 0] = np.repeat([0.0, 1.0, 3.0, 2.0], 2)  # each test image twice in a row
+    images = rng.normal(size=(trials.count, 1, 12, 12))
+    return prepare_mouse(name, mouse_arrays(trials, images, responses, rng, first_unit_id=10), image_scale=1.0)
 
 
 def saved_model(path, data: dict[str, MouseTensors], readout: dict, log_beta: dict | None = None) -> None:
@@ -463,7 +525,7 @@ def test_adaptive_beta_table_reads_beta_and_measures_every_neuron(tmp_path):
     saved_model(tmp_path / "adaptive.pt", data, {"type": "gaussian", "regularizer": "adaptive", "gamma": 1.0},
                 log_beta={"a": [0.0, 1.0, -1.0], "b": [2.0, 0.5]})
 
-    table = clustering.adaptive_beta_table({"adaptive": tmp_path / "adaptive.pt"}, data)
+    table = adaptive_beta_table({"adaptive": tmp_path / "adaptive.pt"}, data)
     assert table["mouse"].tolist() == ["a"] * 3 + ["b"] * 2
     assert table["unit_id"].tolist() == [10, 11, 12, 10, 11]
     np.testing.assert_allclose(table["beta"], np.exp([0.0, 1.0, -1.0, 2.0, 0.5]), rtol=1e-6)
@@ -477,16 +539,11 @@ def test_adaptive_beta_table_refuses_a_model_without_the_adaptive_regularizer(tm
     data = {"a": mouse_tensors("a", 3, 0)}
     saved_model(tmp_path / "l1.pt", data, {"type": "gaussian", "regularizer": "l1", "gamma": 1.0})
     with pytest.raises(ClusteringError, match="l1.pt.*not adaptively regularized"):
-        clustering.adaptive_beta_table({"l1": tmp_path / "l1.pt"}, data)
+        adaptive_beta_table({"l1": tmp_path / "l1.pt"}, data)
 
 
 # ----------------------------------------------------------------------------------------------
 # Landscape figures, rendered from synthetic tables
-
-
-def assert_figure(pdf) -> None:
-    for path in (pdf, pdf.with_suffix(".png")):
-        assert path.stat().st_size > 5_000, path  # an empty figure is smaller
 
 
 def grid_sweep_files(tmp_path) -> tuple[str, str]:
@@ -498,7 +555,7 @@ def grid_sweep_files(tmp_path) -> tuple[str, str]:
     rng = np.random.default_rng(0)
     across = pd.DataFrame([row for v in variants for row in across_rows(v, rng.uniform())])
     performance = pd.DataFrame([row for v in variants for row in performance_rows(v, rng.uniform(0.5, 1, 2).tolist())])
-    clustering.sweep_table(across, performance, sweeps).to_csv(tmp_path / "sweeps.csv", index=False)
+    sweep_table(across, performance, sweeps).to_csv(tmp_path / "sweeps.csv", index=False)
     beta = pd.DataFrame({"variant": np.repeat(list(points), 50), "mouse": "m1", "unit_id": np.tile(np.arange(50), 4),
                          "beta": rng.lognormal(size=200), "test_correlation": rng.uniform(size=200),
                          "oracle": rng.uniform(size=200)})
@@ -508,33 +565,46 @@ def grid_sweep_files(tmp_path) -> tuple[str, str]:
 
 def test_sweep_figures_render(tmp_path):
     sweeps, beta = grid_sweep_files(tmp_path)
-    plots.adaptive_regularization(sweeps, beta, [], str(tmp_path / "adaptive.pdf"), sweep="s", k=2)
-    assert_figure(tmp_path / "adaptive.pdf")
-    plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=["core"], k=2)
-    assert_figure(tmp_path / "core.pdf")
+    fig = plots.adaptive_regularization(sweeps, beta, [], str(tmp_path / "adaptive.pdf"), sweep="s", k=2)
+    assert_figure_files(tmp_path / "adaptive.pdf")
+    beta_rows = pd.read_csv(beta).groupby("variant").size()
+    kmeans_ax, _, _, per_setting_ax, correlation_ax, oracle_ax = panels(fig)
+    assert len(kmeans_ax.get_lines()) >= 2  # a line per σ of the 2 x 2 grid
+    assert len(tick_labels(per_setting_ax)) == len(beta_rows)  # a β distribution per grid point
+    assert scatter_points(correlation_ax) == scatter_points(oracle_ax) == beta_rows.iloc[0]  # a point per neuron
+    fig = plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=["core"], k=2)
+    assert_figure_files(tmp_path / "core.pdf")
+    ari_ax, oracle_ax = panels(fig)  # one column per sweep
+    assert ari_ax.get_title() == "core"
+    assert set(plots.METHOD_NAMES.values()) <= set(legend_labels(ari_ax))  # a line per clustering method
     with pytest.raises(ValueError, match="no rows for sweep 'nope'"):
         plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=["nope"], k=2)
 
 
 def test_discreteness_figure_renders_and_names_a_missing_control(tmp_path):
     rows = [{"variant": v, "method": m, "k": k, "ari_mean": 0.5, "ari_sd": 0.1}
-            for v in ("discrete", "continuum") for m in clustering.METHODS for k in (2, 4, 6)]
+            for v in ("discrete", "continuum") for m in METHODS for k in (2, 4, 6)]
     pd.DataFrame(rows).to_csv(tmp_path / "across.csv", index=False)
-    plots.discreteness_test(str(tmp_path / "across.csv"), str(tmp_path / "d.pdf"), "discrete", "continuum", 4)
-    assert_figure(tmp_path / "d.pdf")
+    fig = plots.discreteness_test(str(tmp_path / "across.csv"), str(tmp_path / "d.pdf"), "discrete", "continuum", 4)
+    assert_figure_files(tmp_path / "d.pdf")
+    assert [ax.get_title() for ax in panels(fig)] == [plots.METHOD_NAMES[method] for method in METHODS]
+    assert sorted(legend_labels(fig)) == ["continuum (continuum)", "discrete types (discrete)", "planted types (4)"]
     with pytest.raises(ValueError, match="other"):
         plots.discreteness_test(str(tmp_path / "across.csv"), str(tmp_path / "d.pdf"), "discrete", "other", 4)
 
 
 def test_tsne_landscape_renders_rows_of_unequal_length(tmp_path):
     embeddings = embeddings_of(blobs(10, 3)[0], ["m1", "m2"], per_mouse=15)
-    labels = clustering.cluster_embedding(embeddings, [2, 3], n_init=1, random_state=0)
-    clustering.save_labels(tmp_path / "labels.npz", labels)
-    clustering.tsne_table(embeddings, 15, 12, 0).to_csv(tmp_path / "tsne.csv", index=False)
+    labels = cluster_embedding(embeddings, [2, 3], n_init=1, random_state=0)
+    save_labels(tmp_path / "labels.npz", labels)
+    tsne_table(embeddings, 15, 12, 0).to_csv(tmp_path / "tsne.csv", index=False)
     rows = {"factorized": ["f1", "f2"], "gaussian": ["g1"]}
     pd.DataFrame(performance_rows("f1", [0.8]) + performance_rows("f2", [0.7]) + performance_rows("g1", [0.9])
                  ).to_csv(tmp_path / "performance.csv", index=False)
-    plots.tsne_landscape([str(tmp_path / "tsne.csv")] * 3, [str(tmp_path / "labels.npz")] * 3, [],
-                         str(tmp_path / "performance.csv"), str(tmp_path / "landscape.pdf"), rows=rows,
-                         titles={"f1": "γ = 0.1"}, k=3, mice=["m1", "m2"])
-    assert_figure(tmp_path / "landscape.pdf")
+    fig = plots.tsne_landscape([str(tmp_path / "tsne.csv")] * 3, [str(tmp_path / "labels.npz")] * 3, [],
+                               str(tmp_path / "performance.csv"), str(tmp_path / "landscape.pdf"), rows=rows,
+                               titles={"f1": "γ = 0.1"}, k=3, mice=["m1", "m2"])
+    assert_figure_files(tmp_path / "landscape.pdf")
+    maps = panels(fig)  # the short row's empty cell is switched off
+    assert [ax.get_title().split("\n")[0] for ax in maps] == ["f1", "f2", "g1"]
+    assert all(scatter_points(ax) == len(pd.read_csv(tmp_path / "tsne.csv")) for ax in maps)

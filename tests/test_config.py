@@ -154,7 +154,7 @@ def test_check_landscape_variants_names_unknown_and_misplaced_variants():
     ("readout", "label"),
     [({"type": "gaussian", "regularizer": "none"}, "γ = 0"),
      ({"type": "gaussian", "regularizer": "l1", "gamma": 10.0}, "γ = 10"),
-     ({"type": "factorized", "gamma": 0.003}, "γ = 0.003"), ({"type": "factorized"}, "γ default")],
+     ({"type": "factorized", "gamma": 0.003}, "γ = 0.003")],
 )
 def test_regularization_label(readout, label):
     assert regularization_label(readout) == label

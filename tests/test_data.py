@@ -10,40 +10,16 @@ import numpy as np
 import pytest
 import torch
 
-from v1twin.data import (
-    DataError,
-    MouseArrays,
-    build_cache,
-    compute_statistics,
-    load_cache,
-    load_mouse,
-    prepare_mouse,
-    validate_layout,
-    write_mouse,
-)
+from v1twin.data import DataError
+from v1twin.data.cache import build_cache, load_cache
+from v1twin.data.mouse_arrays import MouseArrays, compute_statistics
+from v1twin.data.sensorium_static import load_mouse, validate_layout, write_mouse
+from v1twin.data.tensors import prepare_mouse
 
-from test_npy import CreatesFile
+from helpers import MOUSE_NAME, CreatesFile, sensorium_mouse
 
 ARRAY_FIELDS = ("images", "responses", "behavior", "pupil_center", "tiers", "image_ids", "trial_idx",
                 "cell_motor_coordinates", "unit_ids")
-MOUSE_NAME = "static12345-6-7-GrayImageNet-0123456789abcdef"
-
-
-def random_mouse(n_trials: int = 14, n_neurons: int = 5, height: int = 6, width: int = 8, seed: int = 0) -> MouseArrays:
-    rng = np.random.default_rng(seed)
-    tiers = np.array(["train"] * (n_trials - 6) + ["validation"] * 2 + ["test"] * 2 + ["final_test"] * 2)
-    return MouseArrays(
-        images=rng.integers(0, 256, (n_trials, 1, height, width)).astype(np.float32),
-        responses=rng.gamma(1.0, 2.0, (n_trials, n_neurons)).astype(np.float32),
-        behavior=rng.normal(size=(n_trials, 3)).astype(np.float32),
-        pupil_center=rng.normal(size=(n_trials, 2)).astype(np.float32),
-        tiers=tiers,
-        image_ids=rng.integers(0, 1000, n_trials).astype(np.int64),
-        trial_idx=rng.permutation(n_trials).astype(np.int64),
-        cell_motor_coordinates=rng.uniform(-300, 300, (n_neurons, 3)).astype(np.float32),
-        unit_ids=np.arange(1, n_neurons + 1, dtype=np.int64),
-        statistics=None,
-    )
 
 
 def assert_same_mouse(actual: MouseArrays, expected: MouseArrays) -> None:
@@ -68,7 +44,7 @@ def zip_mouse(folder: Path, archive_base: Path) -> Path:
 
 @pytest.fixture
 def written(tmp_path):
-    arrays = random_mouse()
+    arrays = sensorium_mouse()
     folder = tmp_path / MOUSE_NAME
     write_mouse(folder, arrays)
     return folder, arrays
@@ -114,7 +90,7 @@ def test_round_trip_folder_and_zip(written, tmp_path):
 
 
 def test_given_statistics_are_written_as_is(tmp_path):
-    arrays = random_mouse()
+    arrays = sensorium_mouse()
     arrays.statistics = {
         group: {"all": {name: np.float32(7.5) if group == "images" else np.full(d, 7.5, np.float32)
                         for name in ("mean", "std")}}
@@ -326,7 +302,7 @@ def toy_statistics(n_neurons: int) -> dict:
     }
 
 
-def toy_mouse() -> MouseArrays:
+def hand_made_mouse() -> MouseArrays:
     """Two trials, two neurons, 2×2 images: small enough to normalize by hand."""
     return MouseArrays(
         images=np.array([[[[2, 6], [10, -2]]], [[[0, 4], [2, 2]]]], np.float32),
@@ -343,7 +319,7 @@ def toy_mouse() -> MouseArrays:
 
 
 def test_normalization_matches_hand_computation():
-    view = prepare_mouse("toy", toy_mouse(), image_scale=1.0)
+    view = prepare_mouse("toy", hand_made_mouse(), image_scale=1.0)
     expected_images = torch.tensor([[[[0.0, 1.0], [2.0, -1.0]]], [[[-0.5, 0.5], [0.0, 0.0]]]])
     torch.testing.assert_close(view.images, expected_images)
     # std floor = 1% of mean std = 0.01 * (2 + 0.001) / 2 = 0.010005; no mean subtraction
@@ -357,7 +333,7 @@ def test_normalization_matches_hand_computation():
 
 
 def test_inputs_append_constant_behaviour_planes():
-    view = prepare_mouse("toy", toy_mouse(), image_scale=1.0)
+    view = prepare_mouse("toy", hand_made_mouse(), image_scale=1.0)
     batch = view.inputs(np.array([1, 0]))
     assert batch.shape == (2, 4, 2, 2)
     torch.testing.assert_close(batch[:, 0], view.images[[1, 0], 0])
@@ -366,7 +342,7 @@ def test_inputs_append_constant_behaviour_planes():
 
 
 def test_rescale_to_quarter_resolution():
-    arrays = random_mouse(n_trials=8, height=144, width=256)
+    arrays = sensorium_mouse(n_trials=8, height=144, width=256)
     arrays.images[1] = 100.0
     view = prepare_mouse("m", arrays, image_scale=0.25)
     assert view.images.shape == (8, 1, 36, 64) and view.input_shape == (4, 36, 64)
@@ -436,7 +412,7 @@ def test_garbage_meta_file_names_the_zip_member(written, tmp_path, content, expe
 )
 def test_damaged_statistics_name_the_file_at_load_and_at_download(tmp_path, damage, expected):
     folder = tmp_path / MOUSE_NAME
-    arrays = random_mouse()
+    arrays = sensorium_mouse()
     arrays.statistics = compute_statistics(arrays)
     write_mouse(folder, arrays)
     damage(folder / "meta/statistics/responses/all/std.npy")

@@ -1,4 +1,4 @@
-"""Download and extraction against a real HTTP server on 127.0.0.1 (v1twin.download)."""
+"""Download and extraction against a real HTTP server on 127.0.0.1 (v1twin.data.download)."""
 
 import hashlib
 import io
@@ -12,33 +12,16 @@ import numpy as np
 import pytest
 import yaml
 
-from v1twin import download
-from v1twin.data import DataError, MouseArrays, load_cache, load_mouse, write_mouse
-from v1twin.download import DownloadError, download_file, extract_mouse
+from v1twin.data import DataError, download
+from v1twin.data.cache import load_cache
+from v1twin.data.download import DownloadError, download_file, extract_mouse
+from v1twin.data.sensorium_static import load_mouse, write_mouse
 
 from conftest import TINY_CONFIG, run_snakemake
-from test_npy import CreatesFile
+from helpers import MOUSE_NAME, CreatesFile, sensorium_mouse
 
 pytestmark = pytest.mark.timeout(60)
-MOUSE_NAME = "static12345-6-7-GrayImageNet-0123456789abcdef"
 TIMEOUT = 5
-
-
-def tiny_mouse() -> MouseArrays:
-    rng = np.random.default_rng(3)
-    n_trials, n_neurons = 6, 3
-    return MouseArrays(
-        images=rng.uniform(0, 255, (n_trials, 1, 4, 5)).astype(np.float32),
-        responses=rng.gamma(1.0, 1.0, (n_trials, n_neurons)).astype(np.float32),
-        behavior=rng.normal(size=(n_trials, 3)).astype(np.float32),
-        pupil_center=rng.normal(size=(n_trials, 2)).astype(np.float32),
-        tiers=np.array(["train"] * 4 + ["validation", "test"]),
-        image_ids=np.arange(n_trials),
-        trial_idx=np.arange(n_trials),
-        cell_motor_coordinates=rng.normal(size=(n_neurons, 3)).astype(np.float32),
-        unit_ids=np.arange(n_neurons),
-        statistics=None,
-    )
 
 
 def zip_bytes(folder: Path) -> bytes:
@@ -86,7 +69,7 @@ def payload_marker(source: Path) -> Path:
 @pytest.fixture(scope="module")
 def mouse_zip(tmp_path_factory):
     folder = tmp_path_factory.mktemp("source") / MOUSE_NAME
-    arrays = tiny_mouse()
+    arrays = sensorium_mouse(seed=3)
     write_mouse(folder, arrays)
     return zip_bytes(folder), folder
 
@@ -98,7 +81,7 @@ def server(request, mouse_zip):
     shutil.copytree(source / "data", without_meta / "data", dirs_exist_ok=True)
     with_payload = source.parent / "with_payload" / MOUSE_NAME
     shutil.copytree(source, with_payload, dirs_exist_ok=True)
-    tiers = np.array([*tiny_mouse().tiers[:-1], CreatesFile(payload_marker(source))], dtype=object)
+    tiers = np.array([*sensorium_mouse(seed=3).tiers[:-1], CreatesFile(payload_marker(source))], dtype=object)
     np.save(with_payload / "meta/trials/tiers.npy", tiers, allow_pickle=True)
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), Routes)
     httpd.hits = {}
@@ -206,7 +189,7 @@ def test_zip_with_an_escaping_member_extracts_nothing(mouse_zip, tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------
-# The download_sensorium and build_cache rules, run by Snakemake against the same server
+# The data_download and data_cache rules, run by Snakemake against the same server
 
 
 def _download_config(tmp_path, server, **dataset) -> Path:
@@ -244,7 +227,7 @@ def test_download_rule_failures_name_the_problem_and_leave_nothing(server, mouse
     config = _download_config(tmp_path, server, mice=[route], **dataset)
     result = run_snakemake(tmp_path, f"resources/served/{route}.cache", configs=(config,), check=False, base=None)
     assert result.returncode != 0
-    log = (tmp_path / "results" / "served" / "logs" / "download_sensorium" / f"{route}.log").read_text()
+    log = (tmp_path / "results" / "served" / "logs" / "data_download" / f"{route}.log").read_text()
     assert expected in log
     assert not payload_marker(mouse_zip[1]).exists()
     leftovers = list((tmp_path / "resources" / "served").glob("*")) if (tmp_path / "resources").exists() else []

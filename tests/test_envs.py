@@ -9,6 +9,7 @@ import tomllib
 import yaml
 
 from conftest import REPO
+from helpers import rule_blocks
 
 ENV_FILES = sorted((REPO / "envs").glob("*.yaml"))
 SCRIPTS = REPO / "workflow" / "scripts"
@@ -44,18 +45,6 @@ def test_conda_environments_pin_the_same_versions_as_pyproject():
         assert pins.get("python") == "3.11", path
         pins.pop("python")
         assert pins == expected, f"{path.name} differs from pyproject.toml"
-
-
-RULE_FILES = sorted((REPO / "workflow" / "rules").glob("*.smk"))
-
-
-def rule_blocks(paths=RULE_FILES) -> dict[str, str]:
-    """rule name -> its text, from every rule file (or the files given)."""
-    blocks = {}
-    for path in paths:
-        for block in re.split(r"(?m)^(?=[ \t]*rule \w+:)", path.read_text())[1:]:
-            blocks[re.match(r"[ \t]*rule (\w+):", block).group(1)] = block
-    return blocks
 
 
 def test_gpu_rules_use_the_cuda_environment_and_the_others_the_cpu_one():
@@ -107,7 +96,8 @@ from snakemake.iocontainers import InputFiles, Log, OutputFiles, Params, Resourc
 
 script, output, log = sys.argv[1:]
 sys.path.append(str(Path(script).parent))
-snakemake = Snakemake(InputFiles(), OutputFiles([output]), Params(fromdict={"stimuli": 300}), Wildcards(), 1,
+params = Params(fromdict={"stimuli": 300, "nu": 2.1})
+snakemake = Snakemake(InputFiles(), OutputFiles([output]), params, Wildcards(), 1,
                       ResourceList(), Log([log]), {}, "december_toy", None, str(Path(script).parent))
 runpy.run_path(script, init_globals={"snakemake": snakemake}, run_name="__main__")
 """

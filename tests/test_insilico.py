@@ -8,23 +8,50 @@ import pandas as pd
 import pytest
 import torch
 
-from v1twin import insilico, walltime
-from v1twin.data import prepare_mouse
+from v1twin import walltime
+from v1twin.checkpoint import CheckpointError, ResumableState
+from v1twin.data.receptive_fields import gabor_pair
+from v1twin.data.simulate import simulate_mouse
+from v1twin.data.tensors import prepare_mouse
+from v1twin.insilico import search
+from v1twin.insilico.consistency import consistency_table, nmae
+from v1twin.insilico.ground_truth import (
+    axial_circular_correlation,
+    ground_truth_check,
+    orientation_error,
+    planted_neuron_table,
+)
+from v1twin.insilico.indices import (
+    amplitude_over_mean,
+    cross_orientation_inhibition,
+    orientation_selectivity,
+    phase_invariance,
+    preferred_orientation,
+    surround_suppression,
+    tuning_indices,
+)
+from v1twin.insilico.probes import gaussian_positions, make_probe, receptive_field_size
+from v1twin.insilico.search import optimal_gabor_table, reference_search, search_probe
+from v1twin.insilico.stimuli import GRID_AXES, GaborGrid, gabor, grating_disk
+from v1twin.insilico.tuning import INDEX_NAMES, TuningConfig, save_tuning, tuning_curves
+from v1twin.model_run import RunFiles, finish_run, load_run
 from v1twin.models import CNNCore, RotationEquivariantCore, build_model
-from v1twin.simulate import _gabor_pair, simulate_mouse
-from v1twin.training import TrainingConfig, behavior_medians, mouse_info, save_model, seed_everything, train
+from v1twin.training import TrainingConfig, mouse_info, seed_everything, train
+
+from helpers import insilico_settings, model_settings, training_settings
 
 CPU = torch.device("cpu")
 TINY_SIMULATION = {"image_height": 32, "image_width": 48, "n_train": 160, "n_validation": 32, "n_test_images": 4,
                    "test_repeats": 2, "neurons": 24, "n_types": 3}
 TINY_CORE = {"type": "cnn", "channels": 4, "layers": 2, "input_kernel": 5, "hidden_kernel": 3}
-GRID = insilico.GaborGrid.from_config({
+GRID = GaborGrid.from_config({
     "sizes": {"min": 4, "max": 8, "count": 2}, "relative_sf": {"min": 1.0, "max": 2.0, "count": 2},
     "contrasts": {"min": 0.5, "max": 1.75, "count": 2}, "orientations": 4, "phases": 2,
 })
 # Tuning axes that contain the grid's orientations (every 2nd of 8) and phases (every 2nd of 4 and of 2).
-TUNING = insilico.TuningConfig(orientations=8, orientation_phases=2, phases=4, surround_sizes=4, surround_total_size=12,
-                               plaid_contrasts=2, plaid_min_contrast=0.1, plaid_phases=2)
+TUNING = TuningConfig.from_config(insilico_settings(tuning={
+    "orientations": 8, "orientation_phases": 2, "phases": 4, "surround": {"sizes": 4, "total_size": 12},
+    "plaid": {"contrasts": 2, "min_contrast": 0.1, "phases": 2}})["tuning"])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -51,11 +78,11 @@ def _trained_model(folder, mouse, readout):
     seed_everything(0)
     info = {"m1": mouse_info(mouse)}
     model = build_model(variant, info, mouse.input_shape)
-    train(model, {"m1": mouse}, TrainingConfig(batch_size=32, max_epochs=2), folder, seed=0, variant_config=variant)
-    path = folder / "model.pt"
-    extras = {"mice": ["m1"], "unit_ids": {"m1": mouse.unit_ids}, "behavior_median": behavior_medians({"m1": mouse})}
-    save_model(path, model, variant, info, mouse.input_shape, extras)
-    return path
+    settings = TrainingConfig.from_dict(training_settings(batch_size=32, max_epochs=2))
+    result = train(model, {"m1": mouse}, settings, folder, seed=0, variant_config=variant)
+    files = RunFiles(folder / "model.pt", folder / "training_log.csv")
+    finish_run(files, model, {"m1": mouse}, variant, seed=0, image_scale=0.5, config=settings, result=result)
+    return files.model
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +112,7 @@ def _snap_to_interior_pixels(saved):
 
 def test_gabor_pixels_follow_the_formula_at_hand_picked_parameters():
     size, relative_sf, theta, phi, contrast = 8.0, 2.0, math.pi / 6, math.pi / 3, 0.5
-    image = insilico.gabor(size, relative_sf, theta, phi, contrast, 12, 16, (5.0, 7.0))[0].numpy()
+    image = gabor(size, relative_sf, theta, phi, contrast, 12, 16, (5.0, 7.0))[0].numpy()
     sigma, frequency = size / 4, relative_sf / size
     for row, col in [(5, 7), (5, 8), (2, 11), (9, 0)]:
         x, y = col - 7.0, row - 5.0
@@ -101,14 +128,14 @@ def test_gabor_orientation_and_phase_follow_the_simulators_convention():
     height, width, sigma, frequency = 40, 40, 4.0, 0.12
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     for theta, phi in [(0.3, 0.0), (2.0, 1.0), (np.pi / 2, np.pi)]:
-        even, _ = _gabor_pair(xs[None] - 20.0, ys[None] - 17.0, np.array([theta]), np.array([frequency]),
+        even, _ = gabor_pair(xs[None] - 20.0, ys[None] - 17.0, np.array([theta]), np.array([frequency]),
                               np.array([phi]), np.array([sigma]))
-        ours = insilico.gabor(4 * sigma, frequency * 4 * sigma, theta, phi, 1.0, height, width, (17.0, 20.0))
+        ours = gabor(4 * sigma, frequency * 4 * sigma, theta, phi, 1.0, height, width, (17.0, 20.0))
         assert np.corrcoef(even.ravel(), ours.numpy().ravel())[0, 1] > 0.995
 
 
 def test_grating_disk_is_the_carrier_inside_the_disk_and_zero_outside():
-    disks = insilico.grating_disk(torch.tensor([0.0, 6.0]), 0.1, 0.4, 0.2, 1.5, 11, 11, (5.0, 5.0))
+    disks = grating_disk(torch.tensor([0.0, 6.0]), 0.1, 0.4, 0.2, 1.5, 11, 11, (5.0, 5.0))
     assert torch.all(disks[0] == 0)  # diameter 0: blank
     rows, cols = np.mgrid[0:11, 0:11]
     inside = (rows - 5) ** 2 + (cols - 5) ** 2 < 9
@@ -120,23 +147,23 @@ def test_grid_follows_the_config_and_flat_indices_run_in_axis_order():
     assert GRID.orientation == pytest.approx((0, np.pi / 4, np.pi / 2, 3 * np.pi / 4))
     assert GRID.phase == pytest.approx((0, np.pi))
     assert GRID.size == pytest.approx((4, 8)) and len(GRID) == 2 * 2 * 2 * 4 * 2
-    paper = insilico.GaborGrid.from_config({
+    paper = GaborGrid.from_config({
         "sizes": {"min": 4, "max": 25, "count": 8}, "contrasts": {"min": 0.0175, "max": 1.75, "count": 6},
         "relative_sf": {"min": 1 / 1.3, "max": 1.3**8, "count": 10}, "orientations": 12, "phases": 8})
     np.testing.assert_allclose(paper.relative_sf, [1.3**k / 1.3 for k in range(10)])
     assert len(paper) == 46080
     values = GRID.parameters(torch.arange(len(GRID)))
-    for flat, combination in enumerate(itertools.product(*(getattr(GRID, axis) for axis in insilico.GRID_AXES))):
-        assert [float(values[axis][flat]) for axis in insilico.GRID_AXES] == pytest.approx(combination)
+    for flat, combination in enumerate(itertools.product(*(getattr(GRID, axis) for axis in GRID_AXES))):
+        assert [float(values[axis][flat]) for axis in GRID_AXES] == pytest.approx(combination)
     np.testing.assert_array_equal(GRID.axis_indices(np.array([0, len(GRID) - 1])), [[0, 0, 0, 0, 0], [1, 1, 1, 3, 1]])
 
 
 def test_receptive_field_size_is_measured_from_the_core():
-    cnn = CNNCore(in_channels=4, channels=3, layers=3, input_kernel=5, hidden_kernel=3).eval()
-    assert insilico.receptive_field_size(cnn, 4, CPU) == 5 + 2 + 2
-    equivariant = RotationEquivariantCore(in_channels=4, channels=2, rotations=4, layers=3, input_kernel=9,
-                                          hidden_kernel=5).eval()
-    assert insilico.receptive_field_size(equivariant, 4, CPU) == 9 + 4 + 4
+    cnn = CNNCore(4, **model_settings("core", "cnn", channels=3, layers=3, input_kernel=5, hidden_kernel=3)).eval()
+    assert receptive_field_size(cnn, 4, CPU) == 5 + 2 + 2
+    equivariant = RotationEquivariantCore(4, **model_settings(
+        "core", "rotation_equivariant", channels=2, rotations=4, layers=3, input_kernel=9, hidden_kernel=5)).eval()
+    assert receptive_field_size(equivariant, 4, CPU) == 9 + 4 + 4
 
 
 # ----------------------------------------------------------------------------------------------
@@ -144,28 +171,28 @@ def test_receptive_field_size_is_measured_from_the_core():
 
 
 def test_all_neuron_search_finds_the_per_neuron_reference_argmax_gaussian(gaussian_model):
-    saved = insilico.SavedModel.load(gaussian_model, CPU)
+    saved = load_run(gaussian_model, CPU)
     _snap_to_interior_pixels(saved)
-    table = insilico.optimal_gabor_table(saved, GRID, location_stride=1, batch_size=7)
+    table = optimal_gabor_table(saved, GRID, location_stride=1, batch_size=7)
     assert len(table) == TINY_SIMULATION["neurons"] and (table["location_index"] == 0).all()
     for neuron in range(len(table)):
-        response, index = insilico.reference_search(saved.model, "m1", neuron, saved.behavior_median["m1"], GRID,
-                                                    saved.input_shape, batch_size=13)
+        response, index = reference_search(saved.model, "m1", neuron, saved.behavior_median["m1"], GRID,
+                                           saved.input_shape, batch_size=13)
         assert index == table["gabor_index"][neuron]
         assert response == pytest.approx(table["response"][neuron], rel=1e-4)
-    positions = insilico.gaussian_positions(saved.model, "m1", saved.input_shape)
+    positions = gaussian_positions(saved.model, "m1", saved.input_shape)
     np.testing.assert_allclose(table[["y", "x"]].to_numpy(), positions)
     np.testing.assert_allclose(positions, np.round(positions), atol=1e-4)  # snapped: whole input pixels
 
 
 def test_all_neuron_search_finds_the_per_neuron_reference_argmax_factorized(factorized_model):
-    saved = insilico.SavedModel.load(factorized_model, CPU)
-    table = insilico.optimal_gabor_table(saved, GRID, location_stride=4, batch_size=16)
-    locations = saved.probe("m1").search_locations(4)
+    saved = load_run(factorized_model, CPU)
+    table = optimal_gabor_table(saved, GRID, location_stride=4, batch_size=16)
+    locations = make_probe(saved, "m1").search_locations(4)
     assert len(locations) == 3 * 5  # centres 2..13 x 2..21 (the core output's footprint), every 4th pixel
     for neuron in range(0, len(table), 8):
-        response, index = insilico.reference_search(saved.model, "m1", neuron, saved.behavior_median["m1"], GRID,
-                                                    saved.input_shape, locations=locations)
+        response, index = reference_search(saved.model, "m1", neuron, saved.behavior_median["m1"], GRID,
+                                           saved.input_shape, locations=locations)
         row = table.iloc[neuron]
         assert index == row["location_index"] * len(GRID) + row["gabor_index"]
         assert response == pytest.approx(row["response"], rel=1e-4)
@@ -189,7 +216,7 @@ def test_search_keeps_the_first_index_on_ties_within_and_across_batches():
     responses = np.zeros((len(GRID), 3))
     responses[[3, 7], 0] = 5.0  # tie across batches of 4
     responses[[5, 6], 1] = 2.0  # tie within one batch
-    best, index = insilico.search_probe(ScriptedProbe(responses), GRID, np.zeros((1, 2)), batch_size=4)
+    best, index = search_probe(ScriptedProbe(responses), GRID, np.zeros((1, 2)), batch_size=4)
     assert index.tolist() == [3, 5, 0] and best.tolist() == [5.0, 2.0, 0.0]
 
 
@@ -200,31 +227,31 @@ def test_search_resumed_from_a_saved_state_ends_where_an_uninterrupted_one_does(
     def record(next_batch, best, index):
         states[next_batch] = {"next": next_batch, "best": best.clone(), "index": index.clone()}
 
-    full = insilico.search_probe(ScriptedProbe(responses), GRID, locations, batch_size=6, checkpoint=record)
+    full = search_probe(ScriptedProbe(responses), GRID, locations, batch_size=6, checkpoint=record)
     second_batch_of_location_1 = math.ceil(len(GRID) / 6) + 1
-    resumed = insilico.search_probe(ScriptedProbe(responses, start=len(GRID) + 6), GRID, locations, batch_size=6,
-                                    state=states[second_batch_of_location_1])
+    resumed = search_probe(ScriptedProbe(responses, start=len(GRID) + 6), GRID, locations, batch_size=6,
+                           state=states[second_batch_of_location_1])
     assert torch.equal(full[0], resumed[0]) and torch.equal(full[1], resumed[1])
     assert int(full[1].max()) >= len(GRID)  # some neuron's optimum is at the second location
 
 
 def test_checkpoint_restores_its_own_state_and_refuses_another_runs(tmp_path):
     path = tmp_path / "state.pt"
-    checkpoint = insilico.Checkpoint(path, {"model": "a"}, interval=0)
+    checkpoint = ResumableState(path, {"model": "a"}, interval=0, differs="model, grid or settings")
     assert checkpoint.restore() is None and checkpoint.due()
     checkpoint.save({"next": 3, "values": torch.arange(4)})
-    assert insilico.Checkpoint(path, {"model": "a"}, 0).restore()["next"] == 3
-    with pytest.raises(insilico.InSilicoError, match="another run"):
-        insilico.Checkpoint(path, {"model": "b"}, 0).restore()
+    assert ResumableState(path, {"model": "a"}, 0, "model, grid or settings").restore()["next"] == 3
+    with pytest.raises(CheckpointError, match="different run"):
+        ResumableState(path, {"model": "b"}, 0, "model, grid or settings").restore()
     checkpoint.clear()
     assert not path.exists()
 
 
 def test_stop_signal_saves_the_search_state_and_the_rerun_ends_as_an_uninterrupted_search(
         gaussian_model, tmp_path, monkeypatch, send_stop_signal):
-    saved = insilico.SavedModel.load(gaussian_model, CPU)
-    uninterrupted = insilico.optimal_gabor_table(saved, GRID, location_stride=4, batch_size=8)
-    render, rendered = insilico._render_gabors, []
+    saved = load_run(gaussian_model, CPU)
+    uninterrupted = optimal_gabor_table(saved, GRID, location_stride=4, batch_size=8)
+    render, rendered = search._render_gabors, []
 
     def signal_in_batch_3(*args):
         rendered.append(args)
@@ -232,13 +259,13 @@ def test_stop_signal_saves_the_search_state_and_the_rerun_ends_as_an_uninterrupt
             send_stop_signal()
         return render(*args)
 
-    monkeypatch.setattr(insilico, "_render_gabors", signal_in_batch_3)
+    monkeypatch.setattr(search, "_render_gabors", signal_in_batch_3)
     state = tmp_path / "search.state.pt"
     with pytest.raises(walltime.StopRequested, match="in the Gabor search of mouse m1 after batch 3"):
-        insilico.optimal_gabor_table(saved, GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
+        optimal_gabor_table(saved, GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
     assert state.exists()
     monkeypatch.setattr(walltime, "_requested", False)  # the retry is a new process
-    resumed = insilico.optimal_gabor_table(saved, GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
+    resumed = optimal_gabor_table(saved, GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
     assert len(rendered) == len(GRID) // 8  # the rerun searched only the batches left
     pd.testing.assert_frame_equal(resumed, uninterrupted)
     assert not state.exists()
@@ -251,9 +278,9 @@ def test_stop_signal_saves_the_search_state_and_the_rerun_ends_as_an_uninterrupt
 @pytest.mark.parametrize("model_name", ["gaussian_model", "factorized_model"])
 def test_tuning_curves_pass_through_the_optimal_gabors_response(model_name, request):
     """The orientation and phase experiments contain the optimal Gabor itself: its response must reappear."""
-    saved = insilico.SavedModel.load(request.getfixturevalue(model_name), CPU)
-    optimal = insilico.optimal_gabor_table(saved, GRID, location_stride=4, batch_size=32)
-    curves = insilico.tuning_curves(saved, optimal, TUNING, batch_size=32)
+    saved = load_run(request.getfixturevalue(model_name), CPU)
+    optimal = optimal_gabor_table(saved, GRID, location_stride=4, batch_size=32)
+    curves = tuning_curves(saved, optimal, TUNING, batch_size=32)
     neurons = np.arange(len(optimal))
     response = optimal["response"].to_numpy()
     np.testing.assert_allclose(curves["orientation"][neurons, 2 * optimal["orientation_index"]], response, rtol=1e-4)
@@ -262,12 +289,12 @@ def test_tuning_curves_pass_through_the_optimal_gabors_response(model_name, requ
     assert curves["surround"].shape == (len(optimal), 5) and curves["cross_orientation"].shape == (len(optimal), 3, 3)
     blank = curves["surround"][:, 0]  # the gray screen, whatever the neuron's optimum
     np.testing.assert_allclose(curves["cross_orientation"][:, 0, 0], blank, rtol=1e-4)
-    indices = insilico.tuning_indices(curves, TUNING)
+    indices = tuning_indices(curves, TUNING)
     assert indices.notna().all().all() and indices["orientation_selectivity"].between(0, 1).all()
 
 
 def test_disk_diameters_and_plaid_contrasts_follow_r24():
-    config = insilico.TuningConfig()
+    config = TuningConfig.from_config(insilico_settings()["tuning"])  # R24's, the schema's defaults
     diameters = config.disk_diameters()
     assert diameters[0] == 0 and len(diameters) == 16
     assert diameters[1] == pytest.approx(2.0) and diameters[-1] == pytest.approx(40.0, rel=1e-3)
@@ -282,17 +309,17 @@ def test_disk_diameters_and_plaid_contrasts_follow_r24():
 def test_orientation_selectivity_of_a_cosine_is_half_its_modulation_depth():
     angles = np.pi * np.arange(24) / 24
     curve = 2.0 + 1.0 * np.cos(2 * (angles - 0.7))  # a = 2, b = 1
-    assert insilico.orientation_selectivity(curve, angles) == pytest.approx(0.25)  # F2/F0 = (b/2)/a
-    assert insilico.amplitude_over_mean(curve, angles, 2) == pytest.approx(0.5)  # b/a
-    assert insilico.preferred_orientation(curve, angles) == pytest.approx(0.7)
-    assert insilico.orientation_selectivity(np.full(24, 3.0), angles) == pytest.approx(0.0)
+    assert orientation_selectivity(curve, angles) == pytest.approx(0.25)  # F2/F0 = (b/2)/a
+    assert amplitude_over_mean(curve, angles, 2) == pytest.approx(0.5)  # b/a
+    assert preferred_orientation(curve, angles) == pytest.approx(0.7)
+    assert orientation_selectivity(np.full(24, 3.0), angles) == pytest.approx(0.0)
 
 
 def test_phase_invariance_of_a_cosine_and_of_a_flat_curve():
     phases = 2 * np.pi * np.arange(12) / 12
     curves = np.stack([1.0 + 1.0 * np.cos(phases - 2.0), 1.0 + 0.5 * np.cos(phases), np.full(12, 4.0)])
-    np.testing.assert_allclose(insilico.phase_invariance(curves, phases), [0.5, 0.75, 1.0])
-    np.testing.assert_allclose(insilico.amplitude_over_mean(curves, phases, 1), [1.0, 0.5, 0.0], atol=1e-12)
+    np.testing.assert_allclose(phase_invariance(curves, phases), [0.5, 0.75, 1.0])
+    np.testing.assert_allclose(amplitude_over_mean(curves, phases, 1), [1.0, 0.5, 0.0], atol=1e-12)
 
 
 def test_surround_suppression_uses_the_first_size_within_95_percent_of_the_maximum():
@@ -301,7 +328,7 @@ def test_surround_suppression_uses_the_first_size_within_95_percent_of_the_maxim
         [0.5, 2.0, 4.0, 6.0, 8.0, 9.0, 10.0],  # still growing at the largest disk: SI = 0
         [1.0, 5.0, 5.0, 5.0, 5.0, 5.0, 5.0],  # a plateau: SI = 0
     ])
-    np.testing.assert_allclose(insilico.surround_suppression(curves), [3.6 / 9.6, 0.0, 0.0])
+    np.testing.assert_allclose(surround_suppression(curves), [3.6 / 9.6, 0.0, 0.0])
 
 
 def test_cross_orientation_inhibition_of_a_known_suppression_matrix():
@@ -309,8 +336,8 @@ def test_cross_orientation_inhibition_of_a_known_suppression_matrix():
     suppression = np.array([1.0, 0.9, 0.5])  # factor by orthogonal contrast
     table = np.outer(suppression, preferred)
     table[:, 0] = [1.0, 0.1, 0.1]  # the orthogonal grating alone is left out of the index
-    assert insilico.cross_orientation_inhibition(table) == pytest.approx(0.5)
-    assert insilico.cross_orientation_inhibition(np.outer(np.ones(3), preferred)) == pytest.approx(0.0)
+    assert cross_orientation_inhibition(table) == pytest.approx(0.5)
+    assert cross_orientation_inhibition(np.outer(np.ones(3), preferred)) == pytest.approx(0.0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -319,24 +346,24 @@ def test_cross_orientation_inhibition_of_a_known_suppression_matrix():
 
 def test_nmae_is_zero_for_identical_inputs_and_matches_a_hand_computation():
     values = np.array([0.1, 0.5, 0.2, 0.9])
-    assert insilico.nmae(values, values) == 0.0
+    assert nmae(values, values) == 0.0
     # |a − b| = [1, 0, 0, 1] → 0.5; MAD(a) = 1.0, MAD(b) = 0.5 → 0.5 / 0.75
-    assert insilico.nmae(np.array([0, 1, 2, 3]), np.array([1, 1, 2, 2])) == pytest.approx(2 / 3)
-    assert insilico.nmae(np.array([0, 1, np.nan, 3]), np.array([1, 1, 2, 2])) == pytest.approx(
-        insilico.nmae(np.array([0, 1, 3]), np.array([1, 1, 2])))
+    assert nmae(np.array([0, 1, 2, 3]), np.array([1, 1, 2, 2])) == pytest.approx(2 / 3)
+    assert nmae(np.array([0, 1, np.nan, 3]), np.array([1, 1, 2, 2])) == pytest.approx(
+        nmae(np.array([0, 1, 3]), np.array([1, 1, 2])))
 
 
 def test_nmae_of_unrelated_fits_is_about_square_root_of_two():
     rng = np.random.default_rng(0)
-    assert insilico.nmae(rng.normal(size=200_000), rng.normal(size=200_000)) == pytest.approx(np.sqrt(2), rel=0.01)
+    assert nmae(rng.normal(size=200_000), rng.normal(size=200_000)) == pytest.approx(np.sqrt(2), rel=0.01)
 
 
 def test_axial_circular_correlation_and_orientation_error():
     rng = np.random.default_rng(1)
     planted = rng.uniform(0, np.pi, 500)
-    assert insilico.axial_circular_correlation(planted, np.mod(planted + 0.3, np.pi)) == pytest.approx(1.0)
-    assert abs(insilico.axial_circular_correlation(planted, rng.uniform(0, np.pi, 500))) < 0.15
-    np.testing.assert_allclose(insilico.orientation_error(np.radians([179.0, 10.0]), np.radians([1.0, 100.0])),
+    assert axial_circular_correlation(planted, np.mod(planted + 0.3, np.pi)) == pytest.approx(1.0)
+    assert abs(axial_circular_correlation(planted, rng.uniform(0, np.pi, 500))) < 0.15
+    np.testing.assert_allclose(orientation_error(np.radians([179.0, 10.0]), np.radians([1.0, 100.0])),
                                np.radians([2.0, 90.0]))
 
 
@@ -345,9 +372,9 @@ def _fake_tuning(path, n, invariance, suppression, orientation, seed=0):
     optimal = pd.DataFrame({"mouse": ["m1"] * n, "unit_id": np.arange(1, n + 1)})
     curves = {"orientation": rng.uniform(1, 2, (n, 8)), "phase": rng.uniform(1, 2, (n, 4)),
               "surround": rng.uniform(1, 2, (n, 5)), "cross_orientation": rng.uniform(1, 2, (n, 3, 3))}
-    indices = insilico.tuning_indices(curves, TUNING).assign(
+    indices = tuning_indices(curves, TUNING).assign(
         phase_invariance=invariance, surround_suppression=suppression, preferred_orientation=orientation)
-    insilico.save_tuning(path, optimal, curves, indices, TUNING)
+    save_tuning(path, optimal, curves, indices, TUNING)
 
 
 def test_consistency_table_of_identical_seeds_has_zero_nmae(tmp_path):
@@ -356,10 +383,10 @@ def test_consistency_table_of_identical_seeds_has_zero_nmae(tmp_path):
         _fake_tuning(tmp_path / f"seed{seed}.npz", n, np.linspace(0, 1, n), np.linspace(0, 0.5, n), np.zeros(n))
     correlation = pd.DataFrame({"variant": "v", "seed_a": 1, "seed_b": 2, "mouse": ["m1", "all"],
                                 "correlation": [0.5, 0.8]})
-    table = insilico.consistency_table({"v": {1: tmp_path / "seed1.npz", 2: tmp_path / "seed2.npz"}}, correlation)
+    table = consistency_table({"v": {1: tmp_path / "seed1.npz", 2: tmp_path / "seed2.npz"}}, correlation)
     row = table.set_index("variant").loc["v"]
     assert row["response_correlation"] == pytest.approx(0.8) and row["n_pairs"] == 1
-    for column in insilico.INDEX_NAMES:
+    for column in INDEX_NAMES:
         assert row[f"nmae_{column}"] == 0.0
 
 
@@ -377,7 +404,7 @@ def test_ground_truth_check_compares_indices_with_the_planted_types(tmp_path):
     }}
     _fake_tuning(tmp_path / "t.npz", n, np.where(cell_type == 1, 0.9, 0.3), np.where(cell_type == 0, 0.2, 0.0),
                  np.mod(planted_orientation + 0.05, np.pi))
-    check = insilico.ground_truth_check({"v": {1: tmp_path / "t.npz"}}, insilico.planted_neuron_table(truth))
+    check = ground_truth_check({"v": {1: tmp_path / "t.npz"}}, planted_neuron_table(truth))
     row = check.iloc[0]
     assert row["phase_invariance_complex"] == pytest.approx(0.9)
     assert row["phase_invariance_simple"] == pytest.approx(0.3)

@@ -17,6 +17,8 @@ from v1twin.models import (
 )
 from v1twin.models.regularizers import group_sparsity, laplace_smoothness
 
+from helpers import model_settings
+
 torch.set_num_threads(1)
 
 INPUT_SHAPE = (4, 20, 24)
@@ -30,12 +32,14 @@ def mouse(n_neurons: int = 6, seed: int = 0) -> MouseInfo:
 def small_model(readout: dict | None = None, core: dict | None = None, seed: int = 0):
     torch.manual_seed(seed)
     core = core or {"type": "cnn", "channels": 4, "layers": 2, "input_kernel": 5, "hidden_kernel": 3}
-    return build_model({"core": core, "readout": readout or {}}, {"m1": mouse(), "m2": mouse(3, 1)}, INPUT_SHAPE)
+    readout = {"type": "gaussian", **(readout or {})}
+    return build_model({"core": core, "readout": readout}, {"m1": mouse(), "m2": mouse(3, 1)}, INPUT_SHAPE)
 
 
 def gaussian_readout(n_neurons: int = 2, channels: int = 3, **settings) -> GaussianReadout:
     info = mouse(n_neurons)
-    return GaussianReadout(channels, info.cell_motor_coordinates, info.mean_response, **settings)
+    return GaussianReadout(channels, info.cell_motor_coordinates, info.mean_response,
+                           **model_settings("readout", "gaussian", **settings))
 
 
 # ---- rotation-equivariant core -------------------------------------------------------------------
@@ -43,9 +47,9 @@ def gaussian_readout(n_neurons: int = 2, channels: int = 3, **settings) -> Gauss
 
 def equivariant_core(rotations: int = 8, basis: str = "analytic") -> RotationEquivariantCore:
     torch.manual_seed(0)
-    core = RotationEquivariantCore(
-        4, channels=3, rotations=rotations, layers=3, input_kernel=7, hidden_kernel=5, hermite_basis=basis
-    )
+    core = RotationEquivariantCore(4, **model_settings(
+        "core", "rotation_equivariant", channels=3, rotations=rotations, layers=3, input_kernel=7, hidden_kernel=5,
+        hermite_basis=basis))
     core.train()
     with torch.no_grad():  # move BatchNorm running statistics away from their trivial init
         core(torch.randn(4, 4, 19, 19))
@@ -68,7 +72,7 @@ def test_equivariant_core_rotates_maps_and_rolls_rotation_axis(quarter_turns, ba
 
 
 def test_equivariant_core_shapes_and_shared_batchnorm():
-    core = RotationEquivariantCore(4, channels=16, rotations=8, layers=4, input_kernel=13, hidden_kernel=5)
+    core = RotationEquivariantCore(4, **model_settings("core", "rotation_equivariant"))  # R24's core
     assert core.output_channels == 128
     assert core.output_size(36, 64) == (24, 52)
     assert core.convs[0].coefficients.shape == (16, 4, 13 * 14 // 2)
@@ -118,7 +122,8 @@ def test_group_sparsity_hand_values():
 
 
 def test_cnn_core_regularizer_combines_both_terms():
-    core = CNNCore(1, channels=1, layers=2, input_kernel=3, hidden_kernel=1, gamma_input=2.0, gamma_hidden=0.5)
+    core = CNNCore(1, **model_settings("core", "cnn", channels=1, layers=2, input_kernel=3, hidden_kernel=1,
+                                       gamma_input=2.0, gamma_hidden=0.5))
     with torch.no_grad():
         core.input_conv.weight.zero_()
         core.input_conv.weight[0, 0, 1, 1] = 3.0
@@ -127,7 +132,7 @@ def test_cnn_core_regularizer_combines_both_terms():
 
 
 def test_cnn_core_output_geometry():
-    core = CNNCore(4)
+    core = CNNCore(4, **model_settings("core", "cnn"))  # the Sensorium 2022 baseline
     assert core(torch.randn(2, 4, 36, 64)).shape == (2, 64, 28, 56)
     assert core.output_size(36, 64) == (28, 56)
 
@@ -174,7 +179,7 @@ def test_adaptive_term_changes_feature_gradients_through_the_model():
 
 
 def test_factorized_readout_value_and_regularizer():
-    readout = FactorizedReadout(2, (2, 2), np.array([0.25]), gamma=0.5)
+    readout = FactorizedReadout(2, (2, 2), np.array([0.25]), **model_settings("readout", "factorized", gamma=0.5))
     with torch.no_grad():
         readout.mask_weight.copy_(torch.tensor([[[3.0, 0.0], [0.0, -4.0]]]))
         readout.features.copy_(torch.tensor([[1.0, -2.0]]))
@@ -189,7 +194,8 @@ def test_factorized_l1_forms_and_signed_mask():
     """Two neurons: per neuron Σ‖s‖₁‖w‖₁ = 1.4·3 + 1·1; neuralpredictors' (Σ‖s‖₁)(Σ‖w‖₁) = 2.4·4."""
     masks = {}
     for form, expected in (("per_neuron", 5.2), ("product_of_sums", 9.6)):
-        readout = FactorizedReadout(2, (2, 2), np.zeros(2), gamma=1.0, l1_form=form, positive_mask=False)
+        settings = model_settings("readout", "factorized", gamma=1.0, l1_form=form, positive_mask=False)
+        readout = FactorizedReadout(2, (2, 2), np.zeros(2), **settings)
         with torch.no_grad():
             readout.mask_weight.copy_(torch.tensor([[[3.0, 0.0], [0.0, -4.0]], [[0.0, 2.0], [0.0, 0.0]]]))
             readout.features.copy_(torch.tensor([[1.0, -2.0], [0.0, 1.0]]))
@@ -246,7 +252,8 @@ def test_gaussian_readout_samples_only_in_training():
 def test_position_network_maps_coordinates_into_grid():
     torch.manual_seed(0)
     info = MouseInfo(50, np.random.default_rng(0).uniform(-5e4, 5e4, (50, 3)), np.ones(50))
-    readout = GaussianReadout(3, info.cell_motor_coordinates, info.mean_response, position_network=True)
+    readout = GaussianReadout(3, info.cell_motor_coordinates, info.mean_response,
+                              **model_settings("readout", "gaussian", position_network=True))
     centred = readout.cortical_positions
     torch.testing.assert_close(centred.mean(0), torch.zeros(2), atol=1e-6, rtol=0)
     assert centred.abs().max().item() == pytest.approx(1.0)
@@ -345,17 +352,17 @@ def test_factorized_mask_matches_core_output_size():
 @pytest.mark.parametrize(
     "config, bad_key",
     [
-        ({"core": {"chanels": 8}}, "chanels"),
+        ({"core": {"type": "cnn", "chanels": 8}}, "chanels"),
         ({"readout": {"type": "factorized", "shifter": True}}, "shifter"),
-        ({"readout": {"gama": 1.0}}, "gama"),
+        ({"readout": {"type": "gaussian", "gama": 1.0}}, "gama"),
         ({"cores": {}}, "cores"),
         ({"core": {"type": "resnet"}}, "resnet"),
-        ({"readout": {"regularizer": "l2"}}, "l2"),
+        ({"readout": {"type": "gaussian", "regularizer": "l2"}}, "l2"),
     ],
 )
 def test_bad_config_raises_naming_the_key(config, bad_key):
     with pytest.raises(ValueError, match=bad_key):
-        build_model(config, {"m1": mouse()}, INPUT_SHAPE)
+        build_model({"core": {"type": "cnn"}, "readout": {"type": "gaussian"}, **config}, {"m1": mouse()}, INPUT_SHAPE)
 
 
 def test_mouse_info_shape_mismatch_raises():

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 import torch
 
+from v1twin.model_run import load_model, save_model
 from v1twin.models import MouseInfo
 from v1twin.models.convert import from_neuralpredictors
 from v1twin.models.cores import neuralpredictors_hermite_basis
 from v1twin.models.regularizers import factorized_sparsity, group_sparsity, l1_features, laplace_smoothness
-from v1twin.training import load_model, save_model
 
 torch.set_num_threads(1)
 

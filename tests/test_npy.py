@@ -1,20 +1,12 @@
-"""Reading .npy files from outside without running code from them (v1twin.npy)."""
+"""Reading .npy files from outside without running code from them (v1twin.data.npy)."""
 import io
 
 import numpy as np
 import pytest
 
-from v1twin.npy import NpyError, read_npy
+from v1twin.data.npy import NpyError, read_npy
 
-
-class CreatesFile:
-    """Unpickling this calls open(path, 'w'): the marker file proves that code ran."""
-
-    def __init__(self, path):
-        self.path = str(path)
-
-    def __reduce__(self):
-        return (open, (self.path, "w"))
+from helpers import CreatesFile
 
 
 def npy_bytes(array: np.ndarray) -> bytes:

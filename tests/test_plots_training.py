@@ -7,9 +7,12 @@ import pandas as pd
 import pytest
 import torch
 
-from v1twin import training
+from v1twin import model_run, training
 from v1twin.models import MouseInfo, build_model
 from v1twin.plots import training as plots
+
+from helpers import assert_figure_files as assert_figure
+from helpers import legend_labels, panels, scatter_points, tick_labels
 
 INPUT_SHAPE = (4, 12, 14)
 CORE = {"type": "cnn", "channels": 4, "layers": 1, "input_kernel": 5, "hidden_kernel": 3}
@@ -17,14 +20,6 @@ VARIANTS = {
     "gaussian": {"core": CORE, "readout": {"type": "gaussian"}},
     "factorized": {"core": CORE, "readout": {"type": "factorized"}},
 }
-MIN_BYTES = 5_000  # an empty figure is smaller than this
-
-
-def assert_figure(pdf: Path) -> None:
-    for path in (pdf, pdf.with_suffix(".png")):
-        assert path.exists(), path
-        assert path.stat().st_size > MIN_BYTES, path
-
 
 def mice(n_neurons: int = 5) -> dict[str, MouseInfo]:
     rng = np.random.default_rng(0)
@@ -47,7 +42,7 @@ def model_files(tmp_path_factory) -> dict[str, Path]:
                 readout.features.add_(0.1 * torch.randn_like(readout.features))
         paths[name] = folder / name / "seed0" / "model.pt"
         paths[name].parent.mkdir(parents=True)
-        training.save_model(paths[name], model, variant, mice(), INPUT_SHAPE, {"seed": 0})
+        model_run.save_model(paths[name], model, variant, mice(), INPUT_SHAPE, {"seed": 0})
     return paths
 
 
@@ -129,25 +124,35 @@ def test_sweep_summary_and_selection_rule() -> None:
 
 def test_performance(tmp_path: Path) -> None:
     table = tmp_path / "performance.csv"
-    performance_rows({"gaussian": 0.3, "factorized": 0.25, "not_plotted": 0.1}).to_csv(table, index=False)
+    rows = performance_rows({"gaussian": 0.3, "factorized": 0.25, "not_plotted": 0.1})
+    rows.to_csv(table, index=False)
     pdf = tmp_path / "figures" / "performance.pdf"
-    plots.performance(table=str(table), pdf=str(pdf), variants=["factorized", "gaussian"])
+    variants = ["factorized", "gaussian"]
+    fig = plots.performance(table=str(table), pdf=str(pdf), variants=variants)
     assert_figure(pdf)
+    # one panel per measure; on each, the variants in order and a dot per seed (the mean-over-mice rows)
+    assert [ax.get_ylabel() for ax in panels(fig)] == list(plots.PERFORMANCE_MEASURES.values())
+    plotted = rows[(rows["mouse"] == "mean") & rows["variant"].isin(variants)]
+    for ax in panels(fig):
+        assert tick_labels(ax) == variants
+        assert scatter_points(ax) == len(plotted)
 
 
 def test_performance_without_ground_truth_and_missing_variant(tmp_path: Path) -> None:
     table = tmp_path / "performance.csv"
     performance_rows({"gaussian": 0.3}, ground_truth=False).to_csv(table, index=False)
     pdf = tmp_path / "performance.pdf"
-    plots.performance(table=str(table), pdf=str(pdf), variants=["gaussian"])
+    fig = plots.performance(table=str(table), pdf=str(pdf), variants=["gaussian"])
     assert_figure(pdf)
+    assert "correlation with true rates" not in [ax.get_ylabel() for ax in panels(fig)]  # no ground truth, no panel
     with pytest.raises(ValueError, match=r"performance\.csv.*absent"):
         plots.performance(table=str(table), pdf=str(pdf), variants=["gaussian", "absent"])
 
 
 def test_learning_curves(tmp_path: Path) -> None:
     histories = []
-    for variant, seed, level in [("gaussian", 0, 0.30), ("gaussian", 1, 0.29), ("factorized", 0, 0.25)]:
+    runs = [("gaussian", 0, 0.30), ("gaussian", 1, 0.29), ("factorized", 0, 0.25)]
+    for variant, seed, level in runs:
         path = tmp_path / "models" / variant / f"seed{seed}" / "training_log.csv"
         path.parent.mkdir(parents=True)
         training.write_history(path, [
@@ -157,8 +162,13 @@ def test_learning_curves(tmp_path: Path) -> None:
         ])
         histories.append(str(path))
     pdf = tmp_path / "learning_curves.pdf"
-    plots.learning_curves(histories=histories, pdf=str(pdf))
+    fig = plots.learning_curves(histories=histories, pdf=str(pdf))
     assert_figure(pdf)
+    correlation_ax, lr_ax = panels(fig)
+    for ax in (correlation_ax, lr_ax):  # one line per run, over every epoch of its log
+        assert [len(line.get_xdata()) for line in ax.get_lines()] == [15] * len(runs)
+    np.testing.assert_allclose(correlation_ax.get_lines()[2].get_ydata(), [0.25 - 0.2 / e for e in range(1, 16)])
+    assert legend_labels(correlation_ax) == ["gaussian", "factorized"]  # one entry per variant
 
 
 def test_learning_curves_rejects_a_log_without_columns(tmp_path: Path) -> None:
@@ -171,9 +181,12 @@ def test_learning_curves_rejects_a_log_without_columns(tmp_path: Path) -> None:
 
 def test_readout_weights(model_files: dict[str, Path], tmp_path: Path) -> None:
     pdf = tmp_path / "readout_weights.pdf"
-    plots.readout_weights(models=[str(path) for path in model_files.values()], pdf=str(pdf),
-                          variants=list(model_files))
+    fig = plots.readout_weights(models=[str(path) for path in model_files.values()], pdf=str(pdf),
+                                variants=list(model_files))
     assert_figure(pdf)
+    weights_ax, norms_ax = panels(fig)
+    assert len(weights_ax.patches) == len(norms_ax.patches) == len(model_files)  # a histogram per variant
+    assert legend_labels(weights_ax) == list(model_files)
 
 
 def test_readout_features_concatenate_every_mouse(model_files: dict[str, Path]) -> None:
@@ -183,10 +196,14 @@ def test_readout_features_concatenate_every_mouse(model_files: dict[str, Path]) 
 
 def test_mask_size(model_files: dict[str, Path], tmp_path: Path) -> None:
     pdf = tmp_path / "mask_size.pdf"
-    plots.mask_size(models=[str(model_files["factorized"])], pdf=str(pdf), variants=["factorized"])
+    fig = plots.mask_size(models=[str(model_files["factorized"])], pdf=str(pdf), variants=["factorized"])
     assert_figure(pdf)
     masks, _ = plots._masks_and_features(model_files["factorized"])
     sizes = plots.mask_effective_size(masks)
+    (ax,) = panels(fig)
+    assert ax.get_title() == "factorized"
+    assert scatter_points(ax) == len(masks)  # a point per neuron of every mouse
+    np.testing.assert_allclose(ax.collections[0].get_offsets()[:, 1], sizes)
     assert np.all((sizes >= 1) & (sizes <= masks[0].size))  # between one pixel and the whole grid
     with pytest.raises(ValueError, match="not factorized"):
         plots.mask_size(models=[str(model_files["gaussian"])], pdf=str(pdf), variants=["gaussian"])
@@ -198,7 +215,13 @@ def test_factorized_selection(tmp_path: Path) -> None:
     levels = {f"factorized_gamma-{value}": level for value, level in zip(values, [0.2, 0.3, 0.25])}
     performance_rows(levels).to_csv(table, index=False)
     pdf = tmp_path / "factorized_selection.pdf"
-    plots.factorized_selection(table=str(table), pdf=str(pdf), sweep="factorized_gamma", values=values)
+    fig = plots.factorized_selection(table=str(table), pdf=str(pdf), sweep="factorized_gamma", values=values)
     assert_figure(pdf)
+    summary = plots.sweep_summary(pd.read_csv(table), "factorized_gamma", values)
+    (ax,) = panels(fig)
+    validation, test = (container.lines[0] for container in ax.containers)  # the errorbars' data lines
+    np.testing.assert_allclose(np.asarray(validation.get_ydata(), float), summary["validation_mean"])
+    np.testing.assert_allclose(np.asarray(test.get_ydata(), float), summary["test_mean"])
+    assert ax.get_lines()[-1].get_xdata()[0] == plots.selected_value(summary) == 0.0133  # the selected γ
     with pytest.raises(ValueError, match=r"performance\.csv.*factorized_gamma-1"):
         plots.factorized_selection(table=str(table), pdf=str(pdf), sweep="factorized_gamma", values=[1])

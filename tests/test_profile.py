@@ -12,8 +12,7 @@ import pytest
 import yaml
 
 from conftest import REPO, SNAKEMAKE
-from test_envs import RULE_FILES, rule_blocks
-from test_slurm import PROFILE, TEST_PROFILE, gpu_rules_in_workflow, profile_settings
+from helpers import PROFILE, RULE_FILES, TEST_PROFILE, gpu_rules_in_workflow, profile_settings, rule_blocks
 
 PAPER_CONFIG = REPO / "config" / "paper.yaml"
 # `rule <name>:` and its indented fields; jobs of a group job are printed indented by 4 more spaces
@@ -56,27 +55,41 @@ def plans(tmp_path_factory) -> tuple[Plan, Plan]:
     return dry_run(workdir, "--profile", str(PROFILE)), dry_run(workdir)
 
 
+def _is_local(block: str) -> bool:
+    return bool(re.search(r"localrule:\s*True", block) or not re.search(r"^\s+(script|shell|run):", block, re.M))
+
+
 def local_rules() -> set[str]:
     """Rules that run in the Snakemake process itself: `localrule: True`, or nothing to run (all_figures)."""
     blocks = rule_blocks([REPO / "Snakefile", *RULE_FILES])
-    return {name for name, block in blocks.items()
-            if re.search(r"localrule:\s*True", block) or not re.search(r"^\s+(script|shell|run):", block, re.MULTILINE)}
+    return {name for name, block in blocks.items() if _is_local(block)}
+
+
+def local_rule_prefixes() -> tuple[str, ...]:
+    """Name prefixes of the local rules made in a loop (`rule:` + `name: f"figure_{...}"`, figures.smk)."""
+    loops = re.findall(r'^( *)rule:\n +name:\n +f"(\w+?)\{[^}]*\}"\n((?:\1    .*\n|\n)+)',
+                       "".join(path.read_text() for path in RULE_FILES), flags=re.M)
+    return tuple(prefix for _, prefix, block in loops if _is_local(block))
+
+
+def is_local(rule: str) -> bool:
+    return rule in local_rules() or rule.startswith(local_rule_prefixes())
 
 
 def test_submitted_jobs_keep_their_rules_time_and_memory(plans):
     with_profile, without = plans
     own = {(job.rule, job.output): job.resources for job in without.jobs}
-    submitted = [job for job in with_profile.jobs if job.rule not in local_rules()]
+    submitted = [job for job in with_profile.jobs if not is_local(job.rule)]
     assert len(submitted) > 500
     for job in submitted:
         expected = own[job.rule, job.output]
         assert (job.resources["runtime"], job.resources["mem_mb"]) == (expected["runtime"], expected["mem_mb"]), job
-    # gabor_search sizes its time limit per model: 1 h for a Gaussian readout, 8 h for a factorized one
-    assert {job.resources["runtime"] for job in submitted if job.rule == "gabor_search"} == {"60", "480"}
+    # insilico_gabor_search sizes its time limit per model: 1 h for a Gaussian readout, 8 h for a factorized one
+    assert {job.resources["runtime"] for job in submitted if job.rule == "insilico_gabor_search"} == {"60", "480"}
 
 
 def test_gpu_jobs_go_to_the_gpu_partition_and_are_warned_before_their_time_limit(plans):
-    gpu_partition = profile_settings()["set-resources"]["train_model"]["slurm_partition"]
+    gpu_partition = profile_settings()["set-resources"]["training_run"]["slurm_partition"]
     gpu_jobs = [job for job in plans[0].jobs if job.resources.get("gpu") == "1"]
     assert {job.rule for job in gpu_jobs} == gpu_rules_in_workflow()
     for job in gpu_jobs:
@@ -86,24 +99,23 @@ def test_gpu_jobs_go_to_the_gpu_partition_and_are_warned_before_their_time_limit
 
 def test_the_paper_plan_submits_few_jobs_besides_the_gpu_jobs(plans):
     plan = plans[0]
-    local = local_rules()
-    alone = [job for job in plan.jobs if not job.grouped and job.rule not in local]
+    alone = [job for job in plan.jobs if not job.grouped and not is_local(job.rule)]
     gpu_jobs = [job for job in alone if job.resources.get("gpu") == "1"]
     sbatch_jobs = len(alone) + plan.group_jobs
     print(f"paper plan under profiles/slurm: {len(plan.jobs)} jobs, {sbatch_jobs} sbatch jobs, {len(gpu_jobs)} on GPUs")
     # measured before the CPU analysis was grouped: 748 jobs, 704 sbatch jobs, 458 on GPUs
     assert sbatch_jobs - len(gpu_jobs) <= 50
     assert {job.rule for job in plan.jobs if job.grouped} == {
-        "embeddings", "cluster_embeddings", "kmeans_reruns", "tsne", "december_tsne"}
+        "clustering_embeddings", "clustering_labels", "clustering_kmeans_reruns", "clustering_tsne", "december_tsne"}
     # the login node runs the local jobs: each asks for the profile's default memory at most
     default_mb = profile_settings()["default-resources"]["mem_mb"]
-    assert all(int(job.resources["mem_mb"]) <= default_mb for job in plan.jobs if job.rule in local)
+    assert all(int(job.resources["mem_mb"]) <= default_mb for job in plan.jobs if is_local(job.rule))
 
 
 def test_every_job_sent_to_the_cluster_writes_a_benchmark(plans):
     dataset = yaml.safe_load(PAPER_CONFIG.read_text())["dataset"]["name"]
     for job in plans[0].jobs:
-        if job.rule not in local_rules():
+        if not is_local(job.rule):
             assert (job.benchmark or "").startswith(f"results/{dataset}/benchmarks/{job.rule}"), job
 
 

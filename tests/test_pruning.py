@@ -9,11 +9,23 @@ import pytest
 import torch
 
 from v1twin import pruning, training
-from v1twin.data import MouseArrays, MouseTensors, prepare_mouse
+from v1twin.config import check_references, expand_variants
+from v1twin.config_schema import ConfigError, with_defaults
+from v1twin.data.tensors import MouseTensors, prepare_mouse
 from v1twin.files import content_digest
 from v1twin.models import build_model
 from v1twin.plots import pruning as pruning_plots
 from v1twin.training import TrainingConfig
+
+from helpers import (
+    Trials,
+    assert_figure_files,
+    legend_labels,
+    mouse_arrays,
+    scatter_points,
+    tiny_config,
+    training_settings,
+)
 
 ROTATION_VARIANT = {
     "core": {"type": "rotation_equivariant", "channels": 3, "rotations": 4, "layers": 2, "input_kernel": 5,
@@ -24,7 +36,7 @@ CNN_VARIANT = {
     "core": {"type": "cnn", "channels": 4, "layers": 2, "input_kernel": 5, "hidden_kernel": 3},
     "readout": {"type": "gaussian", "regularizer": "l1", "gamma": 0.1},
 }
-N_TRAIN, N_VALIDATION, N_NEURONS = 48, 24, 12
+TRIALS, N_NEURONS = Trials(train=48, validation=24), 12
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -33,19 +45,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 def random_mouse(name: str, seed: int, height: int = 12, width: int = 16) -> MouseTensors:
     """Noise images with placeholder responses (tests overwrite them with a teacher model's)."""
     rng = np.random.default_rng(seed)
-    n_trials = N_TRAIN + N_VALIDATION
-    arrays = MouseArrays(
-        images=rng.uniform(0, 255, (n_trials, 1, height, width)).astype(np.float32),
-        responses=rng.gamma(2.0, 1.0, (n_trials, N_NEURONS)).astype(np.float32),
-        behavior=rng.uniform(0.5, 1.5, (n_trials, 3)).astype(np.float32),
-        pupil_center=rng.normal(size=(n_trials, 2)).astype(np.float32),
-        tiers=np.array(["train"] * N_TRAIN + ["validation"] * N_VALIDATION),
-        image_ids=np.arange(n_trials),
-        trial_idx=np.arange(n_trials),
-        cell_motor_coordinates=rng.uniform(0, 100, (N_NEURONS, 3)).astype(np.float32),
-        unit_ids=np.arange(N_NEURONS),
-    )
-    return prepare_mouse(name, arrays, image_scale=1.0)
+    images = rng.uniform(0, 255, (TRIALS.count, 1, height, width))
+    responses = rng.gamma(2.0, 1.0, (TRIALS.count, N_NEURONS))
+    return prepare_mouse(name, mouse_arrays(TRIALS, images, responses, rng), image_scale=1.0)
 
 
 def new_model(variant: dict, data: dict[str, MouseTensors], seed: int = 0):
@@ -179,11 +181,11 @@ def test_choose_feature_breaks_ties_by_index_and_never_picks_nan():
 
 def test_fine_tuning_keeps_the_feature_masked_and_resumes_its_own_run_only(teacher_data, tmp_path):
     data, _ = teacher_data
-    config = TrainingConfig(batch_size=16, lr=0.01, max_epochs=2)
+    config = TrainingConfig.from_dict(training_settings(batch_size=16, lr=0.01, max_epochs=2))
     model = teacher(teacher_data)
     expected = pruning.choose_feature(pruning.evaluate_candidates(model, data))["feature"]
 
-    removal = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT)
+    removal, _ = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT)
     assert removal["removed_feature"] == expected and removal["removed_features"] == [expected]
     assert (removal["channels_before"], removal["channels"], removal["fine_tune"]["epochs"]) == (4, 3, 2)
     assert [candidate["feature"] for candidate in removal["candidates"]] == [0, 1, 2, 3]
@@ -192,7 +194,7 @@ def test_fine_tuning_keeps_the_feature_masked_and_resumes_its_own_run_only(teach
     assert removal["val_correlation"] == pytest.approx(training.validation_correlation(model, data), abs=1e-6)
 
     resumed = teacher(teacher_data)  # a rerun of the finished step resumes from its checkpoint
-    again = pruning.prune_and_fine_tune(resumed, data, config, tmp_path, 1, CNN_VARIANT)
+    again, _ = pruning.prune_and_fine_tune(resumed, data, config, tmp_path, 1, CNN_VARIANT)
     assert again["val_correlation"] == removal["val_correlation"]
     for key, value in model.state_dict().items():
         assert torch.equal(value, resumed.state_dict()[key]), key
@@ -201,7 +203,7 @@ def test_fine_tuning_keeps_the_feature_masked_and_resumes_its_own_run_only(teach
 def test_a_resumed_step_reuses_its_saved_scores_and_ignores_another_runs(teacher_data, tmp_path):
     """Saved scores decide a resumed step's removal (a GPU rerun could rank a near-tie differently)."""
     data, _ = teacher_data
-    config = TrainingConfig(batch_size=16, lr=0.01, max_epochs=1)
+    config = TrainingConfig.from_dict(training_settings(batch_size=16, lr=0.01, max_epochs=1))
     model = teacher(teacher_data)
     evaluated = pruning.choose_feature(pruning.evaluate_candidates(model, data))["feature"]
     planted = (evaluated + 1) % 4
@@ -210,8 +212,8 @@ def test_a_resumed_step_reuses_its_saved_scores_and_ignores_another_runs(teacher
     identity = {"variant": CNN_VARIANT, "seed": 1, "remaining": [0, 1, 2, 3], "inputs": [content_digest(source)]}
     scores = [{"feature": f, "val_correlation": float(f == planted)} for f in range(4)]
     (tmp_path / pruning.CANDIDATES_FILE).write_text(json.dumps({"identity": identity, "candidates": scores}))
-    removal = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT,
-                                          input_digests=[content_digest(source)])
+    removal, _ = pruning.prune_and_fine_tune(model, data, config, tmp_path, 1, CNN_VARIANT,
+                                             input_digests=[content_digest(source)])
     assert removal["removed_feature"] == planted and removal["candidates"] == scores
 
     other_seed = {**identity, "seed": 2}
@@ -222,8 +224,8 @@ def test_a_resumed_step_reuses_its_saved_scores_and_ignores_another_runs(teacher
         other_run = tmp_path / name
         other_run.mkdir()
         (other_run / pruning.CANDIDATES_FILE).write_text(json.dumps({"identity": stale, "candidates": scores}))
-        removal = pruning.prune_and_fine_tune(teacher(teacher_data), data, config, other_run, 1, CNN_VARIANT,
-                                              input_digests=[content_digest(source)])
+        removal, _ = pruning.prune_and_fine_tune(teacher(teacher_data), data, config, other_run, 1, CNN_VARIANT,
+                                                 input_digests=[content_digest(source)])
         assert removal["removed_feature"] == evaluated, name  # evaluated afresh, and saved for this run
         saved = json.loads((other_run / pruning.CANDIDATES_FILE).read_text())
         assert saved["identity"] == identity and saved["candidates"] == removal["candidates"], name
@@ -288,13 +290,22 @@ def test_selection_refuses_curves_over_different_counts(tmp_path):
         pruning.select_channel_count(curves[~((curves["seed"] == 3) & (curves["channels"] == 1))])
 
 
-def test_pruning_steps_and_core_features():
+def test_plan_steps_and_core_features():
     assert pruning.core_features(ROTATION_VARIANT["core"]) == 3
-    assert pruning.core_features({"type": "rotation_equivariant"}) == 16  # R24's 16 features x 8 rotations
-    assert pruning.core_features({"type": "cnn"}) == 64
-    assert pruning.pruning_steps(16, 1) == 15
-    with pytest.raises(pruning.PruningError, match="between 1 and 3"):
-        pruning.pruning_steps(4, 4)
+    # R24's 16 features x 8 rotations; the schema's defaults, as the workflow resolves a variant
+    rotation = with_defaults({"type": "rotation_equivariant"}, "core")
+    assert pruning.core_features(rotation) == 16
+    assert pruning.core_features(with_defaults({"type": "cnn"}, "core")) == 64
+    config = {"pruning": {"variants": ["r"], "min_channels": 1, "fine_tune_epochs": 5}}
+    plan = pruning.plan_variants(config, {"r": {"core": rotation, "training": training_settings(lr=0.01)}})
+    assert plan == {"r": {"steps": 15, "training": training_settings(lr=0.01, max_epochs=5)}}
+
+
+def test_min_channels_must_leave_a_feature_to_prune():
+    config = tiny_config()
+    config["pruning"].update(variants=["gaussian_g0"], min_channels=4)
+    with pytest.raises(ConfigError, match="between 1 and 3"):
+        check_references(config, expand_variants(config))
 
 
 def test_curves_table_marks_the_selected_count(tmp_path):
@@ -326,13 +337,28 @@ def test_the_three_figures_render_from_hand_made_tables(tmp_path):
             runs.append((variant, seed))
             metrics.append(str(path))
 
-    pruning_plots.pruning_curves(str(tmp_path / "pruning.csv"), str(tmp_path / "a.pdf"), variants=["g0"])
-    pruning_plots.pruning_ari(str(tmp_path / "across.csv"), str(tmp_path / "b.pdf"), pruned={"g0-pruned": "g0"})
-    pruning_plots.consistency_tradeoff(str(tmp_path / "across.csv"), metrics, str(tmp_path / "c.pdf"), runs=runs,
-                                       variants=["fact", "g0", "g0-pruned"], pruned={"g0-pruned": "g0"}, k=4)
+    curves_fig = pruning_plots.pruning_curves(str(tmp_path / "pruning.csv"), str(tmp_path / "a.pdf"), variants=["g0"])
+    ari_fig = pruning_plots.pruning_ari(str(tmp_path / "across.csv"), str(tmp_path / "b.pdf"),
+                                        pruned={"g0-pruned": "g0"})
+    variants = ["fact", "g0", "g0-pruned"]
+    tradeoff_fig = pruning_plots.consistency_tradeoff(str(tmp_path / "across.csv"), metrics, str(tmp_path / "c.pdf"),
+                                                      runs=runs, variants=variants, pruned={"g0-pruned": "g0"}, k=4)
     for name in "abc":
-        assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
-        assert (tmp_path / f"{name}.png").stat().st_size > 1000
+        assert_figure_files(tmp_path / f"{name}.pdf")
+    # a: one curve over every pruning step, a star at the selected one
+    (ax,) = curves_fig.axes
+    assert len(ax.containers[0].lines[0].get_xdata()) == table["step"].nunique()
+    assert scatter_points(ax) == table.loc[table["selected"], "step"].nunique() == 1
+    # b: the variant (dashed) and its pruned model (solid), each over every K of the table
+    (ax,) = ari_fig.axes
+    assert legend_labels(ax) == ["g0", "g0-pruned"]
+    assert [len(c.lines[0].get_xdata()) for c in ax.containers] == [across["k"].nunique()] * 2
+    # c: a labelled point per variant at (fraction oracle, ARI at K=4) and one pruning arrow
+    (ax,) = tradeoff_fig.axes
+    assert [text.get_text() for text in ax.texts] == [*variants, ""]
+    pruned_point = ax.containers[2].lines[0]
+    assert pruned_point.get_ydata()[0] == pytest.approx(0.5 + 0.04)
+    assert pruned_point.get_xdata()[0] == pytest.approx(0.78 + 0.015)
     with pytest.raises(ValueError, match="no k-means rows at K=3"):
         pruning_plots.consistency_tradeoff(str(tmp_path / "across.csv"), metrics, str(tmp_path / "c.pdf"), runs=runs,
                                            variants=["fact", "g0", "g0-pruned"], pruned={"g0-pruned": "g0"}, k=3)

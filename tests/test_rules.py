@@ -2,15 +2,20 @@
 import json
 import re
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from v1twin import training
-from v1twin.data import load_cache, load_mouse
+from v1twin import model_run
+from v1twin.data.cache import load_cache
+from v1twin.data.sensorium_static import load_mouse
+from v1twin.data.simulate import load_ground_truth
+from v1twin.plots.population import N_EXAMPLES, TIER_ORDER
 
-from conftest import REPO, run_snakemake
+from conftest import REPO, draw_figure, run_snakemake, tiny_results
+from helpers import legend_labels, panels, scatter_points, tick_labels
 
 pytestmark = pytest.mark.slow
 
@@ -32,7 +37,7 @@ def test_simulate_and_cache_rules_write_a_loadable_sensorium_tree(tiny_workdir):
     assert not list((tiny_workdir / "resources" / "tiny").glob("*.tmp*")), "temporary folders left behind"
 
 
-def test_train_model_rule_writes_model_metrics_and_history(tiny_workdir):
+def test_training_run_rule_writes_model_metrics_and_history(tiny_workdir):
     model_dir = tiny_workdir / "results" / "tiny" / "models" / "gaussian_g0" / "seed1"
     run_snakemake(tiny_workdir, str(model_dir.relative_to(tiny_workdir) / "metrics.json"))
     metrics = json.loads((model_dir / "metrics.json").read_text())
@@ -43,7 +48,7 @@ def test_train_model_rule_writes_model_metrics_and_history(tiny_workdir):
     assert 1 <= metrics["best_epoch"] <= metrics["epochs"] <= 3  # max_epochs of the tiny config
     history = pd.read_csv(model_dir / "training_log.csv")
     assert list(history["epoch"]) == list(range(1, metrics["epochs"] + 1))
-    content = training.load_checkpoint(model_dir / "model.pt")
+    content = model_run.read_model_file(model_dir / "model.pt")
     np.testing.assert_array_equal(content["extras"]["unit_ids"]["m2"], np.arange(1, 41))
     assert content["extras"]["behavior_median"]["m1"].shape == (3,)
     assert not (model_dir / "training_state.pt").exists(), "resumable state must be removed when done"
@@ -86,3 +91,26 @@ def test_report_holds_every_figure_with_its_caption(tiny_workdir):
         first_line = (REPO / "workflow" / "report" / f"{png.stem}.rst").read_text().splitlines()[0]
         plain = re.match(r"[A-Za-z0-9 .,:;()=+-]*", first_line).group()  # before any RST markup or non-ASCII
         assert len(plain) >= 12 and plain in html, f"caption of {png.name} missing from the report"
+
+
+def test_population_overview_shows_the_mouses_stimuli_neurons_and_tiers(tiny_workdir, tmp_path):
+    tiny_results(tiny_workdir, figures=["population_overview"])
+    drawn = draw_figure(tiny_workdir, "population_overview", tmp_path / "population.pdf")
+    mouse = load_mouse(drawn.inputs["mouse"])
+    truth = load_ground_truth(drawn.inputs["truth"])
+    tiers = np.asarray(mouse.tiers).astype(str)
+    present = [tier for tier in TIER_ORDER if tier in set(tiers)]
+    *stimuli, fields_ax, histogram_ax, box_ax = panels(drawn.figure)
+    assert len(stimuli) == N_EXAMPLES
+    train = np.flatnonzero(tiers == "train")
+    assert [ax.get_title() for ax in stimuli] == [f"training stimulus (trial {index})" for index in train[:N_EXAMPLES]]
+    for ax, index in zip(stimuli, train):
+        np.testing.assert_array_equal(ax.images[0].get_array(), mouse.images[index, 0])
+    n_neurons = mouse.responses.shape[1]
+    assert scatter_points(fields_ax) == n_neurons == len(truth["cell_type"])  # an RF centre per neuron
+    assert legend_labels(fields_ax) == [str(name) for name in truth["type_names"]]
+    assert [len(c.get_offsets()) for c in fields_ax.collections] == np.bincount(truth["cell_type"]).tolist()
+    assert legend_labels(histogram_ax) == present  # a response histogram per tier
+    assert tick_labels(box_ax) == present  # a box of mean responses per tier
+    name = Path(drawn.inputs["mouse"]).name
+    assert drawn.figure.get_suptitle() == f"{name}: {n_neurons} neurons, {len(tiers)} trials"

@@ -19,7 +19,7 @@ LONG_TRAINING = REPO / "tests" / "config" / "walltime.yaml"  # variants `stopped
 
 def test_device_cuda_on_a_node_without_cuda_fails_at_once_naming_the_node(tiny_workdir):
     model_dir = tiny_workdir / "results" / "tiny" / "models" / "stopped" / "seed2"
-    log = tiny_workdir / "results" / "tiny" / "logs" / "train_model" / "stopped" / "seed2.log"
+    log = tiny_workdir / "results" / "tiny" / "logs" / "training_run" / "stopped" / "seed2.log"
     result = run_snakemake(tiny_workdir, str(model_dir.relative_to(tiny_workdir) / "model.pt"),
                            configs=(LONG_TRAINING,), options=("--config", "device=cuda"), check=False)
     assert result.returncode != 0
@@ -48,7 +48,7 @@ def test_stop_signal_checkpoints_training_and_the_retry_ends_as_an_uninterrupted
         output, _ = snakemake.communicate(timeout=300)
     assert snakemake.returncode != 0, output
     assert f"exit status {walltime.EXIT_STATUS}" in output
-    log = tiny_workdir / "results" / "tiny" / "logs" / "train_model" / "stopped" / "seed1.log"
+    log = tiny_workdir / "results" / "tiny" / "logs" / "training_run" / "stopped" / "seed1.log"
     assert "stop requested (SIGUSR1: time limit near); checkpoint written in epoch" in log.read_text()
     assert state.exists() and not (models / "stopped" / "seed1" / "model.pt").exists()
 

@@ -3,9 +3,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from v1twin import insilico
+from v1twin.data.simulate import load_ground_truth
+from v1twin.insilico.stimuli import gabor
+from v1twin.insilico.tuning import load_tuning
+from v1twin.plots.insilico import INDEX_LABELS, TABLE_COLUMNS
 
-from conftest import run_snakemake
+from conftest import draw_figure, tiny_results
+from helpers import legend_labels, line_slots, panels, scatter_points, tick_labels
 
 pytestmark = pytest.mark.slow
 
@@ -17,10 +21,8 @@ FIGURES = ["insilico_consistency", "tuning_examples", "tuning_indices", "optimal
 
 @pytest.fixture(scope="module")
 def results(tiny_workdir):
-    targets = ["results/tiny/tables/insilico_consistency.csv", "results/tiny/insilico/ground_truth_check.csv"]
-    targets += [f"results/tiny/figures/{name}.pdf" for name in FIGURES]
-    run_snakemake(tiny_workdir, *targets)
-    return tiny_workdir / "results" / "tiny"
+    return tiny_results(tiny_workdir, "tables/insilico_consistency.csv", "insilico/ground_truth_check.csv",
+                        figures=FIGURES)
 
 
 def test_every_model_has_an_optimal_gabor_and_tuning_curves_per_neuron(results):
@@ -32,7 +34,7 @@ def test_every_model_has_an_optimal_gabor_and_tuning_curves_per_neuron(results):
             assert (optimal["response"] > 0).all()
             assert set(optimal["readout"]) == {variant.split("_")[0]}
             assert not list(folder.glob("*.state.pt"))  # resumable states are removed when a job succeeds
-            tuning = insilico.load_tuning(folder / "tuning.npz")
+            tuning = load_tuning(folder / "tuning.npz")
             assert tuning["orientation"].shape == (N_NEURONS, 8) and tuning["phase"].shape == (N_NEURONS, 4)
             assert tuning["surround"].shape == (N_NEURONS, 5) and tuning["cross_orientation"].shape == (N_NEURONS, 3, 3)
             assert np.isfinite(tuning["phase_invariance"]).all()
@@ -57,3 +59,112 @@ def test_every_figure_is_rendered(results):
     for name in FIGURES:
         for suffix in (".pdf", ".png"):
             assert (results / "figures" / f"{name}{suffix}").stat().st_size > 1000
+
+
+# ---------------------------------------------------------------------------------------------
+# What each figure draws, from the files its rule reads
+
+def neuron_row(tuning: dict, label: str) -> int:
+    """The row of the neuron a figure names "<mouse> unit <id>" (first line of `label`)."""
+    mouse, _, unit = label.splitlines()[0].split()
+    (row,) = np.flatnonzero((tuning["mouse"].astype(str) == mouse) & (tuning["unit_id"] == int(unit)))
+    return row
+
+
+def test_consistency_table_figure_shows_the_tables_values(results, tiny_workdir, tmp_path):
+    drawn = draw_figure(tiny_workdir, "insilico_consistency", tmp_path / "consistency.pdf")
+    table = pd.read_csv(drawn.inputs["table"]).set_index("variant")
+    variants = drawn.options["variants"]
+    (ax,) = drawn.figure.axes
+    cells = {position: cell.get_text().get_text() for position, cell in ax.tables[0].get_celld().items()}
+    assert [cells[0, column] for column in range(len(TABLE_COLUMNS))] == list(TABLE_COLUMNS.values())
+    assert [cells[row, -1] for row in range(1, len(variants) + 1)] == variants
+    for row, variant in enumerate(variants, start=1):
+        for column, name in enumerate(TABLE_COLUMNS):
+            mean, sd = table.loc[variant, name], table.loc[variant, f"{name}_std"]
+            assert cells[row, column] == (f"{mean:.2f}" if np.isnan(sd) else f"{mean:.2f} ± {sd:.2f}")
+
+
+def test_tuning_examples_draw_each_runs_curves_of_the_named_neurons(results, tiny_workdir, tmp_path):
+    drawn = draw_figure(tiny_workdir, "tuning_examples", tmp_path / "examples.pdf")
+    runs, tuning = drawn.options["runs"], [load_tuning(path) for path in drawn.inputs["tuning"]]
+    axes = panels(drawn.figure)
+    n_examples = min(drawn.options["neurons"], len(tuning[0]["unit_id"]))
+    assert len(axes) == 4 * n_examples  # one row per example neuron, one column per experiment
+    assert legend_labels(drawn.figure) == list(dict.fromkeys(variant for variant, _ in runs))
+    rows = [neuron_row(tuning[0], ax.get_ylabel()) for ax in axes[::4]]
+    assert len(set(rows)) == n_examples
+    for row, (orientation_ax, phase_ax, surround_ax, plaid_ax) in zip(rows, np.reshape(axes, (-1, 4))):
+        for ax in (orientation_ax, phase_ax, surround_ax, plaid_ax):
+            assert len(ax.lines) == len(runs)  # one line per variant and seed
+        for index, values in enumerate(tuning):
+            for ax, name in ((orientation_ax, "orientation"), (phase_ax, "phase"), (surround_ax, "surround")):
+                np.testing.assert_allclose(ax.lines[index].get_ydata(), values[name][row] / values[name][row].max())
+            plaid = values["cross_orientation"][row][:, -1]
+            np.testing.assert_allclose(plaid_ax.lines[index].get_ydata(), plaid / plaid[0])
+            np.testing.assert_allclose(surround_ax.lines[index].get_xdata(), values["disk_diameters"])
+
+
+def test_tuning_indices_show_each_variants_distribution_of_every_index(results, tiny_workdir, tmp_path):
+    drawn = draw_figure(tiny_workdir, "tuning_indices", tmp_path / "indices.pdf")
+    variants = drawn.options["variants"]
+    axes = panels(drawn.figure)
+    assert [ax.get_ylabel() for ax in axes] == list(INDEX_LABELS.values())
+    for ax, name in zip(axes, INDEX_LABELS):
+        assert tick_labels(ax) == variants
+        for position, path in enumerate(drawn.inputs["tuning"]):
+            values = load_tuning(path)[name]
+            values = values[np.isfinite(values)]
+            lines = line_slots(ax, position)  # the quartiles, or one line where every neuron has the same value
+            drawn_y = np.concatenate([line.get_ydata() for line in lines] + [
+                path.vertices[:, 1] for violin in ax.collections for path in violin.get_paths()
+                if abs(path.vertices[:, 0].mean() - position) < 0.5])
+            np.testing.assert_allclose([drawn_y.min(), drawn_y.max()], [values.min(), values.max()], atol=1e-12)
+            assert np.isclose([line.get_ydata()[0] for line in lines], np.median(values)).any()
+
+
+def test_optimal_gabors_show_each_runs_gabor_of_the_named_neurons(results, tiny_workdir, tmp_path):
+    drawn = draw_figure(tiny_workdir, "optimal_gabors", tmp_path / "gabors.pdf")
+    runs = [tuple(run) for run in drawn.options["runs"]]
+    tables = dict(zip(runs, (pd.read_csv(path) for path in drawn.inputs["optimal"])))
+    variants = list(dict.fromkeys(variant for variant, _ in runs))
+    seeds = sorted({seed for _, seed in runs})
+    n_examples = min(drawn.options["neurons"], len(tables[runs[0]]))
+    axes = np.reshape(panels(drawn.figure), (len(variants), n_examples * len(seeds)))
+    assert [line[0].get_ylabel() for line in axes] == variants
+    for column, ax in enumerate(axes[0]):
+        assert ax.get_title().splitlines()[1] == f"seed {seeds[column % len(seeds)]}"
+    for line, variant in enumerate(variants):
+        for column, ax in enumerate(axes[line]):
+            table = tables[(variant, seeds[column % len(seeds)])]
+            mouse, _, unit = axes[0, column].get_title().splitlines()[0].split()
+            (neuron,) = table[(table["mouse"] == mouse) & (table["unit_id"] == int(unit))].itertuples()
+            (image,) = ax.images
+            expected = gabor(neuron.size, neuron.relative_sf, neuron.orientation, neuron.phase, neuron.contrast,
+                             neuron.input_height, neuron.input_width, (neuron.y, neuron.x))[0].numpy()
+            np.testing.assert_allclose(image.get_array(), expected)
+
+
+def test_ground_truth_figure_compares_indices_with_the_planted_types(results, tiny_workdir, tmp_path):
+    drawn = draw_figure(tiny_workdir, "insilico_ground_truth", tmp_path / "ground_truth.pdf")
+    variants = drawn.options["variants"]
+    truths = [load_ground_truth(path) for path in drawn.inputs["truth"]]
+    type_name = np.concatenate([np.asarray(t["type_names"]).astype(str)[t["cell_type"]] for t in truths])
+    tuning = [load_tuning(path) for path in drawn.inputs["tuning"]]
+    phase_ax, surround_ax, check_ax, orientation_ax = panels(drawn.figure)
+    for ax, index in ((phase_ax, "phase_invariance"), (surround_ax, "surround_suppression")):
+        assert ax.get_ylabel() == f"{INDEX_LABELS[index]} (mean, 95% CI)"
+        assert tick_labels(ax) == sorted(set(type_name))
+        assert legend_labels(ax) == variants
+        means = [line.get_ydata() for line in ax.lines if line.get_marker() == "o" and len(line.get_xdata())]
+        expected = [pd.Series(values[index]).groupby(type_name).mean().to_numpy() for values in tuning]
+        np.testing.assert_allclose(means, expected)  # a point per planted type and variant: the mean index
+    check = pd.read_csv(drawn.inputs["check"])
+    assert tick_labels(check_ax) == variants
+    assert scatter_points(check_ax) == len(check)  # a point per variant and seed
+    drawn_values = np.concatenate([c.get_offsets()[:, 1] for c in check_ax.collections])
+    np.testing.assert_allclose(np.sort(drawn_values), np.sort(check["orientation_circular_correlation"]))
+    assert orientation_ax.get_title() == f"{variants[0]}, first seed"
+    planted = np.concatenate([t["orientation"] for t in truths])
+    np.testing.assert_allclose(orientation_ax.collections[0].get_offsets(),
+                               np.degrees(np.column_stack([planted, tuning[0]["preferred_orientation"]])))

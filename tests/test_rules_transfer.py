@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
-from v1twin import training
+from v1twin import model_run
 from v1twin.transfer import split_neurons
 
 from conftest import run_snakemake
@@ -25,8 +25,8 @@ def test_a_frozen_core_condition_trains_a_readout_on_the_transfer_set(tiny_workd
     assert metrics["n_neurons_used"] == 20 and metrics["images_used"] == 240
     assert 0 < metrics["mean"]["oracle"] <= 1 and np.isfinite(metrics["mean"]["fraction_oracle"])
 
-    transfer = training.load_checkpoint(tiny_workdir / CONDITION / "model.pt")
-    core = training.load_checkpoint(tiny_workdir / CORE / "model.pt")
+    transfer = model_run.read_model_file(tiny_workdir / CONDITION / "model.pt")
+    core = model_run.read_model_file(tiny_workdir / CORE / "model.pt")
     for key, value in core["state_dict"].items():  # weights and BatchNorm statistics, bitwise
         if key.startswith("core."):
             assert torch.equal(transfer["state_dict"][key], value), key

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from v1twin import metrics, simulate
-from v1twin.data import DataError, load_mouse, write_mouse
+from v1twin import metrics
+from v1twin.data import DataError, simulate
+from v1twin.data.sensorium_static import load_mouse, write_mouse
 
 SMALL = {
     "image_height": 48,

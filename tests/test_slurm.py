@@ -24,33 +24,17 @@ import yaml
 from v1twin import walltime
 
 from conftest import REPO, SNAKEMAKE, TINY_CONFIG
+from helpers import PROFILE, TEST_PROFILE, gpu_rules_in_workflow, profile_settings
 
-PROFILE = REPO / "profiles" / "slurm"
-TEST_PROFILE = REPO / "tests" / "slurm" / "profile"
 SCRIPTS = REPO / "tests" / "slurm"
 SLOW_TRAINING = SCRIPTS / "slow_training.yaml"
 RULES = REPO / "workflow" / "rules"
 GAUSSIAN_MODEL = Path("results/tiny/models/gaussian_g0/seed1")
 SLOW_MODEL = Path("results/tiny/models/slow/seed1")
-SLOW_JOB_COMMENT = "rule_train_model_wildcards_slow_1"  # the plugin's sbatch --comment
+SLOW_JOB_COMMENT = "rule_training_run_wildcards_slow_1"  # the plugin's sbatch --comment
 SLURM_COMMANDS = ("munged", "mariadbd", "mariadb-install-db", "slurmdbd", "slurmctld", "slurmd",
                   "sbatch", "sacct", "squeue", "scancel")
 WORKFLOW_SECONDS = 330  # measured ~150 s on 2 busy cores
-
-
-def profile_settings() -> dict:
-    return yaml.safe_load((PROFILE / "config.yaml").read_text())
-
-
-def gpu_rules_in_workflow() -> set[str]:
-    """Rules whose `resources:` declare gpu=1, read from the rule files."""
-    rules = set()
-    for path in RULES.glob("*.smk"):
-        blocks = re.split(r"^\s*rule\s+(\w+)\s*:", path.read_text(), flags=re.M)
-        for name, body in zip(blocks[1::2], blocks[2::2]):
-            if re.search(r"(?<![\w.])gpu\s*=\s*[1-9]", body):
-                rules.add(name)
-    return rules
 
 
 def requests_gpu(resources: dict) -> bool:
@@ -74,7 +58,7 @@ def bounded(command: list[str], seconds: int, env: dict | None = None) -> subpro
 
 def test_every_gpu_rule_gets_a_gpu_node_in_the_profile():
     gpu_rules = gpu_rules_in_workflow()
-    assert "train_model" in gpu_rules
+    assert "training_run" in gpu_rules
     settings = profile_settings()
     for rule in gpu_rules:
         resources = settings["set-resources"].get(rule)
@@ -93,7 +77,7 @@ def test_profile_parses_and_maps_rules_in_a_dry_run(tmp_path):
     planned = re.findall(r"^rule (\w+):\n(?:    .*\n)*?    resources: (.*)$", result.stdout, flags=re.M)
     settings = profile_settings()
     gpu_rules = gpu_rules_in_workflow()
-    assert {rule for rule, _ in planned} >= {"simulate_mouse", "build_cache", "train_model"}
+    assert {rule for rule, _ in planned} >= {"data_simulate", "data_cache", "training_run"}
     for rule, resources in planned:
         assert f"slurm_partition={expected_partition(settings, rule)}," in resources + ",", (rule, resources)
         gets_gpu = re.search(r"\b(gpu=[1-9]|gres=gpu)", resources) is not None
@@ -257,14 +241,14 @@ def test_workflow_completes_on_the_cluster(cluster_run):
         assert not (cluster_run.workdir / model / "training_state.pt").exists()
     # data jobs and training jobs went through sbatch; tables and figures would stay local
     submitted = {job["Comment"].split("_wildcards_")[0] for job in cluster_run.jobs}
-    assert submitted == {"rule_simulate_mouse", "rule_build_cache", "rule_train_model"}
+    assert submitted == {"rule_data_simulate", "rule_data_cache", "rule_training_run"}
 
 
 @pytest.mark.timeout(480)
 def test_gpu_rules_request_a_gpu_and_cpu_rules_do_not(cluster_run):
     settings = profile_settings()
     gpu_rules = gpu_rules_in_workflow()
-    assert jobs_of_rule(cluster_run, "train_model"), "no training job was submitted"
+    assert jobs_of_rule(cluster_run, "training_run"), "no training job was submitted"
     for job in cluster_run.jobs:
         rule = job["Comment"].removeprefix("rule_").split("_wildcards_")[0]
         assert job["Partition"] == expected_partition(settings, rule), job
@@ -290,7 +274,7 @@ def test_training_job_warned_of_its_time_limit_stops_and_its_retry_resumes_mid_e
     stopped = re.search(r"stop requested \(SIGUSR1: time limit near\); checkpoint written in epoch (\d+) "
                         r"after step (\d+) ", cluster_run.log)
     assert stopped, cluster_run.log[-6000:]
-    log = (cluster_run.workdir / "results/tiny/logs/train_model/slow/seed1.log").read_text()
+    log = (cluster_run.workdir / "results/tiny/logs/training_run/slow/seed1.log").read_text()
     resumed = re.search(r"resumed from \S+training_state\.pt after epoch (\d+) and step (\d+) of epoch (\d+)", log)
     assert resumed, log
     epoch, step = map(int, stopped.groups())

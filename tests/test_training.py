@@ -3,66 +3,28 @@
 import itertools
 import logging
 import math
-import re
-import socket
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from v1twin import metrics, training, walltime
-from v1twin.data import MouseArrays, MouseTensors, prepare_mouse
+from v1twin import checkpoint, metrics, model_run, training, walltime
+from v1twin.data.tensors import MouseTensors, prepare_mouse
 from v1twin.files import content_digest
 from v1twin.models import build_model
 from v1twin.training import EarlyStopping, TrainingConfig, TrainingError
+
+from helpers import TOY_TRIALS, toy_mouse, training_settings
 
 VARIANT = {
     "core": {"type": "cnn", "channels": 4, "layers": 2, "input_kernel": 5, "hidden_kernel": 3},
     "readout": {"type": "gaussian"},
 }
-N_TRAIN, N_VALIDATION, TEST_IMAGES, REPEATS = 80, 20, 5, 4
+N_TRAIN = TOY_TRIALS.train
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _smooth(noise: np.ndarray) -> np.ndarray:
-    """3x3 box blur over the last two axes, so receptive fields can be learned from few images."""
-    padded = np.pad(noise, ((0, 0), (1, 1), (1, 1)), mode="edge")
-    height, width = noise.shape[1:]
-    return sum(padded[:, dy:dy + height, dx:dx + width] for dy in range(3) for dx in range(3)) / 9
-
-
-def toy_mouse(seed: int, n_neurons: int = 10, height: int = 12, width: int = 16) -> tuple[MouseArrays, np.ndarray]:
-    """A mouse whose neurons are Gaussian-blob linear filters + softplus, with Poisson responses."""
-    rng = np.random.default_rng(seed)
-    n_unique = N_TRAIN + N_VALIDATION + TEST_IMAGES
-    stimuli = _smooth(rng.normal(size=(n_unique, height, width)))
-    image_ids = np.concatenate(
-        [np.arange(N_TRAIN + N_VALIDATION), np.repeat(np.arange(N_TRAIN + N_VALIDATION, n_unique), REPEATS)]
-    )
-    n_trials = image_ids.size
-    rows, columns = np.mgrid[0:height, 0:width]
-    centre_rows = rng.uniform(4, height - 4, n_neurons)[:, None, None]
-    centre_columns = rng.uniform(4, width - 4, n_neurons)[:, None, None]
-    filters = np.exp(-((rows - centre_rows) ** 2 + (columns - centre_columns) ** 2) / (2 * 1.5**2))
-    filters *= rng.choice([-1.0, 1.0], n_neurons)[:, None, None]
-    drive = np.einsum("thw,nhw->tn", stimuli[image_ids], filters)
-    rates = np.log1p(np.exp(1.5 * drive / drive.std(axis=0))) + 0.2
-    tiers = ["train"] * N_TRAIN + ["validation"] * N_VALIDATION + ["test"] * (TEST_IMAGES * REPEATS)
-    arrays = MouseArrays(
-        images=(128 + 60 * stimuli[image_ids])[:, None].astype(np.float32),
-        responses=rng.poisson(rates).astype(np.float32),
-        behavior=rng.uniform(0.5, 1.5, (n_trials, 3)).astype(np.float32),
-        pupil_center=rng.normal(size=(n_trials, 2)).astype(np.float32),
-        tiers=np.array(tiers),
-        image_ids=image_ids.astype(np.int64),
-        trial_idx=np.arange(n_trials),
-        cell_motor_coordinates=rng.uniform(0, 100, (n_neurons, 3)).astype(np.float32),
-        unit_ids=np.arange(n_neurons, dtype=np.int64),
-    )
-    return arrays, rates.astype(np.float32)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +43,7 @@ def new_model(data: dict[str, MouseTensors], seed: int = 0):
 
 
 def config(**overrides) -> TrainingConfig:
-    return TrainingConfig.from_dict({"batch_size": 16, "lr": 0.01, "max_epochs": 4, **overrides})
+    return TrainingConfig.from_dict(training_settings(**{"batch_size": 16, "lr": 0.01, "max_epochs": 4, **overrides}))
 
 
 def without_seconds(history: list[dict]) -> list[dict]:
@@ -98,14 +60,17 @@ def assert_same_weights(first: torch.nn.Module, second: torch.nn.Module) -> None
 # Configuration and loss
 
 
-def test_config_defaults_and_unknown_key() -> None:
-    defaults = TrainingConfig.from_dict({})
+def test_config_defaults_come_from_the_schema_and_every_key_is_required() -> None:
+    defaults = TrainingConfig.from_dict(training_settings())
     assert (defaults.batch_size, defaults.lr, defaults.max_epochs, defaults.patience) == (64, 0.005, 100, 5)
     assert (defaults.lr_decay_factor, defaults.lr_decay_steps, defaults.min_lr) == (0.3, 4, 1e-4)
-    with pytest.raises(ValueError, match="learning_rate"):
-        TrainingConfig.from_dict({"learning_rate": 0.1})
-    with pytest.raises(ValueError, match="batch_size"):
-        TrainingConfig.from_dict({"batch_size": 0})
+    assert defaults.position_network_lr_factor == 1.0  # L21's full rate
+    with pytest.raises(ValueError, match=r"unknown key\(s\) \['learning_rate'\]"):
+        TrainingConfig.from_dict(training_settings(learning_rate=0.1))
+    settings = training_settings()
+    del settings["patience"]
+    with pytest.raises(ValueError, match=r"missing key\(s\) \['patience'\]"):
+        TrainingConfig.from_dict(settings)
 
 
 def test_poisson_loss_by_hand() -> None:
@@ -140,8 +105,9 @@ def test_mouse_objective_is_scaled_poisson_plus_regularizer(toy) -> None:
 
 def test_early_stopping_tolerance_and_lr_floor() -> None:
     model = torch.nn.Linear(1, 1)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    stopper = EarlyStopping(config(patience=1, tolerance=0.01, lr_decay_steps=3, min_lr=5e-4), model)
+    settings = config(lr=1e-3, patience=1, tolerance=0.01, lr_decay_steps=3, min_lr=5e-4)
+    optimizer = training.make_optimizer(model, settings)
+    stopper = EarlyStopping(settings, model)
     assert not stopper.update(0.5, 1, model, optimizer)
     assert not stopper.update(0.505, 2, model, optimizer)  # within tolerance: not an improvement
     assert stopper.best_epoch == 1
@@ -157,20 +123,21 @@ def test_position_networks_learn_at_a_fraction_of_the_rate_through_every_decay(t
     variant = {**VARIANT, "readout": {"type": "gaussian", "position_network": True}}
     model = build_model(variant, mice, next(iter(data.values())).input_shape)
     factor = 0.05
-    optimizer = training.make_optimizer(model, lr=0.01, position_network_lr_factor=factor)
+    settings = config(patience=1, lr_decay_steps=9, min_lr=1e-3, position_network_lr_factor=factor)
+    optimizer = training.make_optimizer(model, settings)
     main, network = optimizer.param_groups
     assert len(network["params"]) == 4 * len(data)  # two Linear layers per mouse
     assert len(main["params"]) + len(network["params"]) == len(list(model.parameters()))
     assert network["lr"] == pytest.approx(0.01 * factor)
-    stopper = EarlyStopping(config(patience=1, lr_decay_steps=9, min_lr=1e-3), model)
+    stopper = EarlyStopping(settings, model)
     stopper.update(0.5, 1, model, optimizer)
     for epoch in range(2, 5):  # three decays: 0.01 -> 3e-3 -> 1e-3 (floor) -> 1e-3
         stopper.update(0.4, epoch, model, optimizer)
         assert network["lr"] == pytest.approx(main["lr"] * factor)
     assert main["lr"] == pytest.approx(1e-3)
     # the default is L21's full rate; without a position network there is one group
-    assert training.make_optimizer(model, lr=0.01).param_groups[1]["lr"] == pytest.approx(0.01)
-    assert len(training.make_optimizer(new_model(data), lr=0.01).param_groups) == 1
+    assert training.make_optimizer(model, config()).param_groups[1]["lr"] == pytest.approx(0.01)
+    assert len(training.make_optimizer(new_model(data), config()).param_groups) == 1
 
 
 def test_early_stopping_restores_best_weights_and_decays_lr(toy, tmp_path: Path, monkeypatch) -> None:
@@ -291,7 +258,7 @@ def test_finished_state_is_reused_without_training(toy, tmp_path: Path, monkeypa
 def test_state_of_another_run_is_refused(toy, tmp_path: Path) -> None:
     data, _ = toy
     training.train(new_model(data), data, config(max_epochs=1), tmp_path, 0, VARIANT)
-    with pytest.raises(TrainingError, match="different run.*Delete the file"):
+    with pytest.raises(checkpoint.CheckpointError, match="different run.*Delete the file"):
         training.train(new_model(data), data, config(max_epochs=1), tmp_path, 1, VARIANT)
 
 
@@ -312,7 +279,7 @@ def test_state_left_by_a_run_on_other_input_contents_is_refused(toy, tmp_path: P
                    input_digests=[content_digest(moved)])
 
     (moved / "responses.npy").write_bytes(b"second simulation")
-    with pytest.raises(TrainingError, match="contents of its input files differ"):
+    with pytest.raises(checkpoint.CheckpointError, match="contents of its input files differ"):
         training.train(new_model(data), data, config(max_epochs=1), workdir, 0, VARIANT,
                        input_digests=[content_digest(moved)])
 
@@ -362,55 +329,15 @@ def test_saved_model_round_trip(toy, tmp_path: Path) -> None:
     mice = {name: training.mouse_info(mouse) for name, mouse in data.items()}
     unit_ids = {name: np.arange(10) + 100 for name in data}
     path = tmp_path / "model.pt"
-    training.save_model(path, model, VARIANT, mice, data["mouse_a"].input_shape, {"seed": 0, "unit_ids": unit_ids})
+    model_run.save_model(path, model, VARIANT, mice, data["mouse_a"].input_shape, {"seed": 0, "unit_ids": unit_ids})
 
-    loaded = training.load_model(path)
+    loaded = model_run.load_model(path)
     assert_same_weights(model, loaded)
     idx = data["mouse_b"].indices("test")
     np.testing.assert_array_equal(
         training.predict(model, data["mouse_b"], idx), training.predict(loaded, data["mouse_b"], idx)
     )
-    content = training.load_checkpoint(path)
+    content = model_run.read_model_file(path)
     assert content["extras"]["seed"] == 0
     np.testing.assert_array_equal(content["extras"]["unit_ids"]["mouse_a"], unit_ids["mouse_a"])
     np.testing.assert_array_equal(content["mice"]["mouse_a"]["mean_response"], mice["mouse_a"].mean_response)
-
-
-def test_default_device_is_the_gpu_with_most_free_memory_chosen_once(monkeypatch) -> None:
-    free = {0: 2e9, 1: 7e9, 2: 5e9}
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: len(free))
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: (free[index], 8e9))
-    training.default_device.cache_clear()
-    try:
-        assert training.default_device() == torch.device("cuda", 1)
-        free[1] = 0.0  # e.g. this job's own model now fills GPU 1: the job must stay on it
-        assert training.default_device() == torch.device("cuda", 1)
-    finally:
-        training.default_device.cache_clear()
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    try:
-        assert training.default_device() == torch.device("cpu")
-    finally:
-        training.default_device.cache_clear()
-
-
-def test_device_setting_forces_the_cpu_or_requires_cuda_naming_the_node(monkeypatch) -> None:
-    monkeypatch.setattr(training, "_device_setting", "auto")
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
-    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda index: (1e9, 8e9))
-    try:
-        assert training.configure_device("cpu") == torch.device("cpu")
-        assert training.default_device() == torch.device("cpu")  # what train() and load_model() use
-        assert training.configure_device("cuda") == torch.device("cuda", 0)
-        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-        monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-        expected = f"CUDA is not available on node {socket.gethostname()} (CUDA_VISIBLE_DEVICES=, torch"
-        with pytest.raises(training.DeviceError, match=re.escape(expected)):
-            training.configure_device("cuda")
-        assert training.configure_device("auto") == torch.device("cpu")
-        with pytest.raises(ValueError, match="device must be one of"):
-            training.configure_device("gpu")
-    finally:
-        training.default_device.cache_clear()

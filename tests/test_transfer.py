@@ -8,8 +8,11 @@ import pandas as pd
 import pytest
 import torch
 
-from v1twin import training
-from v1twin.data import MouseTensors
+from v1twin import model_run, training
+from v1twin.config import check_references, expand_variants
+from v1twin.config_schema import ConfigError
+from v1twin.data.tensors import MouseTensors
+from v1twin.plots import transfer as plots
 from v1twin.plots.transfer import condition_curves
 from v1twin.transfer import (
     FEATURE_SHARING,
@@ -18,6 +21,7 @@ from v1twin.transfer import (
     image_subset,
     load_core,
     neuron_subset,
+    plan_jobs,
     plan_runs,
     pseudo_sessions,
     run_data,
@@ -27,33 +31,28 @@ from v1twin.transfer import (
     transfer_table,
 )
 
+from helpers import (
+    Trials,
+    assert_figure_files,
+    legend_labels,
+    panels,
+    tiny_config,
+    toy_tensors,
+    training_settings,
+)
+
 CORE = {"type": "cnn", "channels": 3, "layers": 2, "input_kernel": 5, "hidden_kernel": 3}
 GAUSSIAN = {"type": "gaussian", "shifter": True, "position_network": True}
-N_TRAIN, N_VALIDATION, TEST_IMAGES, REPEATS = 60, 12, 4, 3
+TRIALS = Trials(train=60, validation=12, test_images=4, repeats=3)
+N_TRAIN, TEST_IMAGES, REPEATS = TRIALS.train, TRIALS.test_images, TRIALS.repeats
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def toy_mouse(name: str = "m1", n_neurons: int = 12, seed: int = 0) -> MouseTensors:
-    """Random normalized data in the training view: unique train/validation images, repeated test images."""
-    rng = np.random.default_rng(seed)
-    image_ids = np.concatenate([np.arange(100, 100 + N_TRAIN + N_VALIDATION),
-                                np.repeat(np.arange(TEST_IMAGES), REPEATS)])
-    tiers = np.array(["train"] * N_TRAIN + ["validation"] * N_VALIDATION + ["test"] * (TEST_IMAGES * REPEATS))
-    n_trials = len(tiers)
-    images = torch.tensor(rng.normal(size=(n_trials, 1, 10, 12)), dtype=torch.float32)
-    return MouseTensors(
-        name=name,
-        images=images,
-        behavior=torch.tensor(rng.uniform(0.5, 1.5, (n_trials, 3)), dtype=torch.float32),
-        pupil_center=torch.tensor(rng.normal(size=(n_trials, 2)), dtype=torch.float32),
-        responses=torch.tensor(rng.poisson(2.0, (n_trials, n_neurons)), dtype=torch.float32),
-        tiers=tiers,
-        image_ids=image_ids,
-        cell_motor_coordinates=rng.uniform(0, 100, (n_neurons, 3)).astype(np.float32),
-        unit_ids=np.arange(1, n_neurons + 1),
-    )
+def toy_mouse() -> MouseTensors:
+    """The learnable toy mouse in the training view, with repeated test images."""
+    return toy_tensors("m1", 0, TRIALS, n_neurons=12, height=10, width=12)
 
 
 def settings(**changes) -> dict:
@@ -63,7 +62,7 @@ def settings(**changes) -> dict:
         "core_sets": {"m1-core-set": {"mice": ["m1"], "neurons": "core_set"}, "m1": {"mice": ["m1"], "neurons": "all"}},
         "scale_epochs": True, "core": CORE,
         "readouts": {"gaussian": GAUSSIAN, "factorized": {"type": "factorized", "gamma": 0.01}},
-        "training": {"batch_size": 16, "lr": 0.01, "max_epochs": 2},
+        "training": training_settings(batch_size=16, lr=0.01, max_epochs=2),
     }
     return {**base, **changes}
 
@@ -137,7 +136,7 @@ def test_run_data_selects_the_transfer_set_and_the_images():
 
 
 def test_plan_has_every_point_and_trains_each_model_once():
-    plan = plan_runs(settings(), ["m1", "m2"])
+    plan = plan_runs(settings())
     points = pd.DataFrame([vars(point) for point in plan.points])
     per_experiment = points.groupby("experiment").size().to_dict()
     # cores: the within core set with 20 and 60 images (the latter also core set "m1-core-set"), and "m1"
@@ -153,7 +152,7 @@ def test_plan_has_every_point_and_trains_each_model_once():
 
 
 def test_plan_orders_cores_first_and_never_trains_on_the_held_out_mouse():
-    plan = plan_runs(settings(), ["m1", "m2"])
+    plan = plan_runs(settings())
     names = list(plan.runs)
     for run in plan.runs.values():
         if run.core_run is not None:
@@ -163,8 +162,7 @@ def test_plan_orders_cores_first_and_never_trains_on_the_held_out_mouse():
     assert plan.runs["within/diff-core/images20"].images == 60
     assert plan.runs["cores/m1-core-set/images20"].images == 20
     assert plan.runs["across/position-network-ablation/images20"].readout["position_network"] is False
-    free = plan_runs(settings(readouts={"gaussian": {"type": "gaussian"}, "factorized": {"type": "factorized"}}),
-                     ["m1", "m2"])
+    free = plan_runs(settings(readouts={"gaussian": {"type": "gaussian"}, "factorized": {"type": "factorized"}}))
     assert free.runs["across/position-network-ablation/images20"].readout["position_network"] is True
     assert "core: m1-core-set, with position network" in {point.condition for point in free.points}
     assert plan.runs["readouts/gaussian-feature-sharing/images20"].share_features
@@ -176,12 +174,28 @@ def test_plan_orders_cores_first_and_never_trains_on_the_held_out_mouse():
         ({"held_out_mouse": "m1"}, "must differ"),
         ({"within_mouse": "m9"}, "not a dataset mouse"),
         ({"core_sets": {"both": {"mice": ["m1", "m2"], "neurons": "all"}}}, "held-out mouse"),
-        ({"core_sets": {"m1-core-set": {"mice": ["m1"], "neurons": "all"}}}, "both named"),
     ],
 )
-def test_bad_transfer_settings_are_refused(changes, message):
-    with pytest.raises(ValueError, match=message):
-        plan_runs(settings(**changes), ["m1", "m2"])
+def test_bad_transfer_settings_are_refused_when_the_workflow_is_parsed(changes, message):
+    config = tiny_config()
+    config["transfer"].update(changes)
+    with pytest.raises(ConfigError, match=message):
+        check_references(config, expand_variants(config))
+
+
+def test_two_runs_of_one_name_are_refused():
+    with pytest.raises(ValueError, match="both named"):
+        plan_runs(settings(core_sets={"m1-core-set": {"mice": ["m1"], "neurons": "all"}}))
+
+
+def test_every_job_gets_the_run_and_the_merged_training_settings():
+    config = tiny_config()
+    jobs = plan_jobs(config)
+    assert list(jobs) == list(plan_runs(config["transfer"]).runs)
+    for name, job in jobs.items():
+        assert TransferRun.from_dict(job["run"]).name == name
+        assert job["settings"]["training"] == {**config["training"], "max_epochs": 1}  # tiny transfer.training
+        assert job["settings"]["core"] == config["transfer"]["core"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -193,7 +207,7 @@ def _toy_data(run: TransferRun) -> dict[str, MouseTensors]:
 
 
 def _train(model, data, tmp_path: Path, epochs: int = 2) -> None:
-    config = training.TrainingConfig(batch_size=16, lr=0.02, max_epochs=epochs)
+    config = training.TrainingConfig.from_dict(training_settings(batch_size=16, lr=0.02, max_epochs=epochs))
     training.train(model, data, config, tmp_path, seed=0, variant_config={"test": str(tmp_path)})
 
 
@@ -205,7 +219,7 @@ def _saved_core_model(tmp_path: Path) -> Path:
     _train(model, data, tmp_path / "core")
     path = tmp_path / "core" / "model.pt"
     info = {name: training.mouse_info(mouse) for name, mouse in data.items()}
-    training.save_model(path, model, {"core": CORE, "readout": GAUSSIAN}, info, data["m1"].input_shape)
+    model_run.save_model(path, model, {"core": CORE, "readout": GAUSSIAN}, info, data["m1"].input_shape)
     return path
 
 
@@ -215,7 +229,7 @@ def test_a_frozen_core_is_bitwise_unchanged_by_readout_training(tmp_path):
     data = _toy_data(run)
     model = build_run_model(run, data, CORE, seed=1, core_model=core_path)
     core_before = {key: value.clone() for key, value in model.core.state_dict().items()}
-    saved = training.load_checkpoint(core_path)["state_dict"]
+    saved = model_run.read_model_file(core_path)["state_dict"]
     for key, value in core_before.items():  # the transferred weights and BatchNorm statistics
         assert torch.equal(value, saved[f"core.{key}"]), key
     readout_before = model.readouts["m1"].features.detach().clone()
@@ -263,7 +277,7 @@ def test_feature_sharing_ties_the_features_of_matched_neurons(tmp_path):
 def test_scale_epochs_keeps_the_trials_per_run_constant():
     run = TransferRun("few", ("m1",), "all", 15, GAUSSIAN)
     data = _toy_data(run)
-    base = {"batch_size": 16, "max_epochs": 3, "patience": 2}
+    base = training_settings(batch_size=16, max_epochs=3, patience=2)
     scaled = run_training_config(run, data, {"m1": 60}, base, scale_epochs=True)
     assert (scaled.max_epochs, scaled.patience, scaled.batch_size) == (12, 8, 16)
     fixed = run_training_config(run, data, {"m1": 60}, base, scale_epochs=False)
@@ -287,7 +301,7 @@ def _fake_metrics(tmp_path: Path, plan) -> dict[str, Path]:
 
 
 def test_table_has_one_row_per_point_with_its_run_measures(tmp_path):
-    plan = plan_runs(settings(), ["m1", "m2"])
+    plan = plan_runs(settings())
     files = _fake_metrics(tmp_path, plan)
     table = transfer_table(files, plan)
     assert len(table) == len(plan.points)
@@ -303,3 +317,25 @@ def test_table_has_one_row_per_point_with_its_run_measures(tmp_path):
         condition_curves(table, "within", neurons="all")
     with pytest.raises(ValueError, match="no metrics file"):
         transfer_table({}, plan)
+
+
+def test_each_figure_draws_a_curve_per_condition_of_its_experiment(tmp_path):
+    plan = plan_runs(settings())
+    table = transfer_table(_fake_metrics(tmp_path, plan), plan)
+    table.to_csv(tmp_path / "transfer.csv", index=False)
+    path = str(tmp_path / "transfer.csv")
+    figures = {
+        "readouts": plots.readouts(path, tmp_path / "readouts.pdf", mouse="m1", sessions=2),
+        "within": plots.within_animal(path, tmp_path / "within.pdf", mouse="m1"),
+        "across": plots.across_animal(path, tmp_path / "across.pdf", mouse="m3"),
+    }
+    neurons = {"readouts": "all", "within": "transfer_set", "across": "all"}
+    for experiment, fig in figures.items():
+        assert_figure_files(tmp_path / f"{experiment}.pdf")
+        curves = condition_curves(table, experiment, neurons=neurons[experiment])
+        ax = panels(fig)[0]  # by number of images
+        assert legend_labels(ax) == list(curves)
+        for line, curve in zip(ax.get_lines(), curves.values()):
+            assert list(line.get_xdata()) == list(curve["n_images"])
+            np.testing.assert_allclose(line.get_ydata(), curve["fraction_oracle"])
+    assert len(panels(figures["readouts"])) == 2  # and by number of neurons

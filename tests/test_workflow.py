@@ -23,18 +23,18 @@ def test_demo_config_plans_all_figures(tmp_path):
     result = _dry_run(tmp_path, REPO / "config" / "config.yaml", "all_figures")
     assert result.returncode == 0, result.stderr
     jobs = _planned_jobs(result.stdout)
-    assert jobs["simulate_mouse"] == 3 and jobs["build_cache"] == 3  # sim1, sim2 and the continuum control
+    assert jobs["data_simulate"] == 3 and jobs["data_cache"] == 3  # sim1, sim2 and the continuum control
     # 6 study variants (gaussian_g0_long included) x 3 seeds, 2 control populations x 3 seeds, the
     # factorized sweep (3 x 1 seed), the adaptive grid (4 x 2 seeds) and the two core-regularizer sweeps (2 x 2 seeds)
-    assert jobs["train_model"] == 6 * 3 + 2 * 3 + 3 + 4 * 2 + 2 * 2
+    assert jobs["training_run"] == 6 * 3 + 2 * 3 + 3 + 4 * 2 + 2 * 2
 
 
 def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):
     result = _dry_run(tmp_path, REPO / "config" / "paper.yaml", "all_figures")
     assert result.returncode == 0, result.stderr
     jobs = _planned_jobs(result.stdout)
-    assert jobs["download_sensorium"] == 7 and jobs["build_cache"] == 7
-    assert "simulate_mouse" not in jobs
+    assert jobs["data_download"] == 7 and jobs["data_cache"] == 7
+    assert "data_simulate" not in jobs
     for mouse in ("26872-17-20", "27204-5-13", "21067-10-18", "22846-10-16", "23343-5-17", "23656-14-22", "23964-4-22"):
         assert f"resources/sensorium2022/{mouse}.cache" in result.stdout
 

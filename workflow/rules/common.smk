@@ -2,9 +2,13 @@
 # from the Snakefile).
 import posixpath
 import re
+from dataclasses import asdict
 
 from v1twin import walltime
-from v1twin.config import dataset_mice, pruned_variants, study_variants, training_runs
+from v1twin.config import dataset_mice, landscape_sweep, pruned_variants, study_variants, training_runs
+from v1twin.december import plan as december_plan
+from v1twin.pruning import plan_variants
+from v1twin.transfer import plan_jobs
 
 # SLURM's SIGUSR1 before the time limit (profiles/slurm) reaches every process of a job step: this
 # Snakemake process and its shells ignore it, the rule's script checkpoints and stops (v1twin.walltime).
@@ -46,6 +50,11 @@ def variant_mice(variant):
     return VARIANTS[base_variant(variant)]["mice"]
 
 
+# Every seed of every analysed model; the first seed of every model (figures that show one fit per model).
+ANALYSED_RUNS = [(v, s) for v in ANALYSED for s in variant_seeds(v)]
+FIRST_SEED = {v: variant_seeds(v)[0] for v in MODEL_VARIANTS}
+
+
 wildcard_constraints:
     mouse="|".join(map(re.escape, ALL_MICE)),
     variant="|".join(map(re.escape, MODEL_VARIANTS)),
@@ -77,23 +86,53 @@ def download_url(mouse):
     return posixpath.join(DATASET["base_url"], DATASET["file_pattern"].format(mouse=mouse))
 
 
-def figure(name):
+def figure_pdf(name):
     return f"{RESULTS}/figures/{name}.pdf"
 
 
-def figure_rule_outputs(name, category):
-    """A figure rule's outputs: the PDF, and the PNG beside it, which goes into the HTML report
-    (`snakemake --report`) under `category` with the caption workflow/report/<name>.rst."""
-    png = figure(name).replace(".pdf", ".png")
-    return {"pdf": figure(name), "png": report(png, caption=f"../report/{name}.rst", category=category)}
+def figure_outputs(fig):
+    """A figure rule's outputs (figures.smk): the PDF, and the PNG beside it, which goes into the HTML report
+    (`snakemake --report`) under the figure's category with the caption workflow/report/<name>.rst."""
+    png = figure_pdf(fig.name).replace(".pdf", ".png")
+    return {
+        "pdf": figure_pdf(fig.name),
+        "png": report(png, caption=f"../report/{fig.name}.rst", category=fig.category),
+    }
 
 
-def first_seed_models(variants):
-    """model.pt of the first seed of each variant (figures that show one fit per variant)."""
-    return {v: model_file(v, variant_seeds(v)[0]) for v in variants}
+# Training (training.smk)
+PERFORMANCE_TABLE = f"{RESULTS}/tables/performance.csv"
 
 
-# Pruning (prune.smk) path templates; `.format(variant=..., seed=..., step=...)` names one file.
+# Embedding consistency (clustering.smk); path templates: `.format(variant=..., seed=...)` names one file.
+CLUSTERING = config["clustering"]
+CLUSTER_VARIANTS = ANALYSED
+EMBEDDING = f"{RESULTS}/embeddings/{{variant}}/seed{{seed}}.npz"
+LABELS = f"{RESULTS}/clusters/{{variant}}/seed{{seed}}.npz"
+TSNE_MAP = f"{RESULTS}/embeddings/{{variant}}/seed{{seed}}.tsne.csv"
+RERUNS = f"{RESULTS}/clusters/{{variant}}/kmeans_reruns.csv"
+ACROSS_SEEDS_TABLE = f"{RESULTS}/consistency/clustering_across_seeds.csv"
+RERUNS_TABLE = f"{RESULTS}/consistency/kmeans_reruns.csv"
+RESPONSE_TABLE = f"{RESULTS}/consistency/response_correlation.csv"
+PLANTED_TABLE = f"{RESULTS}/consistency/planted_types.csv"
+SEPARABILITY_TABLE = f"{RESULTS}/consistency/planted_type_separability.csv"
+
+# Regularization landscapes and D25's discrete-vs-continuum test (config `landscapes`).
+LANDSCAPES = config.get("landscapes", {})
+SWEEPS_TABLE = f"{RESULTS}/consistency/sweeps.csv"
+BETA_TABLE = f"{RESULTS}/consistency/adaptive_beta.csv"
+ADAPTIVE_SWEEP = LANDSCAPES.get("adaptive_sweep")
+CORE_SWEEPS = LANDSCAPES.get("core_sweeps", [])
+# The sweeps of the sweep table: name -> {"base": variant, "points": {variant: {parameter: value}}}.
+TABLED_SWEEPS = {
+    name: landscape_sweep(config, name, VARIANTS) for name in ([ADAPTIVE_SWEEP] if ADAPTIVE_SWEEP else []) + CORE_SWEEPS
+}
+if ADAPTIVE_SWEEP:
+    ADAPTIVE_POINTS = list(TABLED_SWEEPS[ADAPTIVE_SWEEP]["points"])
+    ADAPTIVE_MICE = variant_mice(ADAPTIVE_POINTS[0])
+
+
+# Pruning (pruning.smk) path templates; `.format(variant=..., seed=..., step=...)` names one file.
 PRUNING_DIR = f"{RESULTS}/pruning/{{variant}}"
 STEP_DIR = f"{PRUNING_DIR}/seed{{seed}}/step{{step}}"
 STEP_MODEL = f"{STEP_DIR}/model.pt"
@@ -101,6 +140,10 @@ REMOVAL = f"{STEP_DIR}/removal.json"
 PRUNING_CURVES = f"{PRUNING_DIR}/curves.csv"
 PRUNING_SELECTION = f"{PRUNING_DIR}/selection.json"
 PRUNING_TABLE = f"{RESULTS}/tables/pruning.csv"
+PRUNING_VARIANTS = list(PRUNED.values())
+PRUNING_CONSTRAINT = "|".join(map(re.escape, PRUNING_VARIANTS))
+# Per pruned variant: its steps down to pruning.min_channels and the fine-tuning's training settings.
+PRUNING_PLAN = plan_variants(config, VARIANTS)
 
 
 def step_model(variant, seed, step):
@@ -108,10 +151,55 @@ def step_model(variant, seed, step):
     return model_file(variant, seed) if step == 0 else STEP_MODEL.format(variant=variant, seed=seed, step=step)
 
 
+# DECEMber (december.smk): the stage's plan, its runs by name with every setting resolved (empty without
+# a `december:` config section); path templates: `.format(run=name)`, `.format(pretrain=name)`.
+DECEMBER = config.get("december")
+DEC_PLAN = december_plan.plan(config, VARIANTS) if DECEMBER else {}
+DEC_PRETRAINING = december_plan.pretraining(config, VARIANTS) if DECEMBER else {}
+DEC_RUN_NAMES = "|".join(map(re.escape, DEC_PLAN))  # the `run` wildcard of the DECEMber rules
+DEC_PRETRAIN_NAMES = "|".join(map(re.escape, DEC_PRETRAINING))  # the `pretrain` wildcard
+DEC_RUN_PARAMS = [asdict(run) for run in DEC_PLAN.values()]  # the runs as plain data, for table rules
+DEC_RUN_DIR = f"{RESULTS}/december/{{run}}"
+DEC_PRETRAIN_DIR = f"{RESULTS}/december/{{pretrain}}"
+DEC_TOY = f"{RESULTS}/december/toy.npz"
+DEC_RUNS_TABLE = f"{RESULTS}/tables/december_runs.csv"
+DEC_CONSISTENCY = f"{RESULTS}/consistency/december_across_seeds.csv"
+DEC_PLANTED = f"{RESULTS}/consistency/december_planted_types.csv"
+if DECEMBER:
+    DEC_VARIANT = DECEMBER["variant"]
+    DEC_MAIN = december_plan.main_setting(config, VARIANTS)
+    DEC_FIGURE_K = DECEMBER["figure_k"]
+    DEC_CONFUSION_RUNS = december_plan.main_runs(DEC_PLAN, DEC_MAIN, DEC_FIGURE_K)
+    DEC_BETA_SEED = december_plan.main_seeds(config, VARIANTS)[0]
+    DEC_BETA_RUNS = december_plan.sweep_runs(DEC_PLAN, DEC_MAIN, "beta", DEC_FIGURE_K, DEC_BETA_SEED)
+
+
+def december_files(name):
+    """The file `name` (e.g. clusters.npz) of every DECEMber run, in the plan's order."""
+    return [f"{run.folder(RESULTS)}/{name}" for run in DEC_PLAN.values()]
+
+
+# In-silico experiments (insilico.smk); path templates: `.format(variant=..., seed=...)` names one file.
+INSILICO = config["insilico"]
+INSILICO_DIR = f"{RESULTS}/insilico"
+INSILICO_RUNS = ANALYSED_RUNS
+OPTIMAL_GABORS = f"{INSILICO_DIR}/{{variant}}/seed{{seed}}/optimal_gabors.csv"
+TUNING = f"{INSILICO_DIR}/{{variant}}/seed{{seed}}/tuning.npz"
+INSILICO_TABLE = f"{RESULTS}/tables/insilico_consistency.csv"
+GROUND_TRUTH_CHECK = f"{INSILICO_DIR}/ground_truth_check.csv"
+TUNING_FILES = [TUNING.format(variant=v, seed=s) for v, s in INSILICO_RUNS]
+FIRST_SEED_TUNING_FILES = [TUNING.format(variant=v, seed=FIRST_SEED[v]) for v in ANALYSED]
+
+
+# Core transfer (transfer.smk); its runs exist only with a `transfer:` config section.
+TRANSFER = config.get("transfer")
+TRANSFER_DIR = f"{RESULTS}/transfer"
+TRANSFER_TABLE = f"{RESULTS}/tables/transfer.csv"
+# Run name -> its job's params: the run and its settings, training merged over the global settings.
+TRANSFER_JOBS = plan_jobs(config) if TRANSFER else {}
+TRANSFER_CONSTRAINT = "|".join(map(re.escape, TRANSFER_JOBS))
+
+
 # conda environments, as paths relative to workflow/rules; GPU rules get the CUDA build of torch.
 CPU_ENV = "../../envs/cpu.yaml"
 GPU_ENV = "../../envs/gpu.yaml"
-
-
-# Every rule file appends its figures and tables here; `all_figures` depends on all of them.
-ALL_FIGURES = []

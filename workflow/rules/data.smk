@@ -3,7 +3,7 @@
 
 if SIMULATED:
 
-    rule simulate_mouse:
+    rule data_simulate:
         """A simulated mouse in the Sensorium 2022 file layout, with its ground truth."""
         output:
             mouse=directory(f"{RESOURCES}/{{mouse}}"),
@@ -13,20 +13,20 @@ if SIMULATED:
             stimulus_seed=DATASET["simulation"]["seed"],
             seed=lambda wc: DATASET["simulation"]["seed"] + 1 + ALL_MICE.index(wc.mouse),
         log:
-            f"{LOGS}/simulate_mouse/{{mouse}}.log",
+            f"{LOGS}/data_simulate/{{mouse}}.log",
         benchmark:
-            f"{BENCHMARKS}/simulate_mouse/{{mouse}}.tsv"
+            f"{BENCHMARKS}/data_simulate/{{mouse}}.tsv"
         conda:
             CPU_ENV
         resources:
             mem_mb=8000,
             runtime=30,
         script:
-            "../scripts/simulate_mouse.py"
+            "../scripts/data_simulate.py"
 
 else:
 
-    rule download_sensorium:
+    rule data_download:
         """One Sensorium 2022 mouse: streamed, checksummed, unzipped and validated."""
         output:
             directory(f"{RESOURCES}/{{mouse}}"),
@@ -35,29 +35,29 @@ else:
             sha256=lambda wc: DATASET.get("sha256", {}).get(wc.mouse),
             retries=DATASET["retries"],
         log:
-            f"{LOGS}/download_sensorium/{{mouse}}.log",
+            f"{LOGS}/data_download/{{mouse}}.log",
         localrule: True  # compute nodes often have no internet access
         conda:
             CPU_ENV
         retries: 0
         script:
-            "../scripts/download_sensorium.py"
+            "../scripts/data_download.py"
 
 
-rule build_cache:
+rule data_cache:
     """Read the one-file-per-trial tree once; every later job memory-maps the cache."""
     input:
         f"{RESOURCES}/{{mouse}}",
     output:
         directory(f"{RESOURCES}/{{mouse}}.cache"),
     log:
-        f"{LOGS}/build_cache/{{mouse}}.log",
+        f"{LOGS}/data_cache/{{mouse}}.log",
     benchmark:
-        f"{BENCHMARKS}/build_cache/{{mouse}}.tsv"
+        f"{BENCHMARKS}/data_cache/{{mouse}}.tsv"
     conda:
         CPU_ENV
     resources:
         mem_mb=16000,
         runtime=120,
     script:
-        "../scripts/build_cache.py"
+        "../scripts/data_cache.py"

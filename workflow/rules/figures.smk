@@ -1,138 +1,421 @@
-# Figures: one rule per figure, so any single figure can be rebuilt alone. Each rule names the
-# plotting function (module.function in v1twin.plots); workflow/scripts/plot.py calls it with the
-# rule's named inputs and `pdf` (the PNG is written beside it).
+# Figures: the registry of every figure and reported table of the study, then one rule per figure.
+# To add a figure, add one `Figure` below (name, what it shows, the plotting function `module.function`
+# in v1twin.plots, its named inputs and options, its report category) and its caption
+# workflow/report/<name>.rst: the loop at the end makes rule `figure_<name>`, which calls the function
+# through workflow/scripts/figures.py, and `all_figures` (Snakefile) requests it. Each figure and table
+# is declared under the condition (config section, simulated data) that makes its inputs exist.
+from v1twin.config import regularization_label
+from v1twin.figures import Figure
+
+# Filled here only, stage by stage: the figures, and the tables `all_figures` requests beside them.
+FIGURES = []
+TABLES = []
 
 
+# ----------------------------------------------------------------------------------------------
+# Models and training (training.smk)
+
+TRAINING_FIGURES = "Models and training"
 FACTORIZED_VARIANTS = [v for v in VARIANTS if VARIANTS[v]["readout"]["type"] == "factorized"]
 SWEEPS = config.get("sweeps", {})
 
-
-if SIMULATED:
-
-    rule figure_population:
-        """The simulated population: stimuli, receptive fields by cell type, responses by tier."""
-        input:
-            mouse=mouse_folder(MICE[0]),
-            truth=f"{RESOURCES}/{MICE[0]}.ground_truth.npz",
-        output:
-            **figure_rule_outputs("population_overview", category="Models and training"),
-        params:
-            plot="population.population_overview",
-            options={},
-        log:
-            f"{LOGS}/figures/population_overview.log",
-        localrule: True
-        conda:
-            CPU_ENV
-        script:
-            "../scripts/plot.py"
-
-    ALL_FIGURES.append(figure("population_overview"))
-
-
-rule figure_performance:
-    """R24 Fig. 2A: test performance of every variant, one point per seed."""
-    input:
-        table=f"{RESULTS}/tables/performance.csv",
-    output:
-        **figure_rule_outputs("performance", category="Models and training"),
-    params:
+TABLES += [PERFORMANCE_TABLE]
+FIGURES += [
+    Figure(
+        name="performance",
+        description="R24 Fig. 2A: test performance of every variant, one point per seed.",
         plot="training.performance",
+        inputs={"table": PERFORMANCE_TABLE},
         options={"variants": STUDY_VARIANTS},
-    log:
-        f"{LOGS}/figures/performance.log",
-    localrule: True
-    conda:
-        CPU_ENV
-    script:
-        "../scripts/plot.py"
-
-
-rule figure_learning_curves:
-    """Validation correlation and learning rate over epochs of every model."""
-    input:
-        histories=[f"{model_dir(v, s)}/training_log.csv" for v, s in RUNS if v in STUDY_VARIANTS],
-    output:
-        **figure_rule_outputs("learning_curves", category="Models and training"),
-    params:
+        category=TRAINING_FIGURES,
+    ),
+    Figure(
+        name="learning_curves",
+        description="Validation correlation and learning rate over epochs of every model.",
         plot="training.learning_curves",
-        options={},
-    log:
-        f"{LOGS}/figures/learning_curves.log",
-    localrule: True
-    conda:
-        CPU_ENV
-    script:
-        "../scripts/plot.py"
-
-
-rule figure_readout_weights:
-    """R24 Fig. 2G: distribution of readout feature weights per variant (first seed)."""
-    input:
-        models=list(first_seed_models(STUDY_VARIANTS).values()),
-    output:
-        **figure_rule_outputs("readout_weights", category="Models and training"),
-    params:
+        inputs={"histories": [f"{model_dir(v, s)}/training_log.csv" for v, s in RUNS if v in STUDY_VARIANTS]},
+        category=TRAINING_FIGURES,
+    ),
+    Figure(
+        name="readout_weights",
+        description="R24 Fig. 2G: distribution of readout feature weights per variant (first seed).",
         plot="training.readout_weights",
+        inputs={"models": [model_file(v, FIRST_SEED[v]) for v in STUDY_VARIANTS]},
         options={"variants": STUDY_VARIANTS},
-    log:
-        f"{LOGS}/figures/readout_weights.log",
-    localrule: True
-    conda:
-        CPU_ENV
-    script:
-        "../scripts/plot.py"
-
-
-ALL_FIGURES.extend(
-    [
-        f"{RESULTS}/tables/performance.csv",
-        figure("performance"),
-        figure("learning_curves"),
-        figure("readout_weights"),
+        category=TRAINING_FIGURES,
+    ),
+]
+if SIMULATED:
+    FIGURES += [
+        Figure(
+            name="population_overview",
+            description="The simulated population: stimuli, receptive fields by cell type, responses by tier.",
+            plot="population.population_overview",
+            inputs={"mouse": mouse_folder(MICE[0]), "truth": f"{RESOURCES}/{MICE[0]}.ground_truth.npz"},
+            category=TRAINING_FIGURES,
+        )
     ]
-)
-
-
 if FACTORIZED_VARIANTS:
-
-    rule figure_mask_size:
-        """R24 Fig. 2H: factorized readout mask size vs feature-weight norm, per neuron."""
-        input:
-            models=list(first_seed_models(FACTORIZED_VARIANTS).values()),
-        output:
-            **figure_rule_outputs("mask_size", category="Models and training"),
-        params:
+    FIGURES += [
+        Figure(
+            name="mask_size",
+            description="R24 Fig. 2H: factorized readout mask size vs feature-weight norm, per neuron.",
             plot="training.mask_size",
+            inputs={"models": [model_file(v, FIRST_SEED[v]) for v in FACTORIZED_VARIANTS]},
             options={"variants": FACTORIZED_VARIANTS},
-        log:
-            f"{LOGS}/figures/mask_size.log",
-        localrule: True
-        conda:
-            CPU_ENV
-        script:
-            "../scripts/plot.py"
-
-    ALL_FIGURES.append(figure("mask_size"))
-
-
+            category=TRAINING_FIGURES,
+        )
+    ]
 if "factorized_gamma" in SWEEPS:
-
-    rule figure_factorized_selection:
-        """R24 Fig. 6: choosing the factorized readout's regularization by validation performance."""
-        input:
-            table=f"{RESULTS}/tables/performance.csv",
-        output:
-            **figure_rule_outputs("factorized_selection", category="Models and training"),
-        params:
+    FIGURES += [
+        Figure(
+            name="factorized_selection",
+            description="R24 Fig. 6: choosing the factorized readout's regularization by validation performance.",
             plot="training.factorized_selection",
+            inputs={"table": PERFORMANCE_TABLE},
             options={"sweep": "factorized_gamma", "values": SWEEPS["factorized_gamma"]["values"]},
+            category=TRAINING_FIGURES,
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# Embedding consistency (clustering.smk), regularization landscapes and the discrete-vs-continuum test
+
+CONSISTENCY_FIGURES = "Embedding consistency"
+FIRST_SEED_TSNE = [TSNE_MAP.format(variant=v, seed=FIRST_SEED[v]) for v in CLUSTER_VARIANTS]
+FIRST_SEED_LABELS = [LABELS.format(variant=v, seed=FIRST_SEED[v]) for v in CLUSTER_VARIANTS]
+
+TABLES += [ACROSS_SEEDS_TABLE, RERUNS_TABLE, RESPONSE_TABLE]
+FIGURES += [
+    Figure(
+        name="tsne_embeddings",
+        description="R24 Fig. 2B-E: t-SNE of each variant's embedding coloured by k-means cluster (and by planted type).",
+        plot="clustering.tsne_embeddings",
+        inputs={"tsne": FIRST_SEED_TSNE, "labels": FIRST_SEED_LABELS, "truth": ground_truth_files()},
+        options={"variants": CLUSTER_VARIANTS, "k": CLUSTERING["figure_k"], "mice": MICE},
+        category=CONSISTENCY_FIGURES,
+    ),
+    Figure(
+        name="ari_across_seeds",
+        description="R24 Fig. 2I: agreement of clusterings across seeds vs K per variant, k-means and GMM.",
+        plot="clustering.ari_across_seeds",
+        inputs={"table": ACROSS_SEEDS_TABLE},
+        options={"variants": CLUSTER_VARIANTS},
+        category=CONSISTENCY_FIGURES,
+    ),
+    Figure(
+        name="kmeans_reruns",
+        description="R24 A.4: ARI of k-means reruns on one embedding vs K, beside the k-means ARI across seeds.",
+        plot="clustering.kmeans_reruns",
+        inputs={"reruns": RERUNS_TABLE, "across_seeds": ACROSS_SEEDS_TABLE},
+        options={"variants": CLUSTER_VARIANTS},
+        category=CONSISTENCY_FIGURES,
+    ),
+]
+if SIMULATED:
+    TABLES += [PLANTED_TABLE, SEPARABILITY_TABLE]
+    FIGURES += [
+        Figure(
+            name="ari_planted_types",
+            description="ARI with the planted cell types vs K per variant (simulated data): does it peak at the true K?",
+            plot="clustering.ari_planted_types",
+            inputs={"table": PLANTED_TABLE},
+            options={"variants": CLUSTER_VARIANTS, "n_types": DATASET["simulation"]["n_types"]},
+            category=CONSISTENCY_FIGURES,
+        ),
+        Figure(
+            name="planted_type_separability",
+            description="Decoding accuracy of the planted types vs their ARI at the true K, and what spreads each type.",
+            plot="clustering.planted_type_separability",
+            inputs={"separability": SEPARABILITY_TABLE, "planted": PLANTED_TABLE},
+            options={"variants": CLUSTER_VARIANTS, "n_types": DATASET["simulation"]["n_types"]},
+            category=CONSISTENCY_FIGURES,
+        ),
+    ]
+if TABLED_SWEEPS:
+    TABLES += [SWEEPS_TABLE]
+if ADAPTIVE_SWEEP:
+    TABLES += [BETA_TABLE]
+    FIGURES += [
+        Figure(
+            name="adaptive_regularization",
+            description="R24 Fig. 3: ARI across seeds and performance vs γ per σ of the adaptive regularizer, and the learned β.",
+            plot="clustering.adaptive_regularization",
+            inputs={"sweeps": SWEEPS_TABLE, "beta": BETA_TABLE, "truth": ground_truth_files(ADAPTIVE_MICE)},
+            options={"sweep": ADAPTIVE_SWEEP, "k": CLUSTERING["figure_k"]},
+            category=CONSISTENCY_FIGURES,
+        )
+    ]
+if CORE_SWEEPS:
+    FIGURES += [
+        Figure(
+            name="core_regularization",
+            description="L25 Fig. 5: ARI across seeds and performance vs the strength of each core regularizer.",
+            plot="clustering.core_regularization",
+            inputs={"sweeps": SWEEPS_TABLE},
+            options={"sweep_names": CORE_SWEEPS, "k": CLUSTERING["figure_k"]},
+            category=CONSISTENCY_FIGURES,
+        )
+    ]
+if LANDSCAPES.get("tsne_rows"):
+    TSNE_ROWS = LANDSCAPES["tsne_rows"]
+    TSNE_ROW_VARIANTS = [v for row in TSNE_ROWS.values() for v in row]
+    FIGURES += [
+        Figure(
+            name="tsne_landscape",
+            description="L25 Fig. 3: t-SNE maps by readout (rows) and regularization strength (columns), with performance.",
+            plot="clustering.tsne_landscape",
+            inputs={
+                "tsne": [TSNE_MAP.format(variant=v, seed=FIRST_SEED[v]) for v in TSNE_ROW_VARIANTS],
+                "labels": [LABELS.format(variant=v, seed=FIRST_SEED[v]) for v in TSNE_ROW_VARIANTS],
+                "truth": ground_truth_files(),
+                "performance": PERFORMANCE_TABLE,
+            },
+            options={
+                "rows": TSNE_ROWS,
+                "titles": {v: regularization_label(VARIANTS[base_variant(v)]["readout"]) for v in TSNE_ROW_VARIANTS},
+                "k": CLUSTERING["figure_k"],
+                "mice": MICE,
+            },
+            category=CONSISTENCY_FIGURES,
+        )
+    ]
+if LANDSCAPES.get("controls"):
+    CONTROLS = LANDSCAPES["controls"]
+    DISCRETE_MOUSE = variant_mice(CONTROLS["discrete"])[0]
+    DISCRETE_TYPES = {**DATASET["simulation"], **DATASET.get("extra_mice", {}).get(DISCRETE_MOUSE, {})}["n_types"]
+    FIGURES += [
+        Figure(
+            name="discreteness_test",
+            description="D25: ARI across seeds vs K for a population with types and a continuum of the same size.",
+            plot="clustering.discreteness_test",
+            inputs={"table": ACROSS_SEEDS_TABLE},
+            options={**CONTROLS, "n_types": DISCRETE_TYPES},
+            category=CONSISTENCY_FIGURES,
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# Channel pruning (pruning.smk)
+
+if PRUNING_VARIANTS:
+    PRUNING_FIGURES = "Channel pruning"
+    TABLES += [PRUNING_TABLE]
+    FIGURES += [
+        Figure(
+            name="pruning_curves",
+            description="R24 Fig. 4A: validation correlation vs features pruned, per variant; the selected count starred.",
+            plot="pruning.pruning_curves",
+            inputs={"table": PRUNING_TABLE},
+            options={"variants": PRUNING_VARIANTS},
+            category=PRUNING_FIGURES,
+        ),
+        Figure(
+            name="pruning_ari",
+            description="R24 Fig. 4B: k-means ARI across seeds before and after pruning.",
+            plot="pruning.pruning_ari",
+            inputs={"table": ACROSS_SEEDS_TABLE},
+            options={"pruned": PRUNED},
+            category=PRUNING_FIGURES,
+        ),
+        Figure(
+            name="pruning_tradeoff",
+            description="R24 Fig. 4C: ARI across seeds at clustering.figure_k vs fraction oracle of every analysed variant.",
+            plot="pruning.consistency_tradeoff",
+            inputs={
+                "table": ACROSS_SEEDS_TABLE,
+                "metrics": [f"{model_dir(v, s)}/metrics.json" for v, s in ANALYSED_RUNS],
+            },
+            options={
+                "runs": ANALYSED_RUNS,
+                "variants": ANALYSED,
+                "pruned": PRUNED,
+                "k": CLUSTERING["figure_k"],
+            },
+            category=PRUNING_FIGURES,
+        ),
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# DECEMber (december.smk)
+
+if DECEMBER:
+    DECEMBER_FIGURES = "DECEMber"
+    TABLES += [DEC_RUNS_TABLE, DEC_CONSISTENCY]
+    FIGURES += [
+        Figure(
+            name="december_toy",
+            description="D25 Fig. 2: vanilla DEC vs DECEMber on two nearby clusters of linear neurons (2000 / 500).",
+            plot="december.toy",
+            inputs={"toy": DEC_TOY},
+            category=DECEMBER_FIGURES,
+        ),
+        Figure(
+            name="december_beta",
+            description="D25 Fig. 4: t-SNE of the embedding over β, test correlation vs β, ARI across seeds vs K (DECEMber vs GMM).",
+            plot="december.beta_figure",
+            inputs={
+                "tsne": [f"{run.folder(RESULTS)}/tsne.csv" for run in DEC_BETA_RUNS],
+                "clusters": [f"{run.folder(RESULTS)}/clusters.npz" for run in DEC_BETA_RUNS],
+                "runs": DEC_RUNS_TABLE,
+                "consistency": DEC_CONSISTENCY,
+            },
+            options={"betas": [r.beta for r in DEC_BETA_RUNS], "main": DEC_MAIN, "k": DEC_FIGURE_K},
+            category=DECEMBER_FIGURES,
+        ),
+        Figure(
+            name="december_sweeps",
+            description="D25 Fig. 5: agreement across seeds and test correlation vs pretraining epochs and vs learning rate.",
+            plot="december.sweeps_figure",
+            inputs={"runs": DEC_RUNS_TABLE, "consistency": DEC_CONSISTENCY},
+            options={"main": DEC_MAIN, "k": DEC_FIGURE_K},
+            category=DECEMBER_FIGURES,
+        ),
+        Figure(
+            name="december_agreement",
+            description="D25 B.5: ARI, Fowlkes–Mallows and V-measure across seeds vs K, DECEMber vs k-means and GMM.",
+            plot="december.agreement_figure",
+            inputs={"consistency": DEC_CONSISTENCY},
+            options={"main": DEC_MAIN},
+            category=DECEMBER_FIGURES,
+        ),
+    ]
+    if SIMULATED:
+        TABLES += [DEC_PLANTED]
+        FIGURES += [
+            Figure(
+                name="december_confusion",
+                description="DECEMber clusters vs planted types (the analogue of D25's retina Fig. 3), every seed, K = figure_k.",
+                plot="december.confusion_figure",
+                inputs={
+                    "clusters": [f"{run.folder(RESULTS)}/clusters.npz" for run in DEC_CONFUSION_RUNS],
+                    "truth": ground_truth_files(),
+                    "planted": DEC_PLANTED,
+                    "baseline": PLANTED_TABLE,
+                },
+                options={
+                    "seeds": [r.seed for r in DEC_CONFUSION_RUNS],
+                    "mice": MICE,
+                    "main": DEC_MAIN,
+                    "variant": DEC_VARIANT,
+                },
+                category=DECEMBER_FIGURES,
+            )
+        ]
+
+
+# ----------------------------------------------------------------------------------------------
+# In-silico experiments (insilico.smk)
+
+INSILICO_FIGURES = "In-silico experiments"
+
+TABLES += [INSILICO_TABLE]
+FIGURES += [
+    Figure(
+        name="insilico_consistency",
+        description="R24 Table 1 rendered as a figure.",
+        plot="insilico.consistency_table",
+        inputs={"table": INSILICO_TABLE},
+        options={"variants": ANALYSED},
+        category=INSILICO_FIGURES,
+    ),
+    Figure(
+        name="tuning_examples",
+        description="R24 Fig. 5: tuning curves of example neurons, every variant and seed.",
+        plot="insilico.tuning_examples",
+        inputs={"tuning": TUNING_FILES},
+        options={"runs": INSILICO_RUNS, "neurons": INSILICO["figure_neurons"]},
+        category=INSILICO_FIGURES,
+    ),
+    Figure(
+        name="tuning_indices",
+        description="R24 Fig. 5: distributions of the tuning indices per variant (first seed).",
+        plot="insilico.tuning_indices",
+        inputs={"tuning": FIRST_SEED_TUNING_FILES},
+        options={"variants": ANALYSED},
+        category=INSILICO_FIGURES,
+    ),
+    Figure(
+        name="optimal_gabors",
+        description="R24 A.7: optimal Gabors of example neurons for every variant and seed.",
+        plot="insilico.optimal_gabors",
+        inputs={"optimal": [OPTIMAL_GABORS.format(variant=v, seed=s) for v, s in INSILICO_RUNS]},
+        options={"runs": INSILICO_RUNS, "neurons": INSILICO["figure_neurons"]},
+        category=INSILICO_FIGURES,
+    ),
+]
+if SIMULATED:
+    TABLES += [GROUND_TRUTH_CHECK]
+    FIGURES += [
+        Figure(
+            name="insilico_ground_truth",
+            description="Tuning indices by planted type and recovered vs planted orientation (simulated data).",
+            plot="insilico.ground_truth",
+            inputs={"check": GROUND_TRUTH_CHECK, "tuning": FIRST_SEED_TUNING_FILES, "truth": ground_truth_files()},
+            options={"variants": ANALYSED, "mice": MICE},
+            category=INSILICO_FIGURES,
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# Core transfer (transfer.smk)
+
+if TRANSFER:
+    TRANSFER_FIGURES = "Core transfer"
+    TABLES += [TRANSFER_TABLE]
+    FIGURES += [
+        Figure(
+            name="transfer_readouts",
+            description="L21 Fig. 3: Gaussian (with and without feature sharing) vs factorized readout, vs images and neurons.",
+            plot="transfer.readouts",
+            inputs={"table": TRANSFER_TABLE},
+            options={"mouse": TRANSFER["within_mouse"], "sessions": TRANSFER["sessions"]},
+            category=TRANSFER_FIGURES,
+        ),
+        Figure(
+            name="transfer_within",
+            description="L21 Fig. 4: transfer between the core set and the transfer set of neurons of one mouse.",
+            plot="transfer.within_animal",
+            inputs={"table": TRANSFER_TABLE},
+            options={"mouse": TRANSFER["within_mouse"]},
+            category=TRANSFER_FIGURES,
+        ),
+        Figure(
+            name="transfer_across",
+            description="L21 Fig. 5: cores from different training sets transferred to a held-out mouse.",
+            plot="transfer.across_animal",
+            inputs={"table": TRANSFER_TABLE},
+            options={"mouse": TRANSFER["held_out_mouse"]},
+            category=TRANSFER_FIGURES,
+        ),
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
+# One rule per figure, so any single figure can be rebuilt alone: `snakemake figure_<name>`.
+
+for fig in FIGURES:
+
+    rule:
+        name:
+            f"figure_{fig.name}"
+        input:
+            **fig.inputs,
+        output:
+            **figure_outputs(fig),
+        params:
+            plot=fig.plot,
+            options=fig.options,
         log:
-            f"{LOGS}/figures/factorized_selection.log",
+            f"{LOGS}/figures/{fig.name}.log",
         localrule: True
         conda:
             CPU_ENV
         script:
-            "../scripts/plot.py"
+            "../scripts/figures.py"
 
-    ALL_FIGURES.append(figure("factorized_selection"))
+    workflow.get_rule(f"figure_{fig.name}").docstring = fig.description

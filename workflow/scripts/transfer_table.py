@@ -8,7 +8,7 @@ from v1twin.transfer import plan_runs, transfer_table
 
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821
-    plan = plan_runs(dict(rule.params.settings), list(rule.params.mice))
+    plan = plan_runs(dict(rule.params.settings))
     table = transfer_table(dict(zip(rule.params.runs, rule.input.metrics, strict=True)), plan)
     write_table(rule.output[0], table)
     logging.info("%d points of %d runs -> %s", len(table), len(plan.runs), rule.output[0])

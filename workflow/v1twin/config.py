@@ -137,7 +137,7 @@ def regularization_label(readout: dict) -> str:
     """A readout's L1 strength as a panel title, e.g. 'γ = 0.1' ('γ = 0' without a regularizer)."""
     if readout.get("regularizer") == "none":
         return "γ = 0"
-    return f"γ = {readout['gamma']:g}" if "gamma" in readout else "γ default"
+    return f"γ = {readout['gamma']:g}"
 
 
 def study_variants(config: dict, variants: dict[str, dict]) -> list[str]:
@@ -147,7 +147,7 @@ def study_variants(config: dict, variants: dict[str, dict]) -> list[str]:
 
 def pruned_variants(config: dict) -> dict[str, str]:
     """`<variant>-pruned` -> the variant it prunes (config `pruning.variants`)."""
-    return {f"{v}-pruned": v for v in config.get("pruning", {}).get("variants", [])}
+    return {f"{v}-pruned": v for v in config["pruning"]["variants"]}
 
 
 def check_references(config: dict, variants: dict[str, dict]) -> None:
@@ -164,12 +164,11 @@ def check_references(config: dict, variants: dict[str, dict]) -> None:
     _require(clustering["figure_k"] in clustering["k_values"],
              f"clustering.figure_k ({clustering['figure_k']}) must be one of "
              f"clustering.k_values {clustering['k_values']}")
-    for variant in config.get("pruning", {}).get("variants", []):
-        _require(variant in study, f"pruning.variants: {variant!r} is not a variant trained on the study's mice "
-                                   f"(known: {', '.join(study)})")
-    analysed = study + list(pruned_variants(config))
-    if config.get("december"):
-        _check_december(config["december"], clustering["k_values"], analysed)
+    _check_pruning(config["pruning"], variants, study)
+    if config.get("transfer"):
+        _check_transfer(config["transfer"], dataset_mice(config))
+    if config.get("december"):  # DECEMber retrains its variant: a pruned model is not one
+        _check_december(config["december"], clustering["k_values"], study)
     _check_landscapes(config, variants, simulated)
 
 
@@ -180,15 +179,38 @@ def _require(condition: bool, message: str) -> None:
 
 def _check_readout(name: str, readout: dict) -> None:
     """A Gaussian readout's γ acts only through a regularizer: a γ without one is a silent no-op."""
-    if readout["type"] == "gaussian" and readout.get("regularizer", "none") == "none":
+    if readout["type"] == "gaussian" and readout["regularizer"] == "none":
         _require(not readout.get("gamma"), f"variant {name!r}: readout gamma is {readout.get('gamma')} but its "
                                            "regularizer is 'none'; set readout.regularizer to 'l1' or 'adaptive'")
 
 
-def _check_december(december: dict, clustering_k: list[int], analysed: list[str]) -> None:
-    _require(december["variant"] in analysed,
+def _check_pruning(pruning: dict, variants: dict[str, dict], study: list[str]) -> None:
+    """Pruned variants are study variants, and each core has more features than pruning keeps."""
+    for variant in pruning["variants"]:
+        _require(variant in study, f"pruning.variants: {variant!r} is not a variant trained on the study's mice "
+                                   f"(known: {', '.join(study)})")
+        features = variants[variant]["core"]["channels"]  # per rotation for the equivariant core
+        _require(pruning["min_channels"] < features,
+                 f"pruning.min_channels must be between 1 and {features - 1} (the core of {variant!r} has "
+                 f"{features} features), got {pruning['min_channels']}")
+
+
+def _check_transfer(transfer: dict, mice: list[str]) -> None:
+    """The transfer mice are dataset mice, and no transferred core has seen the held-out mouse."""
+    for key in ("within_mouse", "held_out_mouse"):
+        _require(transfer[key] in mice, f"transfer.{key} {transfer[key]!r} is not a dataset mouse ({', '.join(mice)})")
+    held_out = transfer["held_out_mouse"]
+    _require(held_out != transfer["within_mouse"], "transfer.held_out_mouse must differ from transfer.within_mouse")
+    for name, core_set in transfer["core_sets"].items():
+        unknown = sorted(set(core_set["mice"]) - set(mice))
+        _require(not unknown, f"transfer.core_sets.{name}: mice {unknown} are not dataset mice")
+        _require(held_out not in core_set["mice"], f"transfer.core_sets.{name} contains the held-out mouse {held_out}")
+
+
+def _check_december(december: dict, clustering_k: list[int], study: list[str]) -> None:
+    _require(december["variant"] in study,
              f"december.variant {december['variant']!r} must be a variant on the study's mice "
-             f"(known: {', '.join(analysed)})")
+             f"(known: {', '.join(study)})")
     missing = sorted(set(december["k_values"]) - set(clustering_k))
     _require(not missing, f"december.k_values {missing} must be among clustering.k_values (the GMM baseline)")
     _require(december["figure_k"] in december["k_values"],

@@ -109,6 +109,19 @@ def write_json(path: str | Path, content: dict) -> None:
         temporary.write_text(json.dumps(_json_ready(content), indent=2, allow_nan=False))
 
 
+def read_json(path: str | Path, required: tuple[str, ...], error: type[Exception] = ValueError) -> dict:
+    """A JSON object that must hold `required` keys; an unreadable file or a missing key is an `error`
+    naming the file."""
+    try:
+        content = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as problem:
+        raise error(f"cannot read {path}: {problem}") from problem
+    missing = [key for key in required if key not in content]
+    if missing:
+        raise error(f"{path} lacks {missing}")
+    return content
+
+
 def write_npz(path: str | Path, arrays: dict[str, np.ndarray], compressed: bool = False) -> None:
     """Write arrays as one .npz (no pickle) atomically."""
     with atomic_file(path) as temporary, open(temporary, "wb") as handle:

@@ -12,7 +12,6 @@ the best is kept (`select_channel_count`).
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -20,11 +19,10 @@ from typing import Any
 
 import pandas as pd
 
-from v1twin import training
-from v1twin.data import MouseTensors
-from v1twin.files import write_json
+from v1twin import checkpoint, training
+from v1twin.data.tensors import MouseTensors
+from v1twin.files import read_json, read_table, write_json
 from v1twin.models import Core, V1Model
-from v1twin.models.network import CORE_DEFAULTS, resolve_config
 from v1twin.progress import progress_bar
 
 CANDIDATES_FILE = "candidates.json"  # beside training_state.pt: a resumed step removes the same feature
@@ -38,21 +36,26 @@ class PruningError(ValueError):
 
 
 # ----------------------------------------------------------------------------------------------
-# Features and masks
+# Features, the plan and masks
 
 
 def core_features(core_config: Mapping) -> int:
-    """Prunable features of a variant's core: its channels (per rotation, for the equivariant core)."""
-    _, settings = resolve_config("core", core_config, CORE_DEFAULTS, "cnn")
-    return int(settings["channels"])
+    """Prunable features of a resolved core config: its channels (per rotation, for the equivariant core)."""
+    return int(core_config["channels"])
 
 
-def pruning_steps(n_features: int, min_channels: int) -> int:
-    """Steps from n_features down to min_channels features (one feature removed per step)."""
-    if not 1 <= min_channels < n_features:
-        raise PruningError(f"pruning.min_channels must be between 1 and {n_features - 1} (the core has "
-                           f"{n_features} features), got {min_channels}")
-    return n_features - min_channels
+def plan_variants(config: Mapping, variants: Mapping[str, Mapping]) -> dict[str, dict[str, Any]]:
+    """Per pruned variant (config `pruning.variants`), what its jobs need: the steps down to
+    `pruning.min_channels` (one feature removed per step) and the fine-tuning's training settings (the
+    variant's, for `pruning.fine_tune_epochs` epochs). `min_channels` is checked by config.check_references."""
+    settings = config["pruning"]
+    return {
+        variant: {
+            "steps": core_features(variants[variant]["core"]) - settings["min_channels"],
+            "training": {**variants[variant]["training"], "max_epochs": settings["fine_tune_epochs"]},
+        }
+        for variant in settings["variants"]
+    }
 
 
 def remaining_features(core: Core) -> list[int]:
@@ -92,17 +95,6 @@ def evaluate_candidates(model: V1Model, data: dict[str, MouseTensors]) -> list[d
     return candidates
 
 
-def _read_json(path: str | Path, required: tuple[str, ...]) -> dict[str, Any]:
-    try:
-        content = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise PruningError(f"cannot read {path}: {error}") from error
-    missing = [key for key in required if key not in content]
-    if missing:
-        raise PruningError(f"{path} lacks {missing}")
-    return content
-
-
 def _candidate_score(candidate: Mapping[str, Any]) -> float:
     score = candidate["val_correlation"]
     return -math.inf if score is None or math.isnan(score) else score
@@ -123,9 +115,9 @@ def step_candidates(
     """
     path = Path(workdir) / CANDIDATES_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    identity = training.plain_json(identity)
+    identity = checkpoint.plain_json(identity)
     if path.exists():
-        saved = _read_json(path, ("identity", "candidates"))
+        saved = read_json(path, ("identity", "candidates"), PruningError)
         if saved["identity"] == identity:
             return saved["candidates"]
     candidates = evaluate_candidates(model, data)
@@ -142,14 +134,14 @@ def prune_and_fine_tune(
     variant_config: dict[str, Any],
     history_path: Path | None = None,
     input_digests: Sequence[str] = (),
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], training.TrainingResult]:
     """One pruning step in place: evaluate every remaining feature masked, mask the cheapest, fine-tune.
 
     The mask is a buffer, so it is part of every checkpoint and stays in place through fine-tuning,
     early-stopping restores and resuming. train() checkpoints into `workdir`; the removed features and
     `input_digests` (files.content_digest of the data caches and the model being pruned) are part of
     the run's identity, so a checkpoint of a different removal or of other inputs is refused, never resumed.
-    Returns what the step did.
+    Returns what the step did, and the fine-tuning's result.
     """
     remaining = remaining_features(model.core)
     before = training.validation_correlation(model, data)
@@ -171,7 +163,7 @@ def prune_and_fine_tune(
         "val_correlation_masked": choice["val_correlation"],
         "val_correlation": result.best_score,
         "fine_tune": {"epochs": result.epochs, "best_epoch": result.best_epoch, "seconds": result.seconds},
-    }
+    }, result
 
 
 # ----------------------------------------------------------------------------------------------
@@ -183,7 +175,7 @@ def pruning_curve(seed: int, removal_files: list[str | Path]) -> pd.DataFrame:
 
     `removal_files` are the steps' summaries in step order (step 1 first).
     """
-    removals = [_read_json(path, REMOVAL_KEYS) for path in removal_files]
+    removals = [read_json(path, REMOVAL_KEYS, PruningError) for path in removal_files]
     if not removals:
         raise PruningError(f"seed {seed}: no pruning steps to make a curve of")
     first = removals[0]
@@ -235,13 +227,7 @@ def curves_table(curve_files: dict[str, str | Path], selections: dict[str, Mappi
     """Every variant's curves in one table, with the fraction of features pruned and the selected count marked."""
     tables = []
     for variant, path in curve_files.items():
-        try:
-            curves = pd.read_csv(path)
-        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
-            raise PruningError(f"cannot read {path}: {error}") from error
-        missing = sorted(set(CURVE_COLUMNS) - set(curves.columns))
-        if missing:
-            raise PruningError(f"{path} lacks column(s) {missing}")
+        curves = read_table(path, CURVE_COLUMNS, PruningError)
         selection = selections[variant]
         tables.append(curves.assign(
             variant=variant,
@@ -252,7 +238,6 @@ def curves_table(curve_files: dict[str, str | Path], selections: dict[str, Mappi
     return table[["variant", *CURVE_COLUMNS, "fraction_pruned", "selected"]]
 
 
-
 def read_selection(path: str | Path) -> dict[str, Any]:
     """A variant's selection as written by the pruning_selection rule."""
-    return _read_json(path, SELECTION_KEYS)
+    return read_json(path, SELECTION_KEYS, PruningError)

@@ -1,4 +1,4 @@
-"""Training, evaluation and saving of V1 models (METHODS §2 loss, §3 training and measures).
+"""Training and evaluation of V1 models (METHODS §2 loss, §3 training and measures).
 
 A cluster job may be killed at its time limit, so `train` checkpoints every epoch (and after the
 current step when SLURM warns of the time limit, v1twin.walltime) and resumes from that checkpoint.
@@ -10,26 +10,22 @@ run ends with bitwise the same weights as an uninterrupted one (CPU).
 from __future__ import annotations
 
 import csv
-import functools
-import json
 import logging
 import math
-import os
 import random
-import socket
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
-import pandas as pd
 import torch
 
-from v1twin import metrics, walltime
-from v1twin.data import MouseTensors
+from v1twin import checkpoint, metrics, walltime
+from v1twin.data.tensors import MouseTensors
+from v1twin.device import default_device
 from v1twin.files import atomic_file
-from v1twin.models import MouseInfo, V1Model, build_model
+from v1twin.models import MouseInfo, V1Model
 from v1twin.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -38,52 +34,36 @@ STATE_FILE = "training_state.pt"
 HISTORY_COLUMNS = ("epoch", "train_loss", "val_correlation", "lr", "seconds")
 POISSON_EPS = 1e-8
 EVAL_BATCH_SIZE = 256
-MODEL_FORMAT_VERSION = 1
 
 
 class TrainingError(RuntimeError):
-    """Training cannot go on: a non-finite objective, or a checkpoint that belongs to another run."""
+    """Training cannot go on: a non-finite objective."""
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """The `training:` settings; the defaults are the R24 values (METHODS §3)."""
+    """The `training:` settings, each one required: their defaults (the R24 values, METHODS §3) and
+    ranges live in the config schema, which the workflow fills in and checks before any job."""
 
-    batch_size: int = 64
-    lr: float = 0.005
-    max_epochs: int = 100
-    patience: int = 5
-    tolerance: float = 1e-6
-    lr_decay_factor: float = 0.3
-    lr_decay_steps: int = 4
-    min_lr: float = 1e-4
-    position_network_lr_factor: float = 1.0  # L21's full rate; see make_optimizer
+    batch_size: int
+    lr: float
+    max_epochs: int
+    patience: int
+    tolerance: float
+    lr_decay_factor: float
+    lr_decay_steps: int
+    min_lr: float
+    position_network_lr_factor: float  # L21's full rate is 1; see make_optimizer
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> TrainingConfig:
-        """Defaults overridden by `values`; a misspelt key would silently do nothing, so it is an error."""
-        values = dict(values or {})
-        known = {field.name for field in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training config key(s) {unknown}; known keys: {sorted(known)}")
+    def from_dict(cls, values: dict[str, Any]) -> TrainingConfig:
+        """The settings of a resolved config; a missing or misspelt key is an error, never a silent default."""
+        known = [field.name for field in fields(cls)]
+        unknown, missing = sorted(set(values) - set(known)), [key for key in known if key not in values]
+        if unknown or missing:
+            raise ValueError(f"training settings: unknown key(s) {unknown}, missing key(s) {missing}; "
+                             f"known keys: {known}")
         return cls(**values)
-
-    def __post_init__(self) -> None:
-        for name in ("batch_size", "max_epochs", "patience", "lr_decay_steps"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"training.{name} must be a positive integer, got {value!r}")
-        for name in ("lr", "min_lr", "lr_decay_factor", "tolerance", "position_network_lr_factor"):
-            value = getattr(self, name)
-            # YAML reads 1e-4 (no dot) as a string: say so instead of failing on a comparison later
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"training.{name} must be a number, got {value!r} (write e.g. 1.0e-4 in YAML)")
-        for name in ("lr", "min_lr", "lr_decay_factor", "position_network_lr_factor"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"training.{name} must be positive, got {getattr(self, name)!r}")
-        if self.tolerance < 0:
-            raise ValueError(f"training.tolerance must be non-negative, got {self.tolerance!r}")
 
 
 class StepExtension(Protocol):
@@ -123,53 +103,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-
-
-DEVICE_SETTINGS = ("auto", "cuda", "cpu")
-_device_setting = "auto"
-
-
-class DeviceError(RuntimeError):
-    """The config asks for CUDA and this node has none: fail before hours of compute on the CPU."""
-
-
-def configure_device(setting: str) -> torch.device:
-    """Set this process's device from the config's `device` and return it; GPU rule scripts call this first.
-
-    auto: a GPU if one is usable, else the CPU; cuda: a GPU or a DeviceError naming the node; cpu: the CPU.
-    Every later default_device() returns the same device.
-    """
-    global _device_setting
-    if setting not in DEVICE_SETTINGS:
-        raise ValueError(f"device must be one of {DEVICE_SETTINGS}, got {setting!r}")
-    _device_setting = setting
-    default_device.cache_clear()
-    return default_device()
-
-
-@functools.cache
-def default_device() -> torch.device:
-    """The device of this process (see configure_device; auto when not configured), chosen once.
-
-    Of the visible GPUs, the one with the most free memory: Snakemake does not tell a job which GPU to
-    use, so on a workstation run with `--resources gpu=N`, jobs starting at different times spread
-    over the GPUs instead of all landing on the first. Under SLURM, CUDA_VISIBLE_DEVICES shows only
-    the job's own GPU. Jobs starting in the same second may still pick the same GPU;
-    CUDA_VISIBLE_DEVICES pins a job.
-    """
-    if _device_setting == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        if _device_setting == "cuda":
-            raise DeviceError(
-                f"the config asks for device: cuda, but CUDA is not available on node {socket.gethostname()} "
-                f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES', '<unset>')}, torch "
-                f"{torch.__version__} built for CUDA {torch.version.cuda or 'none: a CPU-only build'}). "
-                "Check that the job got a GPU, or set device: auto or cpu to run on the CPU."
-            )
-        return torch.device("cpu")
-    free = [torch.cuda.mem_get_info(index)[0] for index in range(torch.cuda.device_count())]
-    return torch.device("cuda", int(np.argmax(free)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -369,8 +302,7 @@ class EarlyStopping:
         if self.decay_steps >= self.config.lr_decay_steps:
             return True
         for group in optimizer.param_groups:
-            group["lr"] = max(group["lr"] * self.config.lr_decay_factor,
-                              self.config.min_lr * group.get("lr_factor", 1.0))
+            group["lr"] = max(group["lr"] * self.config.lr_decay_factor, group["min_lr"])
         log.info("epoch %d: no improvement for %d epochs, best weights restored, lr -> %g",
                  epoch, self.config.patience, optimizer.param_groups[0]["lr"])
         return False
@@ -405,7 +337,7 @@ class EarlyStopping:
 # One epoch
 
 
-def make_optimizer(model: V1Model, lr: float, position_network_lr_factor: float = 1.0) -> torch.optim.Adam:
+def make_optimizer(model: V1Model, config: TrainingConfig) -> torch.optim.Adam:
     """Adam over the model's parameters, with the retinotopic position networks at a fraction of lr.
 
     Adam moves every weight by about lr per step, and each weight of a position network moves the
@@ -413,16 +345,16 @@ def make_optimizer(model: V1Model, lr: float, position_network_lr_factor: float 
     on the steps per epoch: the demo (batch 16, lr 0.01) drove it into the edge of the grid, where
     its tanh saturates (validation correlation 0.17–0.55 after 8 epochs), and needs 1/20 (0.69–0.71);
     at paper scale (batch 128, lr 0.005) the full rate learned the retinotopy within 5 epochs and
-    1/20 lagged (20 epochs: 0.71–0.74 vs 0.67–0.72). Each group keeps its factor through the decay.
+    1/20 lagged (20 epochs: 0.71–0.74 vs 0.67–0.72). Each group keeps its factor through the decay:
+    its floor `min_lr` is the config's scaled the same way.
     """
     groups = {"main": [], "position_network": []}
     for name, parameter in model.named_parameters():
         groups["position_network" if ".position_network." in name else "main"].append(parameter)
-    param_groups = [{"params": groups["main"], "lr": lr, "lr_factor": 1.0}]
-    if groups["position_network"]:
-        param_groups.append({"params": groups["position_network"], "lr": lr * position_network_lr_factor,
-                             "lr_factor": position_network_lr_factor})
-    return torch.optim.Adam(param_groups, lr=lr)
+    factors = {"main": 1.0, "position_network": config.position_network_lr_factor}
+    param_groups = [{"params": parameters, "lr": config.lr * factors[name], "min_lr": config.min_lr * factors[name]}
+                    for name, parameters in groups.items() if parameters]
+    return torch.optim.Adam(param_groups, lr=config.lr)
 
 
 def _batch_schedule(
@@ -503,21 +435,6 @@ def _extension_backward(extension: StepExtension, model: V1Model, epoch: int, st
     return value
 
 
-# ----------------------------------------------------------------------------------------------
-# Checkpointing
-
-
-def plain_json(value: Any) -> Any:
-    """A JSON round trip: the run's identity compares equal however the config was spelt (tuples, YAML types)."""
-    return json.loads(json.dumps(value, sort_keys=True))
-
-
-def _atomic_save(content: Any, path: Path) -> None:
-    """torch.save through a temporary file: a killed job never leaves a half-written file."""
-    with atomic_file(path) as temporary:
-        torch.save(content, temporary)
-
-
 def _rng_state(generator: torch.Generator) -> dict[str, Any]:
     return {
         "torch": torch.get_rng_state(),
@@ -550,7 +467,7 @@ def _save_state(
     stopper: EarlyStopping,
     generator: torch.Generator,
 ) -> None:
-    _atomic_save(
+    checkpoint.save(
         {
             "identity": identity,
             "epoch": progress.epoch,
@@ -577,17 +494,8 @@ def _load_state(
     generator: torch.Generator,
 ) -> _Progress:
     """Restore a checkpoint of this very run; refuse one written by a different run."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise TrainingError(f"cannot read training state {path} ({error}); delete it to start afresh") from error
-    stored = state.get("identity") if isinstance(state, dict) else None
-    if stored != identity:
-        raise TrainingError(
-            f"training state {path} belongs to a different run (variant config, seed, training settings, mice "
-            f"or the contents of its input files differ): stored {stored}, this run {identity}. "
-            "Delete the file to start afresh."
-        )
+    state = checkpoint.load_state(path, identity, "training state",
+                                  "variant config, seed, training settings, mice or the contents of its input files")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     stopper.load_state_dict(state["early_stopping"])
@@ -648,10 +556,10 @@ def train(
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     state_path = workdir / STATE_FILE
-    identity = plain_json({"variant": variant_config, "seed": seed, "training": asdict(config), "mice": list(data),
-                           "inputs": list(input_digests)})
+    identity = checkpoint.plain_json({"variant": variant_config, "seed": seed, "training": asdict(config),
+                                      "mice": list(data), "inputs": list(input_digests)})
     model.to(default_device())
-    optimizer = make_optimizer(model, config.lr, config.position_network_lr_factor)
+    optimizer = make_optimizer(model, config)
     stopper = EarlyStopping(config, model, extension)
     generator = torch.Generator()
     if state_path.exists():
@@ -703,116 +611,3 @@ def train(
     )
 
 
-# ----------------------------------------------------------------------------------------------
-# Saved models
-
-
-def _storable(value: Any) -> Any:
-    """Numpy arrays and scalars as tensors / Python numbers, so torch.load(weights_only=True) accepts them."""
-    if isinstance(value, dict):
-        return {key: _storable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_storable(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return torch.from_numpy(np.array(value))  # a copy: memory-mapped arrays are read-only
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def _as_numpy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _as_numpy(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_as_numpy(item) for item in value]
-    if isinstance(value, torch.Tensor):
-        return value.numpy()
-    return value
-
-
-def save_model(
-    path: Path,
-    model: V1Model,
-    variant_config: dict[str, Any],
-    mice_info: dict[str, MouseInfo],
-    input_shape: tuple[int, int, int],
-    extras: dict[str, Any] | None = None,
-) -> None:
-    """Write model.pt: everything needed to rebuild the model without the data, plus `extras`.
-
-    `extras` holds what later stages need besides the weights (e.g. unit ids, behaviour medians,
-    seed); numpy arrays in it come back as numpy arrays from `load_checkpoint`.
-    """
-    content = {
-        "format_version": MODEL_FORMAT_VERSION,
-        "variant": plain_json(variant_config),
-        "input_shape": [int(size) for size in input_shape],
-        "mice": {
-            name: {
-                "n_neurons": int(info.n_neurons),
-                "cell_motor_coordinates": torch.from_numpy(np.array(info.cell_motor_coordinates)),
-                "mean_response": torch.from_numpy(np.array(info.mean_response)),
-            }
-            for name, info in mice_info.items()
-        },
-        "state_dict": _cpu_copy(model.state_dict()),
-        "extras": _storable(extras or {}),
-    }
-    _atomic_save(content, Path(path))
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """The saved content of model.pt, with every tensor outside the weights as a numpy array."""
-    path = Path(path)
-    try:
-        content = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise ValueError(f"cannot read model file {path}: {error}") from error
-    if not isinstance(content, dict) or content.get("format_version") != MODEL_FORMAT_VERSION:
-        raise ValueError(f"{path} is not a v1twin model file (format version {MODEL_FORMAT_VERSION})")
-    return {
-        **content,
-        "mice": _as_numpy(content["mice"]),
-        "extras": _as_numpy(content["extras"]),
-        "input_shape": tuple(content["input_shape"]),
-    }
-
-
-def load_model(path: Path, device: torch.device | None = None) -> V1Model:
-    """Rebuild the model saved by `save_model` with build_model and its weights, in evaluation mode."""
-    content = load_checkpoint(path)
-    mice_info = {
-        name: MouseInfo(
-            n_neurons=info["n_neurons"],
-            cell_motor_coordinates=info["cell_motor_coordinates"],
-            mean_response=info["mean_response"],
-        )
-        for name, info in content["mice"].items()
-    }
-    model = build_model(content["variant"], mice_info, content["input_shape"])
-    model.load_state_dict(content["state_dict"])
-    return model.to(device or default_device()).eval()
-
-
-def behavior_medians(data: dict[str, MouseTensors]) -> dict[str, np.ndarray]:
-    """Training-set median of the normalized behaviour per mouse: the in-silico experiments' setting."""
-    return {
-        name: np.median(mouse.behavior[torch.as_tensor(mouse.indices("train"))].numpy(), axis=0)
-        for name, mouse in data.items()
-    }
-
-
-def performance_table(metrics_files: list[str | Path], runs: list[tuple[str, int]]) -> pd.DataFrame:
-    """One row per (variant, seed, mouse) from the metrics.json files; mouse 'mean' is the average.
-
-    The run-level numbers (epochs, best validation correlation, training time) are repeated on every
-    row of their run, so each row can be plotted on its own.
-    """
-    rows = []
-    for path, (variant, seed) in zip(metrics_files, runs, strict=True):
-        metrics = json.loads(Path(path).read_text())
-        run = {key: metrics[key] for key in ("epochs", "best_epoch", "best_val_correlation", "train_seconds")}
-        per_mouse = {**metrics["per_mouse"], "mean": metrics["mean"]}
-        for mouse, measures in per_mouse.items():
-            rows.append({"variant": variant, "seed": seed, "mouse": mouse, **measures, **run})
-    return pd.DataFrame(rows)

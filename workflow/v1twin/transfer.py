@@ -25,7 +25,7 @@ Decisions (where L21 is silent or does not apply):
   best-core/diff-readout isolates how much the readout needs data, diff-core/best-readout how much
   the core does; the figure plots both against their varied n.
 - Mice are split by config: `core_sets` name the mice of each transferred core, and the held-out
-  mouse may be in none of them (checked before any job runs).
+  mouse may be in none of them (config.check_references, before any job runs).
 - Feature sharing. In L21 the same neurons were recorded in several scans (4-S:matched) and matched
   neurons shared one readout feature vector across scans. A Sensorium mouse is a single scan, so we
   build the closest equivalent: the chosen training images of the mouse are dealt into `sessions`
@@ -60,15 +60,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from v1twin import training
-from v1twin.data import MouseTensors, load_training_mice
+from v1twin import checkpoint, training
+from v1twin.data.tensors import MouseTensors, load_training_mice
+from v1twin.device import default_device
 from v1twin.files import content_digest
+from v1twin.model_run import RunFiles, finish_run, read_metrics, read_model_file
 from v1twin.models import V1Model, build_model
 
 log = logging.getLogger(__name__)
 
 NEURON_SETS = ("all", "core_set", "transfer_set")
-RUN_SETTINGS = ("seed", "split_seed", "transfer_fraction", "scale_epochs", "core", "training")  # what train_run reads
+# The section's settings every run reads; its `training` is merged over the global one (plan_jobs).
+RUN_SETTINGS = ("seed", "split_seed", "transfer_fraction", "scale_epochs", "core")
 FEATURE_SHARING = "gaussian + feature sharing"
 TABLE_MEASURES = ("fraction_oracle", "single_trial_correlation", "oracle", "correlation_to_average")
 
@@ -204,6 +207,11 @@ class TransferRun:
     def as_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "mice": list(self.mice)}
 
+    @classmethod
+    def from_dict(cls, content: dict[str, Any]) -> TransferRun:
+        """The run a job's params carry as plain data (`as_dict`)."""
+        return cls(**{**content, "mice": tuple(content["mice"])})
+
     def content(self) -> str:
         """Everything but the name: two runs with the same content would train the same model."""
         return json.dumps({**self.as_dict(), "name": None}, sort_keys=True)
@@ -244,28 +252,18 @@ def _slug(label: str) -> str:
     return label.replace(" + ", "-").replace(" ", "-")
 
 
-def _check_settings(settings: dict, dataset_mice: list[str]) -> None:
-    for key in ("within_mouse", "held_out_mouse"):
-        if settings[key] not in dataset_mice:
-            raise ValueError(f"transfer.{key} {settings[key]!r} is not a dataset mouse ({', '.join(dataset_mice)})")
-    held_out = settings["held_out_mouse"]
-    if held_out == settings["within_mouse"]:
-        raise ValueError("transfer.held_out_mouse must differ from transfer.within_mouse")
-    if not settings["core_sets"]:
-        raise ValueError("transfer.core_sets needs at least one core training set")
-    for name, core_set in settings["core_sets"].items():
-        unknown = sorted(set(core_set["mice"]) - set(dataset_mice))
-        if unknown:
-            raise ValueError(f"transfer.core_sets.{name}: mice {unknown} are not dataset mice")
-        if held_out in core_set["mice"]:
-            raise ValueError(f"transfer.core_sets.{name} contains the held-out mouse {held_out}")
-    if len(set(settings["image_counts"])) != len(settings["image_counts"]):
-        raise ValueError(f"transfer.image_counts has duplicates: {settings['image_counts']}")
+def plan_jobs(config: dict) -> dict[str, dict[str, Any]]:
+    """Run name -> the plain-data params of its transfer_run job: the run, and the settings `train_run`
+    reads, with the section's `training` merged over the global training settings."""
+    section = config["transfer"]
+    settings = {**{key: section[key] for key in RUN_SETTINGS},
+                "training": {**config["training"], **section.get("training", {})}}
+    return {name: {"run": run.as_dict(), "settings": settings} for name, run in plan_runs(section).runs.items()}
 
 
-def plan_runs(settings: dict, dataset_mice: list[str]) -> TransferPlan:
-    """Every run and point of the three experiments (and the cores they transfer), in a fixed order."""
-    _check_settings(settings, dataset_mice)
+def plan_runs(settings: dict) -> TransferPlan:
+    """Every run and point of the three experiments (and the cores they transfer), in a fixed order, from
+    the `transfer` config section (its references checked by config.check_references)."""
     counts = sorted(settings["image_counts"])
     every = counts[-1]
     gaussian, factorized = settings["readouts"]["gaussian"], settings["readouts"]["factorized"]
@@ -354,8 +352,8 @@ def share_features(model: V1Model, readouts: list[str]) -> None:
 
 def load_core(model: V1Model, path: str | Path, core_config: dict) -> None:
     """Copy the core weights (and BatchNorm statistics) of the model saved at `path` into `model`."""
-    content = training.load_checkpoint(Path(path))
-    if content["variant"]["core"] != json.loads(json.dumps(core_config)):
+    content = read_model_file(path)
+    if content["variant"]["core"] != checkpoint.plain_json(core_config):
         raise ValueError(f"{path}: its core {content['variant']['core']} is not the transfer core {core_config}")
     state = {key.removeprefix("core."): value
              for key, value in content["state_dict"].items() if key.startswith("core.")}
@@ -403,20 +401,14 @@ def run_training_config(run: TransferRun, data: dict[str, MouseTensors], full_co
 # The table of every run
 
 
-def _read_metrics(path: str | Path) -> dict[str, Any]:
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise ValueError(f"cannot read transfer metrics {path}: {error}") from error
-
-
 def transfer_table(metrics_files: dict[str, str | Path], plan: TransferPlan) -> pd.DataFrame:
     """One row per point of the plan: what its run trained on and the run's test-tier measures (averaged
     over its mice or pseudo-scans); `metrics_files` maps each run to its metrics.json."""
     missing = sorted(set(plan.runs) - set(metrics_files))
     if missing:
         raise ValueError(f"no metrics file given for transfer runs {missing}")
-    metrics = {name: _read_metrics(path) for name, path in metrics_files.items()}
+    metrics = {name: read_metrics(path, ("mean", "images_used", "n_neurons_used", "epochs", "best_epoch",
+                                         "train_seconds")) for name, path in metrics_files.items()}
     rows = []
     for point in plan.points:
         run, scores = plan.runs[point.run], metrics[point.run]
@@ -435,14 +427,13 @@ def transfer_table(metrics_files: dict[str, str | Path], plan: TransferPlan) -> 
 
 
 def train_run(run: TransferRun, settings: dict, caches: dict[str, str | Path], image_scale: float,
-              model_path: str | Path, history_path: str | Path, core_model: str | Path | None = None) -> dict:
-    """Train one run, save its model.pt and return its test-tier measures.
+              files: RunFiles, core_model: str | Path | None = None) -> dict:
+    """Train one run, write its outputs (v1twin.model_run.finish_run) and return its test-tier measures.
 
-    `settings` holds the RUN_SETTINGS keys of the `transfer` config section, with `training` already
-    merged over the global training settings. Training checkpoints beside model.pt and resumes from
+    `settings` are the job's from `plan_jobs`: the RUN_SETTINGS keys of the `transfer` config section
+    and the merged `training` settings. Training checkpoints beside model.pt and resumes from
     there (training.train).
     """
-    model_path = Path(model_path)
     missing = sorted(set(run.mice) - set(caches))
     if missing:
         raise ValueError(f"run {run.name}: no cache given for mice {missing}")
@@ -454,22 +445,16 @@ def train_run(run: TransferRun, settings: dict, caches: dict[str, str | Path], i
     identity = {"core": settings["core"], "run": run.as_dict(), "split_seed": settings["split_seed"],
                 "transfer_fraction": settings["transfer_fraction"]}
     log.info("run %s: %d training trials, %d epochs at most, device %s", run.name,
-             sum(len(mouse.indices("train")) for mouse in data.values()), config.max_epochs, training.default_device())
+             sum(len(mouse.indices("train")) for mouse in data.values()), config.max_epochs, default_device())
     inputs = [caches[name] for name in run.mice] + ([core_model] if core_model is not None else [])
     input_digests = [content_digest(path) for path in inputs]
-    result = training.train(model, data, config, model_path.parent, settings["seed"], identity,
-                            history_path=Path(history_path), input_digests=input_digests)
-    scores = training.evaluate(model, data, "test")
-    summary = {"epochs": result.epochs, "best_epoch": result.best_epoch, "best_val_correlation": result.best_score,
-               "train_seconds": result.seconds, "max_epochs": config.max_epochs,
+    result = training.train(model, data, config, files.folder, settings["seed"], identity,
+                            history_path=files.history, input_digests=input_digests)
+    summary = {"max_epochs": config.max_epochs,
                "images_used": sum(len(training_images(mouse)) for mouse in data.values()) // len(run.mice),
                "n_neurons_used": sum(mouse.n_neurons for mouse in data.values()) // run.sessions}
-    extras = {**summary, "run": run.as_dict(), "seed": settings["seed"], "image_scale": float(image_scale),
-              "mice": list(data), "unit_ids": {name: mouse.unit_ids for name, mouse in data.items()}}
-    mice_info = {name: training.mouse_info(mouse) for name, mouse in data.items()}
-    training.save_model(model_path, model, {"core": settings["core"], "readout": run.readout}, mice_info,
-                        next(iter(data.values())).input_shape, extras)
-    training.write_history(Path(history_path), result.history)
-    (model_path.parent / training.STATE_FILE).unlink(missing_ok=True)
-    log.info("run %s: test fraction oracle %.3f", run.name, scores["mean"]["fraction_oracle"])
-    return {**scores, **summary}
+    metrics = finish_run(files, model, data, {"core": settings["core"], "readout": run.readout},
+                         seed=settings["seed"], image_scale=image_scale, config=config, result=result,
+                         summary=summary, extras={"run": run.as_dict()})
+    log.info("run %s: test fraction oracle %.3f", run.name, metrics["mean"]["fraction_oracle"])
+    return metrics

@@ -2,7 +2,7 @@
 
 `from_neuralpredictors` reads the architecture off the state dict of a `FiringRateEncoder`, builds the
 matching variant with `build_model` and copies the weights, so a published or lab-trained model can go
-through every downstream stage (write it with `training.save_model`). Supported: the
+through every downstream stage (write it with `model_run.save_model`). Supported: the
 `RotationEquivariant2dCore` and the `Stacked2dCore`/`SE2dCore` (no conv biases, no squeeze-excitation),
 read out at the last layer only (`stack=-1`); `FullGaussian2d` readouts (`gauss_type="full"`, free or
 cortex-predicted positions) with the 2-5-5-2 MLP shifter, and `FullFactorized2d` readouts

@@ -9,46 +9,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from v1twin.config_schema import with_defaults
 from v1twin.models.cores import CNNCore, Core, RotationEquivariantCore
 from v1twin.models.readouts import FactorizedReadout, GaussianReadout, Shifter
-
-CORE_DEFAULTS = {
-    "cnn": {
-        "channels": 64,
-        "layers": 4,
-        "input_kernel": 9,
-        "hidden_kernel": 7,
-        "depth_separable": True,
-        "gamma_input": 6.3831,
-        "gamma_hidden": 0.0,
-        "bn_momentum": 0.9,
-    },
-    "rotation_equivariant": {
-        "channels": 16,
-        "rotations": 8,
-        "layers": 4,
-        "input_kernel": 13,
-        "hidden_kernel": 5,
-        "gamma_input": 6.3831,
-        "gamma_hidden": 0.0,
-        "bn_momentum": 0.9,
-        "hermite_basis": "analytic",
-        "final_batchnorm_affine": False,
-    },
-}
-READOUT_DEFAULTS = {
-    "gaussian": {
-        "init_mu_range": 0.3,
-        "init_sigma": 0.1,
-        "position_network": False,
-        "shifter": False,
-        "regularizer": "none",
-        "gamma": 0.0,
-        "adaptive_sigma": 0.1,
-        "clamp_positions": "after_shift",
-    },
-    "factorized": {"gamma": 0.0133, "l1_form": "per_neuron", "positive_mask": True},
-}
 
 
 @dataclass
@@ -74,20 +37,12 @@ class MouseInfo:
                              f"got {self.mean_response.shape}")
 
 
-def resolve_config(
-    section: str, config: Mapping, defaults_by_type: dict[str, dict], default_type: str
-) -> tuple[str, dict]:
-    """Merge a config mapping with the defaults of its `type`; unknown types or keys raise ValueError."""
+def settings_of(section: str, config: Mapping) -> tuple[str, dict]:
+    """The type of a core or readout config and its settings with the schema's defaults for that type."""
     if not isinstance(config, Mapping):
         raise ValueError(f"{section} config must be a mapping, got {type(config).__name__}")
-    kind = config.get("type", default_type)
-    if kind not in defaults_by_type:
-        raise ValueError(f"unknown {section} type {kind!r}; expected one of {sorted(defaults_by_type)}")
-    defaults = defaults_by_type[kind]
-    unknown = sorted(set(config) - set(defaults) - {"type"})
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown} in {section} config of type {kind!r}; allowed: {sorted(defaults)}")
-    return kind, {**defaults, **{key: value for key, value in config.items() if key != "type"}}
+    settings = with_defaults(dict(config), section)
+    return settings.pop("type"), settings
 
 
 def elu_plus_one(drive: torch.Tensor) -> torch.Tensor:
@@ -141,7 +96,7 @@ class V1Model(nn.Module):
 
 
 def _build_core(config: Mapping, input_shape: tuple[int, int, int]) -> Core:
-    kind, settings = resolve_config("core", config, CORE_DEFAULTS, "cnn")
+    kind, settings = settings_of("core", config)
     core_class = CNNCore if kind == "cnn" else RotationEquivariantCore
     core = core_class(in_channels=input_shape[0], **settings)
     height, width = core.output_size(*input_shape[1:])
@@ -161,8 +116,8 @@ def build_model(config: dict, mice: dict[str, MouseInfo], input_shape: tuple[int
         raise ValueError("build_model needs at least one mouse")
     if len(input_shape) != 3:
         raise ValueError(f"input_shape must be (channels, height, width), got {input_shape}")
-    core = _build_core(config.get("core", {}), input_shape)
-    kind, settings = resolve_config("readout", config.get("readout", {}), READOUT_DEFAULTS, "gaussian")
+    core = _build_core(config["core"], input_shape)
+    kind, settings = settings_of("readout", config["readout"])
     readouts: dict[str, nn.Module] = {}
     shifters: dict[str, Shifter] = {}
     for name, info in mice.items():

@@ -11,10 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from v1twin.models.regularizers import FACTORIZED_L1_FORMS, adaptive_l1, factorized_sparsity, l1_features
-
-READOUT_REGULARIZERS = ("none", "l1", "adaptive")
-POSITION_CLAMPS = ("after_shift", "before_shift")
+from v1twin.models.regularizers import adaptive_l1, factorized_sparsity, l1_features
 
 
 def _mean_response_bias(mean_response: np.ndarray) -> nn.Parameter:
@@ -69,23 +66,16 @@ class GaussianReadout(nn.Module):
         in_channels: int,
         cell_motor_coordinates: np.ndarray,
         mean_response: np.ndarray,
-        init_mu_range: float = 0.3,
-        init_sigma: float = 0.1,
-        position_network: bool = False,
-        regularizer: str = "none",
-        gamma: float = 0.0,
-        adaptive_sigma: float = 0.1,
-        clamp_positions: str = "after_shift",
+        *,
+        init_mu_range: float,
+        init_sigma: float,
+        position_network: bool,
+        regularizer: str,
+        gamma: float,
+        adaptive_sigma: float,
+        clamp_positions: str,
     ):
         super().__init__()
-        if clamp_positions not in POSITION_CLAMPS:
-            raise ValueError(f"clamp_positions must be one of {POSITION_CLAMPS}, got {clamp_positions!r}")
-        if regularizer not in READOUT_REGULARIZERS:
-            raise ValueError(f"readout regularizer must be one of {READOUT_REGULARIZERS}, got {regularizer!r}")
-        if regularizer == "none" and gamma != 0:
-            raise ValueError(f"readout gamma is {gamma} but regularizer is 'none'; choose 'l1' or 'adaptive'")
-        if adaptive_sigma <= 0:
-            raise ValueError(f"adaptive_sigma must be > 0, got {adaptive_sigma}")
         n_neurons = len(mean_response)
         self.regularizer_type = regularizer
         self.gamma = gamma
@@ -156,13 +146,12 @@ class FactorizedReadout(nn.Module):
         in_channels: int,
         output_size: tuple[int, int],
         mean_response: np.ndarray,
-        gamma: float = 0.0133,
-        l1_form: str = "per_neuron",
-        positive_mask: bool = True,
+        *,
+        gamma: float,
+        l1_form: str,
+        positive_mask: bool,
     ):
         super().__init__()
-        if l1_form not in FACTORIZED_L1_FORMS:
-            raise ValueError(f"l1_form must be one of {FACTORIZED_L1_FORMS}, got {l1_form!r}")
         n_neurons = len(mean_response)
         self.gamma = gamma
         self.l1_form = l1_form

@@ -8,7 +8,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-FACTORIZED_L1_FORMS = ("per_neuron", "product_of_sums")
 LAPLACIAN_3X3 = torch.tensor([[0.0, -1.0, 0.0], [-1.0, 4.0, -1.0], [0.0, -1.0, 0.0]])
 
 
@@ -45,7 +44,7 @@ def adaptive_l1(features: torch.Tensor, log_beta: torch.Tensor, gamma: float, si
     return gamma * weighted_l1 + log_beta.pow(2).sum() / sigma**2
 
 
-def factorized_sparsity(mask: torch.Tensor, features: torch.Tensor, form: str = "per_neuron") -> torch.Tensor:
+def factorized_sparsity(mask: torch.Tensor, features: torch.Tensor, form: str) -> torch.Tensor:
     """L1 of the factorized readout's normalized masks (N, h, w) and features (N, C).
 
     "per_neuron": Σ_n ‖s_n‖₁·‖w_n‖₁ (Klindt et al. 2017). "product_of_sums": (Σ_n ‖s_n‖₁)·(Σ_m ‖w_m‖₁),

@@ -12,10 +12,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from v1twin.files import read_table  # noqa: E402,F401  (re-exported: every plot module reads its tables with it)
 
 
-def save_figure(fig: "plt.Figure", pdf_path: str | Path) -> None:
-    """Save `fig` as `pdf_path` and as the PNG beside it, then close it."""
+def save_figure(fig: "plt.Figure", pdf_path: str | Path) -> "plt.Figure":
+    """Save `fig` as `pdf_path` and as the PNG beside it, then close it. Returned (every plotting function
+    returns it) so that tests can check what is drawn: axes, labels, points and lines."""
     pdf_path = Path(pdf_path)
     pdf_path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(pdf_path, bbox_inches="tight")
     fig.savefig(pdf_path.with_suffix(".png"), dpi=150, bbox_inches="tight")
     plt.close(fig)
+    return fig

@@ -17,9 +17,10 @@ import seaborn as sns
 from matplotlib.ticker import MaxNLocator, NullLocator
 from scipy.stats import spearmanr
 
-from v1twin.clustering import METHODS, load_labels, planted_types
+from v1twin.clustering.labels import METHODS, load_labels
+from v1twin.clustering.planted import planted_types
+from v1twin.data.simulate import load_ground_truth
 from v1twin.plots import read_table, save_figure
-from v1twin.simulate import load_ground_truth
 
 METHOD_NAMES = {"kmeans": "k-means", "gmm": "GMM (diagonal)"}
 MEASURE_NAMES = {"ari": "ARI", "fmi": "Fowlkes–Mallows", "v_measure": "V-measure"}
@@ -74,7 +75,7 @@ def _planted_type_legend(fig: plt.Figure, type_names: list[str]) -> None:
 
 def tsne_embeddings(
     tsne: list[str], labels: list[str], truth: list[str], pdf: str, variants: list[str], k: int, mice: list[str]
-) -> None:
+) -> plt.Figure:
     """t-SNE map per variant (columns), coloured by the k-means cluster at K = k and, on simulated
     data (ground-truth files given), by the planted cell type in a second row."""
     _check_pairs(tsne, variants, "t-SNE tables")
@@ -101,7 +102,7 @@ def tsne_embeddings(
         _planted_type_legend(fig, type_names)
     fig.suptitle("t-SNE of the neuron embeddings, first seed (R24 Fig. 2B–E)")
     fig.tight_layout(rect=(0, 0.06 if truth else 0, 1, 1))
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -115,7 +116,7 @@ def _variant_rows(frame: pd.DataFrame, variants: list[str], path: str) -> pd.Dat
     return frame[frame["variant"].isin(variants)]
 
 
-def ari_across_seeds(table: str, pdf: str, variants: list[str]) -> None:
+def ari_across_seeds(table: str, pdf: str, variants: list[str]) -> plt.Figure:
     """R24 Fig. 2I (and D25 B.5): agreement across seeds vs K, mean ± sd over seed pairs.
 
     Columns: k-means and GMM; rows: ARI, Fowlkes–Mallows, V-measure.
@@ -139,10 +140,10 @@ def ari_across_seeds(table: str, pdf: str, variants: list[str]) -> None:
     axes[0, 0].legend(fontsize="small", title="variant")
     fig.suptitle("Consistency of clusterings across seeds (R24 Fig. 2I); mean ± sd over seed pairs")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def kmeans_reruns(reruns: str, across_seeds: str, pdf: str, variants: list[str]) -> None:
+def kmeans_reruns(reruns: str, across_seeds: str, pdf: str, variants: list[str]) -> plt.Figure:
     """R24 A.4: ARI between k-means reruns on one embedding (solid) vs ARI across seeds (dashed).
 
     The gap between the two is the inconsistency due to the models, not to k-means.
@@ -161,10 +162,10 @@ def kmeans_reruns(reruns: str, across_seeds: str, pdf: str, variants: list[str])
            title="k-means rerun stability (R24 A.4)")
     ax.legend(fontsize="small")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def ari_planted_types(table: str, pdf: str, variants: list[str], n_types: int) -> None:
+def ari_planted_types(table: str, pdf: str, variants: list[str], n_types: int) -> plt.Figure:
     """ARI of each seed's clustering with the planted types vs K (mean ± sd over seeds), per method."""
     frame = _variant_rows(read_table(table, ("variant", "seed", "method", "k", "ari")), variants, table)
     summary = (frame.groupby(["variant", "method", "k"])["ari"].agg(ari_mean="mean", ari_sd="std").reset_index())
@@ -180,7 +181,7 @@ def ari_planted_types(table: str, pdf: str, variants: list[str], n_types: int) -
     fig.legend(handles=axes[0, 0].get_legend_handles_labels()[0], loc="lower center", ncol=4, fontsize="small")
     fig.suptitle("Recovery of the planted cell types")
     fig.tight_layout(rect=(0, 0.14, 1, 1))  # room for the legend below, clear of the curves
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 SEPARABILITY_MEASURES = {"decoding_accuracy": "linear decoding accuracy (CV)", "kmeans": "k-means ARI at true K",
@@ -189,7 +190,8 @@ SHARE_NAMES = {"orientation_share": "orientation", "phase_share": "phase", "nuis
                "type_parameter_share": "type parameters"}
 
 
-def planted_type_separability(separability: str, planted: str, pdf: str, variants: list[str], n_types: int) -> None:
+def planted_type_separability(separability: str, planted: str, pdf: str, variants: list[str],
+                              n_types: int) -> plt.Figure:
     """Left: is the planted type in the embedding (cross-validated linear decoding) and does it come out as
     clusters (ARI at the true K)? Right: which random per-neuron parameters spread each type.
 
@@ -223,7 +225,7 @@ def planted_type_separability(separability: str, planted: str, pdf: str, variant
     for ax in (left, right):
         ax.tick_params(axis="x", labelrotation=30)
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -307,7 +309,7 @@ def _beta_scatter(ax: plt.Axes, beta: pd.DataFrame, column: str, label: str) -> 
 
 
 def adaptive_regularization(sweeps: str, beta: str, truth: list[str], pdf: str, sweep: str, k: int,
-                            x: str = "readout.gamma", hue: str = "readout.adaptive_sigma") -> None:
+                            x: str = "readout.gamma", hue: str = "readout.adaptive_sigma") -> plt.Figure:
     """R24 Fig. 3: ARI across seeds (K = k) and fraction oracle vs γ for each σ of the adaptive
     regularizer, and the learned per-neuron β: its distribution per setting and, for the setting with
     the highest k-means ARI, its relation to prediction quality and (simulated data) the planted type."""
@@ -345,10 +347,10 @@ def adaptive_regularization(sweeps: str, beta: str, truth: list[str], pdf: str, 
         _beta_scatter(axes[1, 2], best_beta, "oracle", "oracle")
     fig.suptitle(f"Adaptive regularization (R24 Fig. 3); per-neuron panels: {best}, the highest k-means ARI")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def core_regularization(sweeps: str, pdf: str, sweep_names: list[str], k: int) -> None:
+def core_regularization(sweeps: str, pdf: str, sweep_names: list[str], k: int) -> plt.Figure:
     """L25 Fig. 5: ARI across seeds (K = k; k-means solid, GMM dashed) and fraction oracle vs the
     strength of each core regularizer, one column per sweep, the base variant ringed at its own value."""
     fig, axes = plt.subplots(2, len(sweep_names), figsize=(5.0 * len(sweep_names), 7.5), squeeze=False)
@@ -367,7 +369,7 @@ def core_regularization(sweeps: str, pdf: str, sweep_names: list[str], k: int) -
         axes[0, column].legend(fontsize="small")
     fig.suptitle("Core regularization: consistency and performance (L25 Fig. 5)")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -382,7 +384,7 @@ def _fraction_oracle(performance: pd.DataFrame, variant: str, path: str) -> floa
 
 
 def tsne_landscape(tsne: list[str], labels: list[str], truth: list[str], performance: str, pdf: str,
-                   rows: dict[str, list[str]], titles: dict[str, str], k: int, mice: list[str]) -> None:
+                   rows: dict[str, list[str]], titles: dict[str, str], k: int, mice: list[str]) -> plt.Figure:
     """L25 Fig. 3: t-SNE maps, one row per readout type, columns by increasing regularization, each
     titled with its strength and fraction oracle (mean over seeds). Points are coloured by planted type
     on simulated data (ground-truth files given), otherwise by k-means cluster at K = k.
@@ -426,10 +428,10 @@ def tsne_landscape(tsne: list[str], labels: list[str], truth: list[str], perform
     fig.suptitle(f"Embedding landscapes by readout and regularization (L25 Fig. 3); colour: {colouring}; "
                  "FO: fraction oracle")
     fig.tight_layout(rect=(0, 0.06 if truth else 0, 1, 1))
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def discreteness_test(table: str, pdf: str, discrete: str, continuum: str, n_types: int) -> None:
+def discreteness_test(table: str, pdf: str, discrete: str, continuum: str, n_types: int) -> plt.Figure:
     """D25's hypothesis test: ARI across seeds vs K for a population with types and one without (same
     size, same model). A peak at the planted K only in the discrete population means the peak marks types."""
     columns = ("variant", "method", "k", "ari_mean", "ari_sd")
@@ -445,4 +447,4 @@ def discreteness_test(table: str, pdf: str, discrete: str, continuum: str, n_typ
     axes[0, 0].legend(fontsize="small")
     fig.suptitle("Does ARI across seeds peak at the true K only when types exist? (D25)")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)

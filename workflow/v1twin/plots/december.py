@@ -16,12 +16,13 @@ import seaborn as sns
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, confusion_matrix
 
-from v1twin.clustering import planted_types
-from v1twin.december import DECEMBER_METHOD, INITIAL_METHOD, load_clusters
+from v1twin.clustering.planted import planted_types
+from v1twin.data.simulate import load_ground_truth
+from v1twin.december.clusters import load_clusters
+from v1twin.december.tables import DECEMBER_METHOD, INITIAL_METHOD
 from v1twin.files import read_npz
 from v1twin.plots import read_table, save_figure
 from v1twin.plots.clustering import MEASURE_NAMES, _colour_rows, _curve, _scatter
-from v1twin.simulate import load_ground_truth
 
 METHOD_STYLE = {
     DECEMBER_METHOD: {"label": "DECEMber", "color": sns.color_palette("colorblind")[3]},
@@ -54,7 +55,7 @@ def _summary(frame: pd.DataFrame, by: str, column: str) -> pd.DataFrame:
 # D25 Fig. 2: the toy example
 
 
-def toy(toy: str, pdf: str) -> None:
+def toy(toy: str, pdf: str) -> plt.Figure:
     """Pretrained weights and the outcome of vanilla DEC and DECEMber; the centres' paths; distance between centres."""
     result = read_npz(toy, ("true_weights", "true_cluster", "true_centres", "pretrained", "dec_weights",
                             "december_weights", "dec_labels", "december_labels", "dec_centre_path",
@@ -88,7 +89,7 @@ def toy(toy: str, pdf: str) -> None:
     fig.suptitle("Toy example (D25 Fig. 2): linear neurons, two nearby weight clusters, clustering loss only "
                  "(black: centre paths, dots: final centres)")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -114,7 +115,7 @@ def _agreement_vs_k(ax: plt.Axes, consistency: pd.DataFrame, main: dict[str, Any
 def beta_figure(
     tsne: list[str], clusters: list[str], runs: str, consistency: str, pdf: str, betas: list[float],
     main: dict[str, Any], k: int,
-) -> None:
+) -> plt.Figure:
     """Top: t-SNE of the first seed's embedding per β, coloured by DECEMber cluster. Bottom: test
     correlation vs β (baseline: the variant trained without the loss), ARI across seeds vs K."""
     if not len(tsne) == len(clusters) == len(betas):
@@ -145,14 +146,14 @@ def beta_figure(
     ax.legend(fontsize="small")
     fig.suptitle(f"DECEMber over β (D25 Fig. 4); PE {main['pe']}, lr {main['lr']:g}, ARI curve at β {main['beta']:g}")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
 # D25 Fig. 5 and B.5
 
 
-def sweeps_figure(runs: str, consistency: str, pdf: str, main: dict[str, Any], k: int) -> None:
+def sweeps_figure(runs: str, consistency: str, pdf: str, main: dict[str, Any], k: int) -> plt.Figure:
     """ARI across seeds (top) and test correlation (bottom) vs pretraining epochs and vs learning rate, at K = k."""
     run_rows = read_table(runs, ("model", "pe", "k", "beta", "lr", "seed", "test_single_trial_correlation"))
     agreement = read_table(consistency, ("method", "pe", "beta", "lr", "k", "ari_mean", "ari_sd"))
@@ -178,10 +179,10 @@ def sweeps_figure(runs: str, consistency: str, pdf: str, main: dict[str, Any], k
     axes[1, 0].legend(fontsize="small")
     fig.suptitle(f"DECEMber: pretraining epochs and learning rate (D25 Fig. 5); β {main['beta']:g}")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def agreement_figure(consistency: str, pdf: str, main: dict[str, Any]) -> None:
+def agreement_figure(consistency: str, pdf: str, main: dict[str, Any]) -> plt.Figure:
     """D25 B.5: ARI, Fowlkes–Mallows index and V-measure across seeds vs K, DECEMber vs the baselines."""
     measures = tuple(MEASURE_NAMES)
     columns = ("method", "pe", "beta", "lr", "k", *(f"{m}_{s}" for m in measures for s in ("mean", "sd")))
@@ -193,7 +194,7 @@ def agreement_figure(consistency: str, pdf: str, main: dict[str, Any]) -> None:
     fig.suptitle(f"Agreement of clusterings across seeds (D25 B.5); DECEMber at PE {main['pe']}, "
                  f"β {main['beta']:g}, lr {main['lr']:g}; mean ± sd over seed pairs")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -212,7 +213,7 @@ def _matched_confusion(truth: np.ndarray, labels: np.ndarray, n_types: int) -> n
 def confusion_figure(
     clusters: list[str], truth: list[str], planted: str, baseline: str, pdf: str, seeds: list[int], mice: list[str],
     main: dict[str, Any], variant: str,
-) -> None:
+) -> plt.Figure:
     """Per seed the fraction of each planted type in each DECEMber cluster (analogue of D25's retina
     Fig. 3); last panel: ARI with the planted types vs K, DECEMber vs k-means and GMM without the loss."""
     if len(clusters) != len(seeds):
@@ -244,4 +245,4 @@ def confusion_figure(
     ax.legend(fontsize="x-small", loc="best")
     fig.suptitle(f"DECEMber clusters vs the simulator's planted types ({variant}, PE {main['pe']}, β {main['beta']:g})")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)

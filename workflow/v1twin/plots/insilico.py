@@ -13,9 +13,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from v1twin import insilico
+from v1twin.data.simulate import load_ground_truth
+from v1twin.insilico.ground_truth import planted_neuron_table
+from v1twin.insilico.search import OPTIMAL_COLUMNS
+from v1twin.insilico.stimuli import gabor
+from v1twin.insilico.tuning import load_tuning
 from v1twin.plots import read_table, save_figure
-from v1twin.simulate import load_ground_truth
 
 INDEX_LABELS = {
     "cross_orientation_inhibition": "cross-orientation inhibition",
@@ -58,7 +61,7 @@ def _cell(mean: float, sd: float) -> str:
 # R24 Table 1
 
 
-def consistency_table(table: str, pdf: str, variants: list[str]) -> None:
+def consistency_table(table: str, pdf: str, variants: list[str]) -> plt.Figure:
     """R24 Table 1 as a figure: response correlation and NMAE of each index across seeds (mean ± sd over pairs)."""
     frame = read_table(table, ("variant", *TABLE_COLUMNS, *(f"{c}_std" for c in TABLE_COLUMNS)))
     frame = frame.set_index("variant")
@@ -76,7 +79,7 @@ def consistency_table(table: str, pdf: str, variants: list[str]) -> None:
     ax.set_title("Consistency across seeds (R24 Table 1): response correlation (higher = more consistent),\n"
                  "NMAE of the tuning indices (0 = identical, ≈1.41 = unrelated); mean ± sd over seed pairs",
                  fontsize="medium")
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -96,10 +99,10 @@ def _plot_experiments(axes: np.ndarray, tuning: dict[str, np.ndarray], row: int,
     axes[3].plot(tuning["plaid_contrasts"], plaid[:, -1] / plaid[0, -1], **style)
 
 
-def tuning_examples(tuning: list[str], pdf: str, runs: list, neurons: int) -> None:
+def tuning_examples(tuning: list[str], pdf: str, runs: list, neurons: int) -> plt.Figure:
     """R24 Fig. 5: curves of example neurons (rows) per experiment (columns); colour = variant, one line per seed."""
     files = _by_run(tuning, runs)
-    content = {run: insilico.load_tuning(path) for run, path in files.items()}
+    content = {run: load_tuning(path) for run, path in files.items()}
     variants = list(dict.fromkeys(variant for variant, _ in files))
     palette = _palette(variants)
     first = next(iter(content.values()))
@@ -120,16 +123,16 @@ def tuning_examples(tuning: list[str], pdf: str, runs: list, neurons: int) -> No
     axes[0, 0].legend(fontsize="small", title="variant (one line per seed)")
     fig.suptitle("In-silico tuning curves of example neurons (R24 Fig. 5)")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def tuning_indices(tuning: list[str], pdf: str, variants: list[str]) -> None:
+def tuning_indices(tuning: list[str], pdf: str, variants: list[str]) -> plt.Figure:
     """R24 Fig. 5: distribution of each tuning index over neurons, per variant (first seed)."""
     if len(tuning) != len(variants):
         raise ValueError(f"got {len(tuning)} tuning files for {len(variants)} variants")
     frames = []
     for variant, path in zip(variants, tuning):
-        values = insilico.load_tuning(path)
+        values = load_tuning(path)
         frames.append(pd.DataFrame({"variant": variant, **{name: values[name] for name in INDEX_LABELS}}))
     frame = pd.concat(frames, ignore_index=True)
     fig, axes = plt.subplots(1, len(INDEX_LABELS), figsize=(4.0 * len(INDEX_LABELS), 3.8), sharey=False)
@@ -140,7 +143,7 @@ def tuning_indices(tuning: list[str], pdf: str, variants: list[str]) -> None:
         ax.tick_params(axis="x", rotation=45)
     fig.suptitle("Distributions of the in-silico tuning indices, first seed (R24 Fig. 5)")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -149,15 +152,15 @@ def tuning_indices(tuning: list[str], pdf: str, variants: list[str]) -> None:
 
 def _optimal_image(row: pd.Series) -> np.ndarray:
     """The optimal Gabor of one table row on the full model input."""
-    image = insilico.gabor(row["size"], row["relative_sf"], row["orientation"], row["phase"], row["contrast"],
-                           int(row["input_height"]), int(row["input_width"]), (row["y"], row["x"]))
+    image = gabor(row["size"], row["relative_sf"], row["orientation"], row["phase"], row["contrast"],
+                  int(row["input_height"]), int(row["input_width"]), (row["y"], row["x"]))
     return image[0].numpy()
 
 
-def optimal_gabors(optimal: list[str], pdf: str, runs: list, neurons: int) -> None:
+def optimal_gabors(optimal: list[str], pdf: str, runs: list, neurons: int) -> plt.Figure:
     """R24 A.7: the optimal Gabor of example neurons for every variant (rows) and seed (columns, per neuron)."""
     files = _by_run(optimal, runs)
-    tables = {run: read_table(path, insilico.OPTIMAL_COLUMNS) for run, path in files.items()}
+    tables = {run: read_table(path, OPTIMAL_COLUMNS) for run, path in files.items()}
     first = next(iter(tables.values()))
     rows = example_rows(len(first), neurons)
     seeds = {variant: sorted(seed for v, seed in tables if v == variant) for variant, _ in tables}
@@ -184,7 +187,7 @@ def optimal_gabors(optimal: list[str], pdf: str, runs: list, neurons: int) -> No
         axes[line, 0].set_ylabel(variant, fontsize="small")
     fig.suptitle("Optimal Gabors of example neurons across variants and seeds (R24 A.7)")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -192,16 +195,16 @@ def optimal_gabors(optimal: list[str], pdf: str, runs: list, neurons: int) -> No
 
 
 def ground_truth(check: str, tuning: list[str], truth: list[str], pdf: str, variants: list[str],
-                 mice: list[str]) -> None:
+                 mice: list[str]) -> plt.Figure:
     """Phase invariance and surround suppression by planted type, and recovered vs planted orientation."""
     if len(tuning) != len(variants):
         raise ValueError(f"got {len(tuning)} tuning files for {len(variants)} variants")
-    planted = insilico.planted_neuron_table({m: load_ground_truth(Path(p)) for m, p in zip(mice, truth, strict=True)})
+    planted = planted_neuron_table({m: load_ground_truth(Path(p)) for m, p in zip(mice, truth, strict=True)})
     summary = read_table(check, ("variant", "seed", "orientation_circular_correlation"))
     palette = _palette(variants)
     frames = []
     for variant, path in zip(variants, tuning):
-        values = insilico.load_tuning(path)
+        values = load_tuning(path)
         frames.append(planted.assign(variant=variant, phase_invariance=values["phase_invariance"],
                                      surround_suppression=values["surround_suppression"],
                                      preferred_orientation=values["preferred_orientation"]))
@@ -229,4 +232,4 @@ def ground_truth(check: str, tuning: list[str], truth: list[str], pdf: str, vari
                    title=f"{variants[0]}, first seed", xlim=(0, 180), ylim=(0, 180))
     fig.suptitle("In-silico tuning against the simulator's planted neurons")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)

@@ -13,9 +13,9 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from v1twin.data import load_mouse
+from v1twin.data.sensorium_static import load_mouse
+from v1twin.data.simulate import load_ground_truth
 from v1twin.plots import save_figure
-from v1twin.simulate import load_ground_truth
 
 TIER_ORDER = ("train", "validation", "test", "final_test")
 N_EXAMPLES = 3
@@ -77,7 +77,7 @@ def _mean_response_by_tier(ax: plt.Axes, responses: np.ndarray, tiers: np.ndarra
     ax.set_title("mean response by tier")
 
 
-def population_overview(mouse: str | Path, truth: str | Path, pdf: str | Path) -> None:
+def population_overview(mouse: str | Path, truth: str | Path, pdf: str | Path) -> plt.Figure:
     """Example stimuli, RF positions coloured by cell type, and responses by tier for one simulated mouse.
 
     `mouse` is the mouse folder (Sensorium layout), `truth` its ground-truth file.
@@ -92,4 +92,4 @@ def population_overview(mouse: str | Path, truth: str | Path, pdf: str | Path) -
     _response_distributions(axes[1, 1], arrays.responses, tiers)
     _mean_response_by_tier(axes[1, 2], arrays.responses, tiers)
     fig.suptitle(f"{mouse_folder.name}: {arrays.responses.shape[1]} neurons, {len(tiers)} trials")
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)

@@ -6,8 +6,6 @@ Every function takes file paths (the rule's inputs) and writes `pdf` plus the PN
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -16,6 +14,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
+from v1twin.model_run import read_metrics
 from v1twin.plots import read_table, save_figure
 
 TABLE_COLUMNS = ("variant", "seed", "step", "channels", "val_correlation", "selected")
@@ -34,7 +33,7 @@ def _rows_of(frame: pd.DataFrame, variant: str, path: str) -> pd.DataFrame:
     return rows
 
 
-def pruning_curves(table: str, pdf: str, variants: list[str]) -> None:
+def pruning_curves(table: str, pdf: str, variants: list[str]) -> plt.Figure:
     """R24 Fig. 4A: validation correlation (mean ± sd over seeds) vs features pruned; the star marks
     the selected count (the smallest within one sd of the best)."""
     frame = read_table(table, TABLE_COLUMNS)
@@ -55,10 +54,10 @@ def pruning_curves(table: str, pdf: str, variants: list[str]) -> None:
            title="Pruning the core (R24 Fig. 4A); ★ selected")
     ax.legend(fontsize="small")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def pruning_ari(table: str, pdf: str, pruned: dict[str, str]) -> None:
+def pruning_ari(table: str, pdf: str, pruned: dict[str, str]) -> plt.Figure:
     """R24 Fig. 4B: k-means ARI across seeds vs K before (dashed) and after (solid) pruning, per variant.
 
     `pruned` maps each pruned model's name to the variant it was pruned from.
@@ -77,17 +76,14 @@ def pruning_ari(table: str, pdf: str, pruned: dict[str, str]) -> None:
            title="Clustering consistency before (dashed) and after (solid) pruning")
     ax.legend(fontsize="small")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
 def _fraction_oracle(metrics: list[str], runs: list[tuple[str, int]]) -> pd.DataFrame:
     """Mean ± sd over seeds of each variant's test fraction oracle, from the models' metrics.json."""
     rows = []
     for path, (variant, seed) in zip(metrics, runs, strict=True):
-        try:
-            value = json.loads(Path(path).read_text())["mean"]["fraction_oracle"]
-        except (OSError, json.JSONDecodeError, KeyError) as error:
-            raise ValueError(f"cannot read the fraction oracle from {path}: {error!r}") from error
+        value = read_metrics(path)["mean"]["fraction_oracle"]
         rows.append({"variant": variant, "seed": seed, "fraction_oracle": np.nan if value is None else value})
     frame = pd.DataFrame(rows)
     return frame.groupby("variant")["fraction_oracle"].agg(mean="mean", sd="std")
@@ -101,7 +97,7 @@ def consistency_tradeoff(
     variants: list[str],
     pruned: dict[str, str],
     k: int,
-) -> None:
+) -> plt.Figure:
     """R24 Fig. 4C: k-means ARI across seeds at K = k vs test fraction oracle for every analysed variant;
     arrows lead from each variant to its pruned version."""
     across = read_table(table, ACROSS_SEEDS_COLUMNS)
@@ -126,4 +122,4 @@ def consistency_tradeoff(
     ax.set(xlabel="test fraction oracle (mean ± sd over seeds)", ylabel=f"k-means ARI across seeds at K={k}",
            title="Consistency vs performance (R24 Fig. 4C); arrows: pruning")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)

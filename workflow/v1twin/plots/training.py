@@ -17,8 +17,8 @@ import torch
 from matplotlib import ticker
 
 from v1twin.config import sweep_variant_name
+from v1twin.model_run import load_model
 from v1twin.plots import read_table, save_figure
-from v1twin.training import load_model
 
 MEAN_ROW = "mean"  # the performance table's row averaging over mice
 PERFORMANCE_MEASURES = {
@@ -147,7 +147,7 @@ def _palette(variants: list[str]) -> dict[str, Any]:
 # Figures
 
 
-def performance(table: str, pdf: str, variants: list[str]) -> None:
+def performance(table: str, pdf: str, variants: list[str]) -> plt.Figure:
     """R24 Fig. 2A: test performance per variant, a dot per seed and a bar at the mean over seeds.
 
     Panels: single-trial correlation, fraction oracle (where the test tier has repeats) and the
@@ -174,10 +174,10 @@ def performance(table: str, pdf: str, variants: list[str]) -> None:
             label.set_horizontalalignment("right")
     fig.suptitle("Test performance per variant (R24 Fig. 2A); dots: seeds, bars: mean")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def learning_curves(histories: list[str], pdf: str) -> None:
+def learning_curves(histories: list[str], pdf: str) -> plt.Figure:
     """Validation correlation and learning rate per epoch; colour = variant, one line per seed."""
     runs = [(*run_from_path(path), read_table(path, HISTORY_COLUMNS)) for path in histories]
     variants = list(dict.fromkeys(variant for variant, _, _ in runs))
@@ -194,10 +194,10 @@ def learning_curves(histories: list[str], pdf: str) -> None:
     correlation_ax.legend(handles=handles, title="variant (one line per seed)", fontsize="small")
     fig.suptitle("Learning curves of every training run")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def readout_weights(models: list[str], pdf: str, variants: list[str]) -> None:
+def readout_weights(models: list[str], pdf: str, variants: list[str]) -> plt.Figure:
     """R24 Fig. 2G: distribution of readout feature weights and of per-neuron ‖w_n‖₁, per variant."""
     _check_pairs(models, variants)
     features = {variant: _features(path) for variant, path in zip(variants, models)}
@@ -218,10 +218,10 @@ def readout_weights(models: list[str], pdf: str, variants: list[str]) -> None:
     weights_ax.legend(title="variant (first seed)", fontsize="small")
     fig.suptitle("Readout feature weights (R24 Fig. 2G)")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def mask_size(models: list[str], pdf: str, variants: list[str]) -> None:
+def mask_size(models: list[str], pdf: str, variants: list[str]) -> plt.Figure:
     """R24 Fig. 2H: per neuron, the factorized mask's effective size vs its feature-weight norm ‖w_n‖₁.
 
     Mask size is the participation ratio of the normalized mask (see `mask_effective_size`); the
@@ -242,10 +242,10 @@ def mask_size(models: list[str], pdf: str, variants: list[str]) -> None:
         ax.legend(fontsize="small", loc="lower left")
     fig.suptitle("Factorized readout: mask size vs feature-weight norm (R24 Fig. 2H)")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def factorized_selection(table: str, pdf: str, sweep: str, values: list) -> None:
+def factorized_selection(table: str, pdf: str, sweep: str, values: list) -> plt.Figure:
     """R24 Fig. 6: validation and test correlation vs the swept γ; the best validation mean is chosen."""
     frame = read_table(table, ("variant", "seed", "mouse", "best_val_correlation", "single_trial_correlation"))
     try:
@@ -267,4 +267,4 @@ def factorized_selection(table: str, pdf: str, sweep: str, values: list) -> None
            title="Choosing the factorized readout's γ (R24 Fig. 6)")
     ax.legend(fontsize="small")
     fig.tight_layout()
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)

@@ -44,7 +44,7 @@ def _plot_curves(ax: plt.Axes, curves: dict[str, pd.DataFrame], x: str, styles: 
     ax.legend(fontsize="small")
 
 
-def readouts(table: str | Path, pdf: str | Path, mouse: str, sessions: int) -> None:
+def readouts(table: str | Path, pdf: str | Path, mouse: str, sessions: int) -> plt.Figure:
     """L21 Fig. 3: the readouts vs the number of training images (all neurons) and of neurons (all images)."""
     frame = read_table(table, TABLE_COLUMNS)
     by_images = condition_curves(frame, "readouts")
@@ -56,10 +56,10 @@ def readouts(table: str | Path, pdf: str | Path, mouse: str, sessions: int) -> N
     _plot_curves(right, by_neurons, "n_neurons")
     right.set_xlabel(f"neurons ({most_images} images)")
     fig.suptitle(f"Readouts on mouse {mouse}: {sessions} pseudo-scans of the same neurons (L21 Fig. 3)")
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def within_animal(table: str | Path, pdf: str | Path, mouse: str) -> None:
+def within_animal(table: str | Path, pdf: str | Path, mouse: str) -> plt.Figure:
     """L21 Fig. 4: the four within-animal conditions on the transfer set vs the number of images."""
     frame = read_table(table, TABLE_COLUMNS)
     curves = condition_curves(frame, "within", neurons="transfer_set")
@@ -67,10 +67,10 @@ def within_animal(table: str | Path, pdf: str | Path, mouse: str) -> None:
     _plot_curves(ax, curves, "n_images", BASELINE_STYLES)
     ax.set_xlabel("training images (diff-core/best-readout: the core's)")
     ax.set_title(f"Within mouse {mouse}: core set → transfer set (L21 Fig. 4)", fontsize="medium")
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)
 
 
-def across_animal(table: str | Path, pdf: str | Path, mouse: str) -> None:
+def across_animal(table: str | Path, pdf: str | Path, mouse: str) -> plt.Figure:
     """L21 Fig. 5: cores from each training set (and the random core) vs direct training on a held-out mouse."""
     frame = read_table(table, TABLE_COLUMNS)
     curves = condition_curves(frame, "across")
@@ -80,4 +80,4 @@ def across_animal(table: str | Path, pdf: str | Path, mouse: str) -> None:
     _plot_curves(ax, curves, "n_images", styles)
     ax.set_xlabel(f"training images of mouse {mouse}")
     ax.set_title(f"Across animals: transfer to held-out mouse {mouse} (L21 Fig. 5)", fontsize="medium")
-    save_figure(fig, pdf)
+    return save_figure(fig, pdf)

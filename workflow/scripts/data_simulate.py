@@ -1,0 +1,34 @@
+"""Snakemake entry point of rule data_simulate: one simulated mouse in the Sensorium file tree.
+
+The mouse folder is written into a temporary sibling renamed into place at the end, and the ground
+truth (an .npz beside the folder) is written atomically too.
+"""
+import logging
+from pathlib import Path
+
+import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
+
+from v1twin.data.sensorium_static import write_mouse
+from v1twin.data.simulate import save_ground_truth, simulate_mouse, simulation_summary
+from v1twin.files import rule_log, staged_folder
+
+
+def simulate_into(mouse_folder: Path, truth_file: Path, simulation: dict, seed: int, stimulus_seed: int) -> None:
+    logging.info("simulating %s (seed %d, stimulus seed %d)", mouse_folder.name, seed, stimulus_seed)
+    arrays, truth = simulate_mouse(simulation, seed=seed, stimulus_seed=stimulus_seed)
+    summary = simulation_summary(arrays, truth)
+    logging.info("trials per tier %s, %d neurons, %d types (%s), discreteness %s",
+                 summary["trials_per_tier"], summary["neurons"], len(summary["types"]),
+                 ", ".join(summary["types"]), summary["discreteness"])
+    logging.info("mean rate %.3f, mean response %.3f, mean jackknife oracle %.3f (test tier)",
+                 summary["mean_rate"], summary["mean_response"], summary["mean_oracle"])
+    with staged_folder(mouse_folder) as staging:
+        write_mouse(staging, arrays)
+    save_ground_truth(truth_file, truth)
+    logging.info("done: %s and %s", mouse_folder, truth_file)
+
+
+with rule_log(snakemake.log[0]):  # noqa: F821
+    rule = snakemake  # noqa: F821
+    simulate_into(Path(rule.output.mouse), Path(rule.output.truth), dict(rule.params.simulation),
+                  int(rule.params.seed), int(rule.params.stimulus_seed))

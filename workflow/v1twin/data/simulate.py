@@ -1,0 +1,482 @@
+"""A simulated mouse V1 population with known answers (DESIGN: "The embedded default").
+
+Every neuron is a Gabor-based unit at a retinotopic position: a blend of a linear-rectified simple
+cell and an energy-model complex cell, divisively normalized by an iso-oriented surround and by the
+orthogonal orientation, multiplied by a behavioural gain and seen through the eye position. Neurons
+belong to functional types (prototypes in a 5-D parameter space, plus an ON or OFF polarity);
+`discreteness` moves them from tight clusters around the prototypes (1) to a continuum with no
+types (0). The filters and their normalization are in `receptive_fields`.
+
+The mouse is returned as `MouseArrays` (written with `sensorium_static.write_mouse` in the Sensorium
+tree) plus a ground-truth dict that fully defines every neuron, so `population_rates` can query the
+true neurons with any stimulus later (gratings, Gabors, plaids).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy import signal
+
+from v1twin import metrics
+from v1twin.data import DataError
+from v1twin.data.mouse_arrays import MouseArrays
+from v1twin.data.receptive_fields import contrast_pixels, linear_responses, normalized_drive
+from v1twin.files import read_npz, write_npz
+from v1twin.progress import progress_bar
+
+DEFAULTS = {
+    "image_height": 72,
+    "image_width": 128,
+    "n_train": 4000,
+    "n_validation": 500,
+    "n_test_images": 50,
+    "test_repeats": 10,
+    "neurons": 500,
+    "n_types": 6,
+    "discreteness": 1.0,
+    "noise_fano": 0.5,
+    "behavior_modulation": 1.0,
+    "eye_shift_gain": 0.25,
+}
+IGNORED_KEYS = {"seed"}  # the config's dataset seed; seeds reach `simulate_mouse` as arguments
+
+# Spatial parameters below are stated in pixels of an image REFERENCE_HEIGHT pixels high and scaled
+# with the simulated image height, so every image size shows the same visual field. At the reference
+# size (72x128) the frequencies stay below the Nyquist limit of a 0.25x downsampled image (18x32).
+REFERENCE_HEIGHT = 72.0
+
+# The type parameters: unit-cube coordinate u -> physical value, as (low, high, scale). "log" and
+# "linear" span [low, high]; "onset" is 0 for u below ONSET and rises linearly to `high` at u = 1, so
+# types low on that axis have none of the effect at all (e.g. truly unsuppressed cells).
+TYPE_PARAMETERS = {
+    "spatial_frequency": (0.025, 0.0625, "log"),  # cycles per reference pixel
+    "envelope_size": (6.0, 14.0, "log"),  # Gaussian envelope sd, reference pixels
+    "phase_invariance": (0.0, 1.0, "linear"),  # 0 = linear-rectified simple cell, 1 = energy-model complex cell
+    "surround_suppression": (0.0, 4.0, "onset"),  # weight of the iso-oriented surround in the normalization
+    "cross_orientation": (0.0, 4.0, "onset"),  # weight of the orthogonal orientation in the normalization
+}
+ONSET = 0.25
+PROTOTYPE_DESIGN_SEED = 2022  # prototypes depend on n_types only: the same types in every mouse and dataset
+PROTOTYPE_MARGIN = 0.08  # prototypes stay this far inside the unit cube, so clusters are not clipped
+CLUSTER_SPREAD = 0.03  # sd of neurons around their prototype (unit-cube coordinates)
+SURROUND_RATIO = 2.0  # surround envelope sd / centre envelope sd
+BASELINE_FRACTION = 0.05  # spontaneous share of a neuron's mean rate
+
+CORTEX_SIZE_UM = 600.0  # side of the imaged patch of cortex
+RF_SPREAD = 0.4  # fraction of the image width and height covered by the RF centres of one mouse
+RF_MARGIN = 16.0  # RF centres stay this many reference pixels inside the image
+RF_JITTER = 2.0  # scatter of RF centres around the retinotopic map, reference pixels
+
+EYE_CENTER = np.array([160.0, 120.0])  # camera pixels; eye position offsets from it shift the RFs
+EYE_SD = np.array([4.0, 3.0])
+PUPIL_MEAN, PUPIL_SD, PUPIL_DERIVATIVE_SD = 22.0, 5.2, 2.5
+RUNNING_SCALE = 10.0  # cm/s that count as one unit of running in the gain
+
+CALIBRATION_SEED = 7  # a fixed set of natural images defines the filter scales and mean rates
+CALIBRATION_IMAGES = 256
+NEURON_BLOCK = 128
+
+TRUTH_KEYS = (
+    "cell_type", "type_names", "type_parameter_names", "type_prototypes", "type_prototype_coordinates",
+    "type_polarity", "type_coordinates", "rf_x", "rf_y", "orientation", "phase", *TYPE_PARAMETERS,
+    "gain_running", "gain_pupil", "gain_pupil_derivative", "amplitude", "baseline",
+    "center_scale", "surround_scale", "orthogonal_scale", "surround_ratio",
+    "eye_center", "eye_shift_gain", "retinotopy", "discreteness", "rates",
+)
+
+
+class SimulationError(ValueError):
+    """Invalid simulation parameters; the message names the key and the problem."""
+
+
+# ----------------------------------------------------------------------------------------------
+# Parameters
+
+
+def simulation_params(params: dict) -> dict:
+    """The simulation config with defaults filled in, checked key by key."""
+    unknown = sorted(set(params) - set(DEFAULTS) - IGNORED_KEYS)
+    if unknown:
+        raise SimulationError(f"simulation: unknown keys {unknown}, expected some of {sorted(DEFAULTS)}")
+    merged = {**DEFAULTS, **{key: value for key, value in params.items() if key not in IGNORED_KEYS}}
+    minimum = {"image_height": 32, "image_width": 32, "n_train": 1, "n_validation": 0, "n_test_images": 2,
+               "test_repeats": 2, "neurons": 1, "n_types": 1}
+    for key, low in minimum.items():
+        value = merged[key]
+        if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
+            raise SimulationError(f"simulation.{key}: expected an integer >= {low}, got {value!r}")
+    ranges = {"discreteness": (0.0, 1.0), "noise_fano": (1e-6, np.inf), "behavior_modulation": (0.0, np.inf),
+              "eye_shift_gain": (0.0, np.inf)}
+    for key, (low, high) in ranges.items():
+        value = merged[key]
+        if not isinstance(value, (int, float, np.number)) or isinstance(value, bool) or not low <= value <= high:
+            raise SimulationError(f"simulation.{key}: expected a number in [{low:g}, {high:g}], got {value!r}")
+    return merged
+
+
+# ----------------------------------------------------------------------------------------------
+# Stimuli
+
+
+def natural_images(rng: np.random.Generator, n_images: int, height: int, width: int) -> np.ndarray:
+    """Grayscale images with a 1/f amplitude spectrum and random phase, integer values in 0..255.
+
+    Mean luminance and RMS contrast vary per image as in photographs. Returns (n, 1, H, W) float32.
+    """
+    fy = np.fft.fftfreq(height)[:, None]
+    fx = np.fft.rfftfreq(width)[None, :]
+    radius = np.hypot(fx, fy)
+    amplitude = np.where(radius > 0, 1.0 / np.maximum(radius, 1e-12), 0.0).astype(np.float32)
+    shape = (n_images, height, len(fx[0]))
+    # Complex Gaussian coefficients = uniformly random phase; scaling them gives the 1/f amplitude.
+    spectrum = np.empty(shape, dtype=np.complex64)
+    spectrum.real = rng.standard_normal(shape, dtype=np.float32)
+    spectrum.imag = rng.standard_normal(shape, dtype=np.float32)
+    pictures = np.fft.irfft2(spectrum * amplitude, s=(height, width))
+    pictures -= pictures.mean(axis=(1, 2), keepdims=True)
+    pictures /= pictures.std(axis=(1, 2), keepdims=True)
+    luminance = rng.normal(120.0, 15.0, size=(n_images, 1, 1)).astype(np.float32)
+    contrast = rng.uniform(35.0, 60.0, size=(n_images, 1, 1)).astype(np.float32)
+    pictures = np.clip(np.round(luminance + contrast * pictures), 0, 255)
+    return pictures[:, None].astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Neurons
+
+
+def type_prototypes(n_types: int) -> np.ndarray:
+    """K well separated prototypes in the unit cube of the type parameters, (K, 5).
+
+    Farthest-point selection from a fixed candidate set: every prototype is as far as possible from
+    the others, and the design depends on K only, so types mean the same in every mouse. The design
+    is then mirrored along the phase-invariance axis, if needed, so that complex types are at least
+    half: the Sensorium neurons are layer 2/3 cells, where complex-like responses are common.
+    Mirroring keeps every distance between prototypes.
+    """
+    rng = np.random.default_rng(PROTOTYPE_DESIGN_SEED)
+    candidates = rng.uniform(PROTOTYPE_MARGIN, 1 - PROTOTYPE_MARGIN, size=(4096, len(TYPE_PARAMETERS)))
+    chosen = [int(np.argmax(np.linalg.norm(candidates - 0.5, axis=1)))]
+    distance = np.linalg.norm(candidates - candidates[chosen[0]], axis=1)
+    for _ in range(n_types - 1):
+        chosen.append(int(np.argmax(distance)))
+        distance = np.minimum(distance, np.linalg.norm(candidates - candidates[chosen[-1]], axis=1))
+    prototypes = candidates[chosen]
+    column = list(TYPE_PARAMETERS).index("phase_invariance")
+    if np.mean(prototypes[:, column] > 0.5) < 0.5:
+        prototypes[:, column] = 1 - prototypes[:, column]
+    return prototypes
+
+
+def type_polarities(n_types: int) -> np.ndarray:
+    """ON (+1) or OFF (-1) polarity of each type: the sign of cos φ of its neurons, alternating by type.
+
+    Polarity shapes the responses of any cell with a simple (linear-rectified) component, an ON and
+    an OFF cell answering opposite contrasts, so a type of mixed polarity would be two response
+    classes that no model could merge. Within its polarity a neuron's phase is a free nuisance.
+    """
+    return np.where(np.arange(n_types) % 2 == 0, 1, -1)
+
+
+def coordinates_to_parameters(coordinates: np.ndarray, pixel_scale: float = 1.0) -> dict[str, np.ndarray]:
+    """Map unit-cube coordinates (…, 5) to named type parameters in physical units.
+
+    `pixel_scale` = image height / REFERENCE_HEIGHT converts the spatial parameters to image pixels.
+    """
+    parameters = {}
+    for column, (name, (low, high, scale)) in enumerate(TYPE_PARAMETERS.items()):
+        u = coordinates[..., column]
+        if scale == "log":
+            parameters[name] = low * (high / low) ** u
+        elif scale == "linear":
+            parameters[name] = low + (high - low) * u
+        else:
+            parameters[name] = high * np.maximum(u - ONSET, 0.0) / (1 - ONSET)
+    parameters["spatial_frequency"] = parameters["spatial_frequency"] / pixel_scale
+    parameters["envelope_size"] = parameters["envelope_size"] * pixel_scale
+    return parameters
+
+
+def type_names(prototypes: np.ndarray) -> np.ndarray:
+    """Readable names, e.g. 'T2 complex ON hiSF largeRF SS XO' (SS/XO: strong surround / cross-orientation)."""
+    names = []
+    polarities = type_polarities(len(prototypes))
+    for k, (sf, size, invariance, surround, cross) in enumerate(prototypes):
+        parts = [f"T{k}", "complex" if invariance > 0.5 else "simple", "ON" if polarities[k] > 0 else "OFF",
+                 "hiSF" if sf > 0.5 else "loSF", "largeRF" if size > 0.5 else "smallRF"]
+        parts += ["SS"] if surround > 0.5 else []
+        parts += ["XO"] if cross > 0.5 else []
+        names.append(" ".join(parts))
+    return np.array(names)
+
+
+def _type_coordinates(rng: np.random.Generator, n: int, prototypes: np.ndarray,
+                      discreteness: float) -> tuple[np.ndarray, np.ndarray]:
+    """Unit-cube coordinates pulled from a uniform continuum towards the prototypes by `discreteness`.
+
+    cell_type is always the nearest prototype: the planted type at discreteness 1, bookkeeping at 0.
+    """
+    drawn_type = rng.integers(len(prototypes), size=n)
+    continuum = rng.uniform(size=(n, prototypes.shape[1]))
+    jitter = rng.normal(0.0, CLUSTER_SPREAD, size=continuum.shape)
+    coordinates = np.clip((1 - discreteness) * continuum + discreteness * prototypes[drawn_type] + jitter, 0, 1)
+    distances = np.linalg.norm(coordinates[:, None] - prototypes[None], axis=2)
+    return coordinates, np.argmin(distances, axis=1)
+
+
+def _phases(rng: np.random.Generator, polarity: np.ndarray, discreteness: float) -> np.ndarray:
+    """Random spatial phases; a neuron takes its type's polarity (sign of cos φ) with probability
+    `discreteness`, as its coordinates are pulled to the prototype, so a continuum has none."""
+    phase = rng.uniform(0.0, 2 * np.pi, size=len(polarity))
+    typed = rng.uniform(size=len(polarity)) < discreteness
+    flip = typed & (polarity * np.cos(phase) < 0)
+    return np.mod(phase + np.pi * flip, 2 * np.pi)
+
+
+def _retinotopy(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Affine map (2, 3) from motor (x, y, 1) in µm to RF (x, y) in pixels, and the patch centre in µm.
+
+    The imaged patch maps onto the central RF_SPREAD of the image in each direction: as in a real
+    experiment, the screen is centred on the population's receptive fields, which cover only part of it.
+    Azimuth runs against cortical x (as in mouse V1).
+    """
+    patch_centre = rng.uniform(-200.0, 200.0, size=2)
+    scale = RF_SPREAD * np.array([-width, height]) / CORTEX_SIZE_UM
+    offset = np.array([width / 2, height / 2]) - scale * patch_centre
+    return np.column_stack([np.diag(scale), offset]), patch_centre
+
+
+def _behaviour_gains(rng: np.random.Generator, n: int, modulation: float) -> dict[str, np.ndarray]:
+    """Log-gain coefficients per neuron: running and pupil mostly increase responses."""
+    return {
+        "gain_running": modulation * rng.normal(0.15, 0.08, size=n),
+        "gain_pupil": modulation * rng.normal(0.10, 0.07, size=n),
+        "gain_pupil_derivative": modulation * rng.normal(0.0, 0.03, size=n),
+    }
+
+
+def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Parameters of every neuron (before calibration) and the motor coordinates (N, 3) in µm."""
+    n, height, width = config["neurons"], config["image_height"], config["image_width"]
+    prototypes = type_prototypes(config["n_types"])
+    polarity = type_polarities(len(prototypes))
+    coordinates, cell_type = _type_coordinates(rng, n, prototypes, config["discreteness"])
+    pixel_scale = height / REFERENCE_HEIGHT
+    margin = RF_MARGIN * pixel_scale
+    retinotopy, patch_centre = _retinotopy(rng, height, width)
+    motor_xy = patch_centre + rng.uniform(-0.5, 0.5, size=(n, 2)) * CORTEX_SIZE_UM
+    motor = np.column_stack([motor_xy, rng.uniform(150.0, 400.0, size=n)])
+    rf = motor_xy @ retinotopy[:, :2].T + retinotopy[:, 2] + rng.normal(0.0, RF_JITTER * pixel_scale, size=(n, 2))
+    rf = np.clip(rf, margin, [width - margin, height - margin])
+    neurons = {
+        "cell_type": cell_type.astype(np.int64),
+        "type_names": type_names(prototypes),
+        "type_parameter_names": np.array(list(TYPE_PARAMETERS)),
+        "type_prototypes": np.column_stack(list(coordinates_to_parameters(prototypes, pixel_scale).values())),
+        "type_prototype_coordinates": prototypes,
+        "type_polarity": polarity,
+        "type_coordinates": coordinates,
+        "rf_x": rf[:, 0],
+        "rf_y": rf[:, 1],
+        "orientation": rng.uniform(0.0, np.pi, size=n),
+        "phase": _phases(rng, polarity[cell_type], config["discreteness"]),
+        **coordinates_to_parameters(coordinates, pixel_scale),
+        **_behaviour_gains(rng, n, config["behavior_modulation"]),
+        "surround_ratio": np.array(SURROUND_RATIO),
+        "eye_center": EYE_CENTER.copy(),
+        "eye_shift_gain": np.array(float(config["eye_shift_gain"])),
+        "retinotopy": retinotopy,
+        "discreteness": np.array(float(config["discreteness"])),
+    }
+    return neurons, motor.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# Behaviour and eye position
+
+
+def _ar1(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
+    """A stationary AR(1) series with unit variance: slow fluctuations across consecutive trials."""
+    innovations = rng.standard_normal(n) * np.sqrt(1 - rho**2)
+    innovations[0] = rng.standard_normal()
+    return signal.lfilter([1.0], [1.0, -rho], innovations)
+
+
+def simulate_behavior(rng: np.random.Generator, n_trials: int) -> tuple[np.ndarray, np.ndarray]:
+    """Behaviour (T, 3) = pupil dilation, its derivative, running speed, and pupil_center (T, 2), in time order.
+
+    A slow arousal state drives both running (cm/s, zero while sitting) and pupil size (camera px),
+    so the two are correlated as in real mice; the eye wanders around EYE_CENTER.
+    """
+    arousal = _ar1(rng, n_trials, 0.97)
+    running = np.maximum(0.0, 12.0 * (arousal - 0.2) + 2.0 * rng.standard_normal(n_trials))
+    pupil = np.maximum(5.0, PUPIL_MEAN + 5.0 * arousal + 1.5 * rng.standard_normal(n_trials))
+    pupil_derivative = np.diff(pupil, prepend=pupil[0])
+    eye = EYE_CENTER + EYE_SD * np.column_stack([_ar1(rng, n_trials, 0.9), _ar1(rng, n_trials, 0.9)])
+    behavior = np.column_stack([pupil, pupil_derivative, running])
+    return behavior.astype(np.float32), eye.astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# The response model
+
+
+def behavior_gain(neurons: dict, behavior: np.ndarray | None) -> np.ndarray | float:
+    """Multiplicative gain (T, N) from pupil, its derivative and running; 1 when behaviour is None."""
+    if behavior is None:
+        return 1.0
+    behavior = np.asarray(behavior, dtype=np.float64)
+    pupil = (behavior[:, 0:1] - PUPIL_MEAN) / PUPIL_SD
+    derivative = behavior[:, 1:2] / PUPIL_DERIVATIVE_SD
+    running = behavior[:, 2:3] / RUNNING_SCALE
+    log_gain = (neurons["gain_pupil"] * pupil + neurons["gain_pupil_derivative"] * derivative
+                + neurons["gain_running"] * running)
+    return np.exp(log_gain)
+
+
+def population_rates(neurons: dict, images: np.ndarray, behavior: np.ndarray | None = None,
+                     pupil_center: np.ndarray | None = None) -> np.ndarray:
+    """Noise-free rates (T, N) float32 of the true neurons for any stimuli.
+
+    `neurons` is the ground-truth dict (or `load_ground_truth`'s). `images` (T, 1, H, W) or (T, H, W)
+    in stored pixel units (0..255, gray 128); behaviour None means gain 1; pupil_center None means the
+    eye at EYE_CENTER (no shift).
+    """
+    height, width = np.shape(images)[-2:]
+    pixels = contrast_pixels(neurons, images, pupil_center)
+    n_neurons = len(neurons["rf_x"])
+    drive = np.empty((len(pixels), n_neurons))
+    blocks = range(0, n_neurons, NEURON_BLOCK)
+    for start in progress_bar(blocks, desc="population rates", unit="block", leave=False):
+        idx = np.arange(start, min(start + NEURON_BLOCK, n_neurons))
+        drive[:, idx] = normalized_drive(neurons, idx, linear_responses(neurons, idx, pixels, height, width))
+    rates = behavior_gain(neurons, behavior) * (neurons["baseline"] + neurons["amplitude"] * drive)
+    return rates.astype(np.float32)
+
+
+def calibrate(rng: np.random.Generator, neurons: dict, height: int, width: int) -> dict:
+    """Add filter scales, amplitude and baseline, measured on a fixed set of natural images.
+
+    Scales make every filter's RMS output 1 on natural images; amplitudes give each neuron a
+    log-normally distributed mean rate (population mean 1) at the reference behaviour.
+    """
+    calibration = natural_images(np.random.default_rng(CALIBRATION_SEED), CALIBRATION_IMAGES, height, width)
+    pixels = contrast_pixels(neurons, calibration, None)
+    n_neurons = len(neurons["rf_x"])
+    scale_names = ("center_scale", "surround_scale", "orthogonal_scale")
+    neurons = {**neurons, **{key: np.empty(n_neurons) for key in scale_names}}
+    mean_drive = np.empty(n_neurons)
+    for start in range(0, n_neurons, NEURON_BLOCK):
+        idx = np.arange(start, min(start + NEURON_BLOCK, n_neurons))
+        linear = linear_responses(neurons, idx, pixels, height, width)
+        for key, pair in zip(scale_names, (linear[:2], linear[2:4], linear[4:])):
+            neurons[key][idx] = np.sqrt(np.mean(pair**2, axis=(0, 1)))
+        mean_drive[idx] = normalized_drive(neurons, idx, linear).mean(axis=0)
+    mean_rate = np.exp(rng.normal(-0.125, 0.5, size=n_neurons))
+    neurons["baseline"] = BASELINE_FRACTION * mean_rate
+    neurons["amplitude"] = (1 - BASELINE_FRACTION) * mean_rate / mean_drive
+    return neurons
+
+
+def noisy_responses(rng: np.random.Generator, rates: np.ndarray, fano: float) -> np.ndarray:
+    """Gamma-distributed responses around the rates (mean = rate, variance = fano · rate): non-negative, continuous."""
+    return rng.gamma(shape=rates / fano, scale=fano).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------
+# One mouse
+
+
+def _trial_design(config: dict, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tiers, image ids and the source row of each trial's image, in design order (train, validation, test).
+
+    Test images have ids 0..n_test_images−1 in every mouse (they are the same images); other ids
+    are offset by the seed so different mice never share an id for different images.
+    """
+    n_unique = config["n_train"] + config["n_validation"]
+    n_test, repeats = config["n_test_images"], config["test_repeats"]
+    tiers = np.repeat(["train", "validation", "test"], [config["n_train"], config["n_validation"], n_test * repeats])
+    unique_ids = n_test + seed * n_unique + np.arange(n_unique)
+    test_rows = np.repeat(np.arange(n_test), repeats)
+    image_ids = np.concatenate([unique_ids, test_rows]).astype(np.int64)
+    source_rows = np.concatenate([n_test + np.arange(n_unique), test_rows])
+    return tiers, image_ids, source_rows
+
+
+def simulate_mouse(params: dict, seed: int, stimulus_seed: int) -> tuple[MouseArrays, dict]:
+    """Simulate one mouse: raw arrays as stored (trials shuffled) and the ground truth.
+
+    Test images come from `stimulus_seed` (shared by all mice of a dataset); everything else from `seed`.
+    """
+    config = simulation_params(params)
+    height, width = config["image_height"], config["image_width"]
+    rng = np.random.default_rng(seed)
+    test_images = natural_images(np.random.default_rng(stimulus_seed), config["n_test_images"], height, width)
+    unique_images = natural_images(rng, config["n_train"] + config["n_validation"], height, width)
+    neurons, motor = sample_neurons(rng, config)
+    neurons = calibrate(rng, neurons, height, width)
+
+    tiers, image_ids, source_rows = _trial_design(config, seed)
+    n_trials = len(tiers)
+    trial_idx = rng.permutation(n_trials)  # presentation time of each trial
+    behavior_in_time, eye_in_time = simulate_behavior(rng, n_trials)
+    file_order = rng.permutation(n_trials)  # files are not stored in time order
+    tiers, image_ids, source_rows, trial_idx = (a[file_order] for a in (tiers, image_ids, source_rows, trial_idx))
+    behavior, pupil_center = behavior_in_time[trial_idx], eye_in_time[trial_idx]
+    images = np.concatenate([test_images, unique_images])[source_rows]
+
+    rates = population_rates(neurons, images, behavior, pupil_center)
+    arrays = MouseArrays(
+        images=images,
+        responses=noisy_responses(rng, rates, config["noise_fano"]),
+        behavior=behavior,
+        pupil_center=pupil_center,
+        tiers=tiers,
+        image_ids=image_ids,
+        trial_idx=trial_idx.astype(np.int64),
+        cell_motor_coordinates=motor,
+        unit_ids=np.arange(1, config["neurons"] + 1, dtype=np.int64),
+    )
+    truth = {key: np.asarray(value) for key, value in {**neurons, "rates": rates}.items()}
+    return arrays, truth
+
+
+def simulation_summary(arrays: MouseArrays, truth: dict) -> dict:
+    """The numbers worth logging for a simulated mouse: trial counts, sizes, mean rate and oracle."""
+    test = arrays.tiers == "test"
+    return {
+        "trials_per_tier": {str(tier): int((arrays.tiers == tier).sum()) for tier in np.unique(arrays.tiers)},
+        "neurons": int(arrays.responses.shape[1]),
+        "types": [str(name) for name in truth["type_names"]],
+        "discreteness": float(truth["discreteness"]),
+        "mean_rate": float(truth["rates"].mean()),
+        "mean_response": float(arrays.responses.mean()),
+        "mean_oracle": float(metrics.jackknife_oracle(arrays.responses[test], arrays.image_ids[test]).mean()),
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Ground truth on disk
+
+
+def save_ground_truth(path: Path, truth: dict) -> None:
+    """Write the ground truth as one compressed .npz (no pickle), atomically."""
+    path = Path(path)
+    missing = sorted(set(TRUTH_KEYS) - set(truth))
+    if missing:
+        raise ValueError(f"{path}: ground truth lacks {missing}")
+    arrays = {key: np.asarray(value) for key, value in truth.items()}
+    objects = sorted(key for key, value in arrays.items() if value.dtype == object)
+    if objects:
+        raise ValueError(f"{path}: object arrays {objects} cannot be stored without pickle")
+    write_npz(path, arrays, compressed=True)
+
+
+def load_ground_truth(path: Path) -> dict:
+    """Read a ground-truth .npz into a dict of arrays; DataError names the file and the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: ground truth file is missing (only simulated mice have one)")
+    return read_npz(path, TRUTH_KEYS, DataError)
