@@ -19,6 +19,7 @@ from v1twin.config import (
     with_bases,
 )
 from v1twin.config_schema import ConfigError, check_against_schema, load_schema
+from v1twin.data.simulate import type_counts
 
 CONFIG = {
     "dataset": {"mice": ["m1", "m2"], "extra_mice": {"control": {"discreteness": 0.0}}},
@@ -182,6 +183,14 @@ def schema():
         (lambda c: c["training"].update(lr="fast"), "config key training.lr: 'fast' is not of type 'number'"),
         (lambda c: c.pop("dataset"),
          "config: 'dataset' is a required property. `--configfile FILE` replaces config/config.yaml"),
+        (lambda c: c["dataset"]["extra_mice"]["retina_like"].update(type_fraction=[1]),
+         "unknown config key 'type_fraction' in dataset.extra_mice.retina_like; did you mean 'type_fractions'?"),
+        (lambda c: c["dataset"]["simulation"].update(type_fractions=[1, 0, 2]),
+         "config key dataset.simulation.type_fractions.1: 0 is less than or equal to the minimum of 0"),
+        (lambda c: c["dataset"]["extra_mice"]["retina_like"].update(unlabelled_types=[-1]),
+         "config key dataset.extra_mice.retina_like.unlabelled_types.0: -1 is less than the minimum of 0"),
+        (lambda c: c["dataset"]["simulation"].update(unlabelled_types=[0, 0]),
+         "config key dataset.simulation.unlabelled_types: [0, 0] has non-unique elements"),
     ],
 )
 def test_schema_mistakes_name_the_key_and_what_is_allowed(schema, edit, message):
@@ -242,6 +251,44 @@ def test_cross_references_are_checked_once_with_a_clear_message(schema, edit, me
     edit(config)
     with pytest.raises(ConfigError, match=message):
         checked(config, schema)
+
+
+def retina_like(config: dict) -> dict:
+    return config["dataset"]["extra_mice"]["retina_like"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: retina_like(c).update(type_fractions=[78, 40, 5, 22]),
+         "dataset.extra_mice.retina_like.type_fractions: 4 fractions for n_types = 5; give one per type"),
+        (lambda c: c["dataset"]["simulation"].update(type_fractions=[1, 2]),
+         "dataset.simulation.type_fractions: 2 fractions for n_types = 3; give one per type"),
+        # an extra mouse inherits dataset.simulation's fractions unless it gives its own
+        (lambda c: (c["dataset"]["simulation"].update(type_fractions=[1, 2, 3]), retina_like(c).pop("type_fractions")),
+         "dataset.extra_mice.retina_like.type_fractions: 3 fractions for n_types = 5; give one per type"),
+        (lambda c: retina_like(c).update(unlabelled_types=[4, 5]),
+         r"dataset.extra_mice.retina_like.unlabelled_types: \[5\] are not types \(n_types = 5: 0..4\)"),
+        (lambda c: c["dataset"]["simulation"].update(unlabelled_types=[0, 1, 2]),
+         "dataset.simulation.unlabelled_types: all 3 types are unlabelled; leave at least one labelled"),
+    ],
+)
+def test_simulation_keys_are_checked_per_mouse_with_a_one_line_message(schema, edit, message):
+    config = tiny_config()
+    checked(tiny_config(), schema)
+    edit(config)
+    with pytest.raises(ConfigError, match=message) as raised:
+        checked(config, schema)
+    assert "\n" not in str(raised.value)
+
+
+def test_demo_and_tiny_declare_the_retina_like_mouse_with_exact_counts():
+    demo = yaml.safe_load((Path(__file__).parents[1] / "config" / "config.yaml").read_text())
+    for config, counts in ((demo, [78, 40, 5, 22, 55]), (tiny_config(), [47, 24, 3, 13, 33])):
+        mouse = {**config["dataset"]["simulation"], **retina_like(config)}
+        assert type_counts(mouse["neurons"], mouse["type_fractions"]).tolist() == counts
+        assert mouse["unlabelled_types"] == [4] and mouse["discreteness"] == 1.0
+        assert sum(counts[:4]) == (145 if config is demo else 87)
 
 
 def test_merge_over_merges_mappings_replaces_lists_and_removes_nulls():

@@ -11,10 +11,12 @@ from scipy.stats import multivariate_t
 
 from v1twin import model_run, training
 from v1twin.clustering.embeddings import align_rotations
+from v1twin.clustering.labels import gmm_labels, kmeans_labels
 from v1twin.config_schema import with_defaults
-from v1twin.december import DecemberError, mixture, plan, tables, toy
+from v1twin.december import DecemberError, mixture, plan, pretrain, tables, toy
+from v1twin.december.baseline import BaselineLabels, baseline_labels
 from v1twin.december.clusters import DecemberClusters, load_clusters, run_outputs, save_clusters
-from v1twin.december.loss import DecemberLoss, DecemberSettings
+from v1twin.december.loss import DecemberLoss, DecemberSettings, embed
 from v1twin.december.plan import DecemberRun
 from v1twin.models import build_model
 
@@ -141,6 +143,21 @@ def test_embedding_equals_the_consistency_analysis_alignment(data) -> None:
     np.testing.assert_allclose(loss.embedding(model).detach().numpy(), aligned, atol=1e-6)
 
 
+def test_cnn_embedding_is_the_raw_readout_weights(data) -> None:
+    """D25 App. B.6: on a CNN core the loss sees the readout weights themselves: no alignment, no normalization."""
+    model = new_model(data)
+    with torch.no_grad():
+        model.readouts[MICE[0]].features.mul_(3.0)  # rows far from unit norm
+    loss = DecemberLoss(settings(2, 1.0), MICE)
+    loss.start(model)
+    assert loss.shifts is None
+    raw = torch.cat([model.readouts[m].features for m in MICE]).detach()
+    assert torch.equal(loss.embedding(model).detach(), raw)
+    assert not np.allclose(raw.norm(dim=1).numpy(), 1.0)
+    features = torch.tensor([[3.0, 4.0], [0.0, -2.0]])
+    assert torch.equal(embed(features, None, None), features)  # by hand: unchanged
+
+
 def test_clustering_loss_gradient_reaches_the_readout_features_only(data) -> None:
     model = new_model(data)
     loss = DecemberLoss(settings(3, 100.0), MICE)
@@ -228,7 +245,8 @@ def test_run_outputs_name_every_neuron_and_round_trip(data, tmp_path: Path) -> N
     loaded = load_clusters(tmp_path / "clusters.npz")
     np.testing.assert_array_equal(loaded.labels, clusters.labels)
     np.testing.assert_array_equal(loaded.initial_labels, clusters.initial_labels)
-    np.testing.assert_allclose(np.linalg.norm(embeddings.embedding, axis=1), 1.0, rtol=1e-5)
+    raw = torch.cat([model.readouts[m].features for m in MICE]).detach().numpy()
+    np.testing.assert_allclose(embeddings.embedding, raw)  # the CNN path: the raw readout weights
 
 
 # ---------------------------------------------------------------------------------------------
@@ -236,69 +254,232 @@ def test_run_outputs_name_every_neuron_and_round_trip(data, tmp_path: Path) -> N
 
 
 MODEL = {"core": {"type": "cnn"}, "readout": {"type": "gaussian"}}
-PLAN_VARIANTS = {"v": {**MODEL, "training": {"lr": 0.01, "max_epochs": 50, "batch_size": 16}, "seeds": [1, 2]}}
+TRAINING = {"lr": 0.01, "max_epochs": 50, "batch_size": 16}
+PLAN_VARIANTS = {"v": {**MODEL, "training": TRAINING, "seeds": [1, 2], "mice": ["a"]},
+                 "r": {**MODEL, "training": {**TRAINING, "lr": 0.02}, "seeds": [1, 2, 3], "mice": ["ret"]}}
 
 
-def run(k: int, beta: float, lr: float, seed: int) -> DecemberRun:
-    """A run of variant v (PE 3, 5 epochs with the loss, the schema's ν and k-means restarts)."""
-    return DecemberRun("v", 3, k, beta, lr, seed, DEFAULTS["nu"], DEFAULTS["kmeans_n_init"], MODEL,
-                       {"lr": lr, "max_epochs": 5, "batch_size": 16})
+def run(k: int, ratio: float, lr: float, seed: int, pe: int = 3, variant: str = "v") -> DecemberRun:
+    """A run of variant v (the schema's ν and k-means restarts; the variant's training with this lr)."""
+    base = PLAN_VARIANTS[variant]
+    return DecemberRun(variant, pe, k, ratio, lr, seed, DEFAULTS["nu"], DEFAULTS["kmeans_n_init"], base["mice"],
+                       MODEL, {**base["training"], "lr": lr})
 
 
-def test_plan_of_the_main_grid_and_the_sweeps_without_duplicates() -> None:
-    section = {"variant": "v", "k_values": [4, 6], "beta": 10.0, "pretrain_epochs": 3, "epochs": 5, "figure_k": 6,
-               "sweeps": {"beta": {"values": [1.0, 10.0], "seeds": [1]}, "lr": {"values": [0.001]}}}
+def test_plan_of_the_grids_and_the_retina_check_without_duplicates() -> None:
+    section = {"variant": "v", "k_values": [4, 6], "beta_ratios": [0.1, 1.0], "beta_ratio": 1.0,
+               "pretrain_epochs": 3, "figure_k": 6, "retina": {"variant": "r", "k": 5},
+               "sweeps": {"pretrain_epochs": {"values": [2, 3], "seeds": [1]}, "lr": {"values": [0.001], "seeds": [2]}}}
     config = {"december": with_defaults(section, "december")}  # lr null: the variant's; seeds: the variant's
     runs = plan.plan(config, PLAN_VARIANTS)
-    main = [run(k, 10.0, 0.01, s) for k in (4, 6) for s in (1, 2)]
-    extra = [run(6, 1.0, 0.01, 1), run(6, 10.0, 0.001, 1), run(6, 10.0, 0.001, 2)]
-    assert runs == {r.name: r for r in main + extra}
-    assert main[0].folder("results/sim") == "results/sim/december/v/pe3-k4-beta10-lr0.01/seed1"
-    assert main[0].settings() == DecemberSettings(4, 10.0, DEFAULTS["nu"], DEFAULTS["kmeans_n_init"], random_state=1)
+    main = [run(k, ratio, 0.01, s) for k in (4, 6) for ratio in (0.1, 1.0) for s in (1, 2)]
+    pe_sweep = [run(6, 1.0, 0.01, 1, pe=2)]  # PE 3 at seed 1 is a main-grid run
+    lr_grid = [run(6, 1.0, 0.001, 2, pe=2), run(6, 1.0, 0.001, 2, pe=3)]  # lr x the PE values
+    retina = [run(5, 1.0, 0.02, s, variant="r") for s in (1, 2, 3)]  # the retina variant's lr and seeds
+    assert runs == {r.name: r for r in main + pe_sweep + lr_grid + retina}
+    assert main[0].folder("results/sim") == "results/sim/december/v/pe3-k4-ratio0.1-lr0.01/seed1"
+    assert main[0].training == {"lr": 0.01, "max_epochs": 50, "batch_size": 16}  # the baseline's max_epochs
+    assert main[0].settings(beta=2.5) == DecemberSettings(4, 2.5, DEFAULTS["nu"], DEFAULTS["kmeans_n_init"], 1)
     assert DecemberRun(**asdict(main[0])) == main[0]  # plain data, as a rule's params, and back
     setting = plan.main_setting(config, PLAN_VARIANTS)
-    assert setting == {"pe": 3, "beta": 10.0, "lr": 0.01}
-    assert plan.main_runs(runs, setting, 6) == main[2:]
-    assert plan.sweep_runs(runs, setting, "beta", 6, 1) == [extra[0], main[2]]  # sorted by beta
+    assert setting == {"pe": 3, "beta_ratio": 1.0, "lr": 0.01}
+    assert plan.setting_runs(runs, "v", setting, 6, free="beta_ratio") == [main[4], main[5], main[6], main[7]]
+    assert plan.setting_runs(runs, "v", setting, 6, free="pe") == [pe_sweep[0], main[6], main[7]]
     pretraining = plan.pretraining(config, PLAN_VARIANTS)
-    assert list(pretraining) == [main[0].pretrain, main[1].pretrain] == ["v/pretrain-pe3/seed1", "v/pretrain-pe3/seed2"]
-    assert pretraining[main[0].pretrain].training == {"lr": 0.01, "max_epochs": 3, "batch_size": 16}
+    assert sorted(pretraining) == ["r/pretrain-pe3/seed1", "r/pretrain-pe3/seed2", "r/pretrain-pe3/seed3",
+                                   "v/pretrain-pe2/seed1", "v/pretrain-pe2/seed2", "v/pretrain-pe3/seed1",
+                                   "v/pretrain-pe3/seed2"]
+    # the pretraining is the baseline run itself: the variant's training settings, unchanged
+    assert pretraining["v/pretrain-pe2/seed2"].training == TRAINING
+    assert pretraining["r/pretrain-pe3/seed1"].mice == ["ret"]
 
 
-def test_across_seed_table_and_baseline(tmp_path: Path) -> None:
+def _save(path: Path, labels: list[int], start: list[int]) -> Path:
+    clusters = DecemberClusters(np.array(labels), np.array(start), np.eye(2)[labels], np.zeros((2, 3)),
+                                np.ones((2, 3)), np.array(["m"] * 4), np.arange(4))
+    save_clusters(path, clusters)
+    return path
+
+
+def test_across_seed_table_and_the_converged_baseline(tmp_path: Path) -> None:
     runs = [run(2, 1.0, 0.01, seed) for seed in (1, 2)]
-    files = []
     # the same final partition under other names, from k-means starts that disagree
-    for seed, labels, start in ((1, [0, 0, 1, 1], [0, 0, 1, 1]), (2, [1, 1, 0, 0], [0, 1, 0, 1])):
-        clusters = DecemberClusters(np.array(labels), np.array(start), np.eye(2)[labels], np.zeros((2, 3)),
-                                   np.ones((2, 3)), np.array(["m"] * 4), np.arange(4))
-        files.append(tmp_path / f"seed{seed}.npz")
-        save_clusters(files[-1], clusters)
-    table = tables.across_seed_table(runs, files).set_index("method")
-    assert table.loc["december", ["ari_mean", "fmi_mean", "v_measure_mean"]].tolist() == pytest.approx([1.0, 1.0, 1.0])
-    assert table.loc["december_init", "ari_mean"] == pytest.approx(-0.5)  # {01}{23} vs {02}{13}, by hand
-    table = table.reset_index()
-    baseline = pd.DataFrame({"variant": ["v", "v", "w"], "method": ["gmm", "gmm", "gmm"], "k": [2, 4, 2],
-                             "n_pairs": 1, "ari_mean": [0.5, 0.4, 0.3]})
-    merged = tables.with_baseline(table, baseline, "v", [2])
-    assert merged["method"].tolist() == ["december", "december_init", "gmm"]
-    with pytest.raises(DecemberError, match="K = \\[3\\]"):
-        tables.with_baseline(table, baseline, "v", [3])
+    files = [_save(tmp_path / "seed1.npz", [0, 0, 1, 1], [0, 0, 1, 1]),
+             _save(tmp_path / "seed2.npz", [1, 1, 0, 0], [0, 1, 0, 1])]
+    across = tables.across_seed_table(runs, files)
+    by_method = across.set_index("method")
+    assert by_method.loc["december", ["ari_mean", "fmi_mean", "v_measure_mean"]].tolist() == pytest.approx([1, 1, 1])
+    assert by_method.loc["december_init", "ari_mean"] == pytest.approx(-0.5)  # {01}{23} vs {02}{13}, by hand
+    labels = {"gmm_converged": np.array([[[0, 0, 1, 1], [0, 1, 0, 1]]]),  # (K, seeds, N): ARI -0.5
+              "kmeans_converged": np.array([[[0, 0, 1, 1], [1, 1, 0, 0]]])}  # ARI 1
+    baseline = BaselineLabels(np.array([2]), np.array([1, 2]), labels, np.array(["m"] * 4), np.arange(4))
+    run_rows = pd.DataFrame({"model": ["DECEMber", "DECEMber", "baseline", "baseline"], "variant": "v",
+                             "pe": [3, 3, None, None], "k": [2, 2, None, None], "beta_ratio": [1.0, 1.0, None, None],
+                             "lr": [0.01, 0.01, None, None], "seed": [1, 2, 1, 2], "beta": [10.0, 30.0, None, None],
+                             tables.CORRELATION: [0.5, 0.7, 0.6, 0.8]})
+    table = tables.vs_baseline_table(across, run_rows, baseline, "v").set_index("method")
+    assert list(table.index) == ["december", "gmm_converged", "kmeans_converged"]
+    assert table.loc["december", ["beta", "beta_ratio", "pe", "ari_mean", "test_correlation"]].tolist() == \
+        pytest.approx([20.0, 1.0, 3, 1.0, 0.6])  # mean beta and test correlation over the seeds
+    assert table.loc["gmm_converged", "ari_mean"] == pytest.approx(-0.5)
+    assert table.loc["kmeans_converged", "ari_mean"] == pytest.approx(1.0)
+    assert table.loc["gmm_converged", "test_correlation"] == pytest.approx(0.7)  # the converged models' mean
+    assert np.isnan(table.loc["gmm_converged", "beta"]) and table.loc["gmm_converged", "n_pairs"] == 1
+
+
+def test_matched_confusion_by_hand() -> None:
+    truth = np.array([0, 0, 0, 1, 1, 2])
+    labels = np.array([2, 2, 1, 0, 0, 1])
+    # types 0, 1, 2 vs clusters: type 0 -> cluster 2 (2) and 1 (1), type 1 -> cluster 0, type 2 -> cluster 1
+    counts = tables.matched_confusion(truth, labels, [0, 1, 2], 3)
+    np.testing.assert_array_equal(counts, [[2, 0, 1], [0, 2, 0], [0, 0, 1]])
+    # only the labelled types as rows (type 2 unlabelled), K = 3 columns
+    np.testing.assert_array_equal(tables.matched_confusion(truth, labels, [0, 1], 3), [[2, 0, 1], [0, 2, 0]])
+
+
+# ---------------------------------------------------------------------------------------------
+# Pretraining = the first PE epochs of the converged baseline run; β from the initial model loss
+
+
+def test_replay_is_the_baseline_runs_first_pe_epochs(data, tmp_path: Path) -> None:
+    variant = {key: VARIANT[key] for key in ("core", "readout")}
+    baseline_config = config(max_epochs=3)
+    at_epoch_2 = {}
+
+    def keep(epoch: int) -> None:
+        if epoch == 2:
+            at_epoch_2.update({key: value.clone() for key, value in holder["model"].state_dict().items()})
+
+    holder = {}
+    original = training.train
+
+    def train(model, *args, **kwargs):
+        holder["model"] = model
+        return original(model, *args, on_epoch_end=keep, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training, "train", train)
+        model_run.train_new_run(model_run.RunFiles(tmp_path / "b/model.pt", tmp_path / "b/log.csv"), variant, data,
+                                baseline_config, seed=4, image_scale=1.0, rates=None, input_digests=[])
+    baseline = pretrain.read_history(tmp_path / "b/log.csv")
+    files = model_run.RunFiles(tmp_path / "p/model.pt", tmp_path / "p/log.csv", tmp_path / "p/metrics.json")
+    metrics = pretrain.replay_pretraining(files, variant, data, baseline_config, pe=2, seed=4, image_scale=1.0,
+                                          rates=None, input_digests=[], baseline_history=baseline)
+    replay = pretrain.read_history(files.history)
+    columns = list(pretrain.COMPARED_COLUMNS)
+    pd.testing.assert_frame_equal(replay[columns], baseline.iloc[:2][columns])  # bitwise on the CPU
+    assert metrics["baseline_history_max_difference"] == 0 and metrics["kept_epoch"] == 2
+    kept = model_run.read_model_file(files.model)
+    for key, value in at_epoch_2.items():  # the weights after epoch 2, not the best of the first two
+        np.testing.assert_array_equal(np.asarray(kept["state_dict"][key]), value.numpy(), err_msg=key)
+
+
+def test_history_difference_by_hand() -> None:
+    replay = [{"train_loss": 1.0, "val_correlation": 0.5, "lr": 0.01}]
+    baseline = pd.DataFrame({"train_loss": [1.25, 0.9], "val_correlation": [0.5, 0.6], "lr": [0.01, 0.01]})
+    assert pretrain.history_difference(replay, baseline) == 0.25
+    assert pretrain.history_difference(replay * 3, baseline) == float("inf")  # the baseline stopped before PE
+
+
+def test_model_loss_per_step_is_the_mean_batch_objective_summed_over_mice(data) -> None:
+    model = new_model(data)
+    model.eval()
+    expected = 0.0
+    with torch.no_grad():
+        for mouse in data.values():
+            idx = torch.as_tensor(mouse.indices("train"))
+            batches = idx.split(16)
+            expected += sum(training.mouse_objective(model, mouse, b, len(idx), torch.device("cpu")).item()
+                            for b in batches) / len(batches)
+    model.train()
+    state = {key: value.clone() for key, value in model.state_dict().items()}
+    assert pretrain.model_loss_per_step(model, data, 16) == pytest.approx(expected, rel=1e-12)
+    assert model.training and all(torch.equal(value, model.state_dict()[key]) for key, value in state.items())
+
+
+def test_baseline_labels_cluster_the_raw_embedding_of_each_converged_model(data, tmp_path: Path) -> None:
+    mice_info = {name: training.mouse_info(mouse) for name, mouse in data.items()}
+    files = {}
+    for seed in (1, 2):
+        model = new_model(data, seed=seed)
+        files[seed] = tmp_path / f"seed{seed}.pt"
+        model_run.save_model(files[seed], model, VARIANT, mice_info, data[MICE[0]].input_shape,
+                             {"unit_ids": {name: mouse.unit_ids for name, mouse in data.items()}, "mice": MICE,
+                              "seed": seed, "image_scale": 1.0, "training": {}, "behavior_median": {}})
+    labels = baseline_labels(files, MICE, [2, 3], n_init=2, random_state=0)
+    assert labels.labels["gmm_converged"].shape == (2, 2, 24)
+    raw = torch.cat([model_run.load_model(files[2]).readouts[m].features for m in MICE]).detach().numpy()
+    np.testing.assert_array_equal(labels.at("kmeans_converged", 3, 2), kmeans_labels(raw, 3, 2, 0))
+    np.testing.assert_array_equal(labels.at("gmm_converged", 2, 2), gmm_labels(raw, 2, 2, 0))
 
 
 # ---------------------------------------------------------------------------------------------
 # The toy example (D25 Fig. 2)
 
 
-def test_toy_example_dec_fails_where_december_recovers_centres_and_split() -> None:
-    toy_settings = toy.ToySettings(stimuli=2000, nu=2.1)
-    result = toy.toy_example(toy_settings)
-    true_centres = np.asarray(toy_settings.centres)
-    found = result["december_centre_path"][-1]
-    order = np.argsort(found[:, 0])
-    np.testing.assert_allclose(found[order], true_centres, atol=0.05)
-    assert abs(sorted(result["december_sizes"])[-1] - 2000) < 40
-    assert result["december_ari"] > 0.9
-    dec_centres = result["dec_centre_path"][-1]
-    assert np.abs(np.sort(dec_centres[:, 0]) - true_centres[:, 0]).max() > 0.5  # DEC's centres drift away
-    assert result["dec_ari"] < result["december_ari"] - 0.15
+TOY_SETTINGS = toy.ToySettings(stimuli=2000, nu=2.1)
+TRUE_CENTRES = np.asarray(TOY_SETTINGS.centres)
+TRUE_DISTANCE = float(np.linalg.norm(TRUE_CENTRES[0] - TRUE_CENTRES[1]))  # 0.6
+
+
+@pytest.fixture(scope="module")
+def toy_result() -> dict[str, np.ndarray]:
+    return toy.toy_example(TOY_SETTINGS)
+
+
+def _toy_sample() -> torch.Tensor:
+    """Weights of the two true clusters in D25's proportions, without the regression."""
+    generator = torch.Generator().manual_seed(0)
+    centres = torch.as_tensor(TRUE_CENTRES, dtype=torch.float32)
+    return torch.cat([centres[cluster] + TOY_SETTINGS.spread * torch.randn(size // 4, 2, generator=generator)
+                      for cluster, size in enumerate(TOY_SETTINGS.sizes)])
+
+
+def test_toy_kl_degenerate_optimum_attracts_only_when_the_target_is_differentiated() -> None:
+    """D25's argument: equal centres give q = p = 1/K and KL = 0; from the true centres, gradient descent
+    moves DEC's centres towards each other when P(q) is differentiated and apart when P is detached."""
+    x = _toy_sample()
+    collapsed = torch.full((2, 2), TRUE_DISTANCE / 2, requires_grad=True)
+    loss = toy.toy_kl(toy._dec_assignments(x, collapsed), "differentiated")
+    loss.backward()
+    assert float(loss.detach()) == pytest.approx(0.0, abs=1e-5)
+    assert collapsed.grad.abs().max() < 1e-5
+    steps = {}
+    for reading in toy.TARGET_READINGS:
+        centres = torch.as_tensor(TRUE_CENTRES, dtype=torch.float32).requires_grad_(True)
+        toy.toy_kl(toy._dec_assignments(x, centres), reading).backward()
+        steps[reading] = -centres.grad[1, 0] + centres.grad[0, 0]  # descent's change of the x-distance, up to lr
+    assert steps["differentiated"] < 0 < steps["detached"]
+    with pytest.raises(DecemberError, match="target reading"):
+        toy.toy_kl(toy._dec_assignments(x, collapsed), "stopped")
+
+
+def test_toy_dec_collapses_within_a_few_steps_when_the_target_is_differentiated(toy_result) -> None:
+    """D25 Fig. 2D: with the KL differentiated through P, DEC's two centres meet within a few iterations."""
+    distance = toy_result["dec_differentiated_centre_distance"]
+    assert distance[0] == pytest.approx(TRUE_DISTANCE, abs=TOY_SETTINGS.spread / 2)  # k-means start at the truth
+    assert distance[10] < TRUE_DISTANCE / 4
+    assert distance[20:].max() < 0.05 * TRUE_DISTANCE
+    assert toy_result["dec_differentiated_ari"] < 0.1
+
+
+def test_toy_dec_drifts_apart_when_the_target_is_detached(toy_result) -> None:
+    """The documented deviation: with DEC's stop-gradient target the centres separate, away from the truth,
+    while the labels stay right; they never come closer than they started."""
+    distance = toy_result["dec_detached_centre_distance"]
+    assert distance.min() >= distance[0] - 1e-6
+    assert distance[-1] > 2 * TRUE_DISTANCE
+    final = toy_result["dec_detached_centre_path"][-1]
+    assert np.abs(final[np.argsort(final[:, 0])] - TRUE_CENTRES).max() > 3 * TOY_SETTINGS.spread
+    assert toy_result["dec_detached_ari"] > 0.9
+
+
+@pytest.mark.parametrize("reading", toy.TARGET_READINGS)
+def test_toy_december_recovers_centres_and_split_under_both_readings(toy_result, reading) -> None:
+    name = f"december_{reading}"
+    assert toy_result[f"{name}_centre_distance"].min() > TRUE_DISTANCE - TOY_SETTINGS.spread
+    found = toy_result[f"{name}_centre_path"][-1]
+    np.testing.assert_allclose(found[np.argsort(found[:, 0])], TRUE_CENTRES, atol=TOY_SETTINGS.spread / 2)
+    sizes = sorted(toy_result[f"{name}_sizes"].tolist(), reverse=True)
+    np.testing.assert_allclose(sizes, TOY_SETTINGS.sizes, atol=0.02 * TOY_SETTINGS.sizes[0])
+    assert toy_result[f"{name}_ari"] > 0.9

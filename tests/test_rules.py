@@ -71,7 +71,7 @@ def test_all_figures_builds_every_figure(tiny_workdir):
             assert path.stat().st_size > 1000, path
     table = pd.read_csv(tiny_workdir / "results" / "tiny" / "tables" / "performance.csv")
     assert set(table["variant"]) == {"factorized", "gaussian_g0", "factorized_gamma-0.001", "factorized_gamma-0.1",
-                                     "adaptive_grid-adaptive-1.0-0.5"}
+                                     "adaptive_grid-adaptive-1.0-0.5", "december_retina"}
     # Nothing left to do: a second run is a no-op.
     result = run_snakemake(tiny_workdir, "all_figures", options=("-n",))
     assert "Nothing to be done" in result.stdout + result.stderr

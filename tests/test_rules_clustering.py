@@ -14,6 +14,7 @@ pytestmark = pytest.mark.slow
 
 VARIANTS = ["factorized", "gaussian_g0"]  # the tiny config's named variants
 GRID_POINTS = ["adaptive_grid-adaptive-1.0-0.5"]  # the one point of its 2-seed grid sweep
+OTHER_POPULATIONS = ["december_retina"]  # DECEMber's retina-style check: 2 seeds on another mouse
 N_NEURONS = 2 * 40
 K_VALUES = [2, 3, 4]
 TABLES = ["clustering_across_seeds", "kmeans_reruns", "response_correlation", "planted_types", "sweeps",
@@ -45,8 +46,9 @@ def test_embeddings_and_labels_cover_every_neuron_of_both_mice(results):
 def test_consistency_tables_have_one_row_per_comparison_and_valid_values(results):
     tables = {name: pd.read_csv(results / "consistency" / f"{name}.csv") for name in TABLES}
     across = tables["clustering_across_seeds"]
-    assert across["variant"].unique().tolist() == VARIANTS + GRID_POINTS  # sweep points with 2 seeds too
-    assert len(across) == len(VARIANTS + GRID_POINTS) * 2 * len(K_VALUES)
+    compared = VARIANTS + OTHER_POPULATIONS + GRID_POINTS  # every model with 2 seeds: named variants first
+    assert across["variant"].unique().tolist() == compared
+    assert len(across) == len(compared) * 2 * len(K_VALUES)
     assert (across["n_pairs"] == 1).all()  # two seeds: one pair, so no sd
     assert across["ari_mean"].between(-1, 1).all()
     assert across[["fmi_mean", "v_measure_mean"]].stack().between(0, 1).all()

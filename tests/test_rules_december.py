@@ -4,25 +4,29 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.metrics import adjusted_rand_score
 
+from v1twin.clustering.labels import gmm_labels, kmeans_labels
 from v1twin.data.simulate import load_ground_truth
+from v1twin.december.baseline import load_baseline
 from v1twin.december.clusters import load_clusters
+from v1twin.december.toy import TARGET_READINGS
 from v1twin.files import read_npz
-from v1twin.model_run import read_model_file
+from v1twin.model_run import load_model, read_model_file
 from v1twin.plots.clustering import MEASURE_NAMES
-from v1twin.plots.december import METHOD_STYLE, SWEEP_NAMES, TOY_METHODS
+from v1twin.plots.december import METHOD_STYLE, TOY_METHODS
 
 from conftest import draw_figure, tiny_results
-from helpers import errorbar_curves, legend_labels, panels, scatter_points
+from helpers import errorbar_curves, legend_labels, panels, scatter_points, tiny_config
 
 pytestmark = pytest.mark.slow
 
 N_NEURONS = 2 * 40
-MAIN = "pe1-k{k}-beta100-lr0.01"  # the tiny config's main grid at K = k
+MAIN = "pe1-k{k}-ratio{ratio}-lr0.01"  # the tiny config's main grid at K = k, beta ratio `ratio`
 FIGURES = ["december_toy", "december_beta", "december_sweeps", "december_agreement", "december_confusion"]
-TABLES = ["tables/december_runs.csv", "consistency/december_across_seeds.csv",
-          "consistency/december_planted_types.csv"]
+TABLES = ["tables/december_runs.csv", "consistency/december_across_seeds.csv", "tables/december_vs_baseline.csv",
+          "consistency/december_planted_types.csv", "consistency/december_confusion.csv"]
 
 
 @pytest.fixture(scope="module")
@@ -30,39 +34,121 @@ def results(tiny_workdir):
     return tiny_results(tiny_workdir, *TABLES, figures=FIGURES)
 
 
+def history(path):
+    return pd.read_csv(path)
+
+
 def test_runs_write_checkpoint_labels_and_cluster_parameters(results):
-    run = results / "december" / "gaussian_g0" / MAIN.format(k=3) / "seed1"
+    run = results / "december" / "gaussian_g0" / MAIN.format(k=3, ratio=1) / "seed1"
     clusters = load_clusters(run / "clusters.npz")
     assert clusters.labels.shape == (N_NEURONS,) and clusters.labels.max() < 3
     assert clusters.means.shape == clusters.scales.shape == (3, 4)  # the tiny CNN core has 4 channels
     assert (clusters.scales >= 1e-4).all()
     stored = read_model_file(run / "model.pt")["extras"]["december"]
     np.testing.assert_allclose(stored["means"], clusters.means)
-    assert (stored["k"], stored["beta"]) == (3, 100.0)
+    assert "shifts" not in stored  # the CNN path: no rotation alignment
     metrics = json.loads((run / "metrics.json").read_text())
+    assert stored["k"] == 3 and stored["beta"] == metrics["beta"]
     assert metrics["pretrain_epochs"] == 1 and metrics["em_seconds_per_step"] > 0
-    assert 0 < metrics["em_fraction"] < 1
     assert 0 <= metrics["saturated_initial"] <= 1 and 0 <= metrics["saturated_final"] <= 1
-    assert -1 <= metrics["ari_initial_final"] <= 1
-    assert clusters.initial_labels.shape == (N_NEURONS,) and clusters.initial_labels.max() < 3
     assert not (run / "training_state.pt").exists()
+    # the embedding is the raw readout weights of the trained model (no alignment, no normalization)
+    model = load_model(run / "model.pt", torch.device("cpu"))
+    raw = torch.cat([model.readouts[m].features for m in ["m1", "m2"]]).detach().numpy()
+    np.testing.assert_allclose(read_npz(run / "embedding.npz", ("embedding",))["embedding"], raw, rtol=1e-6)
 
 
-def test_tables_hold_every_run_and_the_baseline(results):
+def test_beta_is_the_ratio_times_the_initial_model_loss(results):
     runs = pd.read_csv(results / "tables" / "december_runs.csv")
-    # K 2, 3 x seeds 1, 2, plus the beta sweep's value off the main grid (10) on seed 1
-    assert (runs["model"] == "DECEMber").sum() == 5
-    assert (runs["model"] == "baseline").sum() == 2
+    ours = runs[runs["model"] == "DECEMber"]
+    np.testing.assert_allclose(ours["beta"], ours["beta_ratio"] * ours["initial_loss"], rtol=1e-12)
+    for seed in (1, 2):  # the same start (PE weights) gives the same initial loss at every ratio and K
+        same_start = ours[(ours["seed"] == seed) & (ours["pe"] == 1) & (ours["lr"] == 0.01)
+                          & (ours["variant"] == "gaussian_g0")]
+        assert same_start["initial_loss"].nunique() == 1 and same_start["beta_ratio"].nunique() == 2
+    run = results / "december" / "gaussian_g0" / MAIN.format(k=2, ratio=0.1) / "seed2" / "metrics.json"
+    metrics = json.loads(run.read_text())
+    assert metrics["beta"] == pytest.approx(0.1 * metrics["initial_loss"]) and metrics["beta_ratio"] == 0.1
+
+
+def test_pretraining_is_the_first_pe_epochs_of_the_converged_baseline(results):
+    for pe in (1, 2):
+        for seed in (1, 2):
+            baseline = history(results / "models" / "gaussian_g0" / f"seed{seed}" / "training_log.csv")
+            folder = results / "december" / "gaussian_g0" / f"pretrain-pe{pe}" / f"seed{seed}"
+            replay = history(folder / "training_log.csv")
+            columns = ["epoch", "train_loss", "val_correlation", "lr"]
+            pd.testing.assert_frame_equal(replay[columns], baseline.iloc[:pe][columns])  # bitwise on the CPU
+            assert json.loads((folder / "metrics.json").read_text())["baseline_history_max_difference"] == 0
+    # the baseline ran its whole training (the variant's max_epochs or early stopping), not PE epochs, and
+    # DECEMber trains with the baseline's stopping rule and max_epochs
+    tiny = tiny_config()
+    max_epochs = tiny["training"]["max_epochs"]
+    baseline_metrics = json.loads((results / "models" / "gaussian_g0" / "seed1" / "metrics.json").read_text())
+    assert baseline_metrics["epochs"] == max_epochs or baseline_metrics["best_epoch"] < baseline_metrics["epochs"]
+    assert baseline_metrics["epochs"] > 2  # more than every PE
+    stored = read_model_file(results / "december" / "gaussian_g0" / MAIN.format(k=3, ratio=1) / "seed1" / "model.pt")
+    assert stored["extras"]["training"]["max_epochs"] == max_epochs
+    assert stored["extras"]["training"]["patience"] == tiny["training"]["patience"]
+
+
+def test_tables_hold_every_run_and_the_converged_baseline(results):
+    runs = pd.read_csv(results / "tables" / "december_runs.csv")
+    # main: K 2, 3 x ratios 0.1, 1 x seeds 1, 2 (8); PE 2 at K 3 x 2 seeds (2); lr 0.003 x PE 1, 2 on seed 1
+    # (2); the retina-style check (2)
+    assert (runs["model"] == "DECEMber").sum() == 14
+    assert sorted(runs.loc[runs["model"] == "baseline", "variant"]) == ["december_retina"] * 2 + ["gaussian_g0"] * 2
     assert runs["test_single_trial_correlation"].notna().all()
-    consistency = pd.read_csv(results / "consistency" / "december_across_seeds.csv")
-    december = consistency[consistency["method"] == "december"]
-    assert sorted(december["k"]) == [2, 3] and (december["n_pairs"] == 1).all()
-    assert set(consistency["method"]) == {"december", "december_init", "gmm", "kmeans"}
-    start = consistency[consistency["method"] == "december_init"]
-    assert sorted(start["k"]) == [2, 3]
-    assert consistency["ari_mean"].between(-1, 1).all()
-    planted = pd.read_csv(results / "consistency" / "december_planted_types.csv")
-    assert len(planted) == 5 and planted[["ari", "ari_initial"]].stack().between(-1, 1).all()
+    table = pd.read_csv(results / "tables" / "december_vs_baseline.csv")
+    assert set(table["method"]) == {"december", "gmm_converged", "kmeans_converged"}
+    for column in ("k", "beta", "beta_ratio", "pe", "ari_mean", "ari_sd", "test_correlation", "n_pairs"):
+        assert column in table
+    ours = table[table["method"] == "december"]
+    # the main grid (K x ratio) and PE 2 at K 3; lr 0.003 has one seed: no pair, no row
+    assert sorted(ours[["k", "beta_ratio", "pe"]].itertuples(index=False, name=None)) == [
+        (2, 0.1, 1), (2, 1.0, 1), (3, 0.1, 1), (3, 1.0, 1), (3, 1.0, 2)]
+    assert (ours["n_pairs"] == 1).all()
+    for method in ("gmm_converged", "kmeans_converged"):
+        rows = table[table["method"] == method]
+        assert sorted(rows["k"]) == [2, 3] and rows["beta"].isna().all() and rows["pe"].isna().all()
+    baseline_correlation = runs[(runs["model"] == "baseline") & (runs["variant"] == "gaussian_g0")]
+    np.testing.assert_allclose(table.loc[table["method"] == "gmm_converged", "test_correlation"],
+                               baseline_correlation["test_single_trial_correlation"].mean())
+    assert table["ari_mean"].between(-1, 1).all()
+
+
+def test_baseline_table_uses_the_converged_models(results):
+    baseline = load_baseline(results / "december" / "gaussian_g0" / "baseline_labels.npz")
+    table = pd.read_csv(results / "tables" / "december_vs_baseline.csv")
+    for seed in (1, 2):  # the labels are k-means and GMM of the converged models' raw readout weights
+        model = load_model(results / "models" / "gaussian_g0" / f"seed{seed}" / "model.pt", torch.device("cpu"))
+        raw = torch.cat([model.readouts[m].features for m in ["m1", "m2"]]).detach().numpy()
+        np.testing.assert_array_equal(baseline.at("kmeans_converged", 3, seed), kmeans_labels(raw, 3, 2, 0))
+        np.testing.assert_array_equal(baseline.at("gmm_converged", 3, seed), gmm_labels(raw, 3, 2, 0))
+    gmm = table[(table["method"] == "gmm_converged") & (table["k"] == 3)]
+    expected = adjusted_rand_score(baseline.at("gmm_converged", 3, 1), baseline.at("gmm_converged", 3, 2))
+    np.testing.assert_allclose(gmm["ari_mean"], expected)
+
+
+def test_retina_check_table_and_confusion(results):
+    table = pd.read_csv(results / "consistency" / "december_planted_types.csv")
+    assert table["method"].tolist() == ["december", "gmm_converged", "kmeans_converged"]
+    truth = load_ground_truth(results.parent.parent / "resources" / "tiny" / "retina_like.ground_truth.npz")
+    labelled = truth["labelled"]
+    assert (table["k"] == 5).all() and (table["n_labelled"] == labelled.sum()).all() and labelled.sum() < 120
+    confusion = pd.read_csv(results / "consistency" / "december_confusion.csv")
+    types = truth["cell_type"][labelled]
+    for seed in (1, 2):
+        counts = confusion[confusion["seed"] == seed]
+        assert counts["count"].sum() == labelled.sum()  # labelled cells only
+        sizes = counts.groupby("type", sort=False)["count"].sum().to_numpy()
+        np.testing.assert_array_equal(sizes, np.bincount(types)[sorted(set(types))])
+    folder = results / "december" / "december_retina" / "pe1-k5-ratio1-lr0.01"
+    ours = [load_clusters(folder / f"seed{s}" / "clusters.npz") for s in (1, 2)]
+    np.testing.assert_allclose(table.loc[0, "ari_mean"],
+                               adjusted_rand_score(ours[0].labels[labelled], ours[1].labels[labelled]))
+    np.testing.assert_allclose(table.loc[0, "ari_truth_mean"],
+                               np.mean([adjusted_rand_score(types, c.labels[labelled]) for c in ours]))
 
 
 def test_every_figure_is_rendered(results):
@@ -74,8 +160,34 @@ def test_every_figure_is_rendered(results):
 # ---------------------------------------------------------------------------------------------
 # What each figure draws, from the files its rule reads
 
-def main_rows(frame: pd.DataFrame, main: dict, free: str | None = None) -> pd.DataFrame:
-    """Rows at the main grid's setting, `free` left free."""
+def test_toy_figure_draws_every_weight_and_both_methods_centre_paths(results, tiny_workdir, tmp_path):
+    drawn = draw_figure(tiny_workdir, "december_toy", tmp_path / "toy.pdf")
+    names = [f"{m}_{reading}" for reading in TARGET_READINGS for m in TOY_METHODS]
+    toy = read_npz(drawn.inputs["toy"], ("pretrained", "true_cluster", "true_centres", *(
+        f"{name}_{key}" for name in names for key in ("weights", "centre_path", "centre_distance", "sizes", "ari"))))
+    pretrained_ax, *rows = panels(drawn.figure)
+    assert len(rows) == len(TARGET_READINGS) * (len(TOY_METHODS) + 1)
+    assert scatter_points(pretrained_ax) == len(toy["pretrained"])
+    assert str(np.bincount(toy["true_cluster"]).tolist()) in pretrained_ax.get_title()
+    true_distance = np.linalg.norm(np.diff(toy["true_centres"], axis=0))
+    for row, reading in enumerate(TARGET_READINGS):
+        *method_axes, distance_ax = rows[row * (len(TOY_METHODS) + 1):(row + 1) * (len(TOY_METHODS) + 1)]
+        for ax, method in zip(method_axes, TOY_METHODS):
+            name = f"{method}_{reading}"
+            assert scatter_points(ax) == len(toy[f"{name}_weights"])
+            assert ax.get_title() == (f"{TOY_METHODS[method]}, P {reading}\n"
+                                      f"sizes {toy[f'{name}_sizes'].tolist()}, ARI {float(toy[f'{name}_ari']):.2f}")
+            n_centres = toy[f"{name}_centre_path"].shape[1]
+            assert len(ax.lines) == 2 * n_centres + 1  # each centre's path and end, and the true centres
+            np.testing.assert_allclose(ax.lines[0].get_xydata(), toy[f"{name}_centre_path"][:, 0])
+        assert legend_labels(distance_ax) == [*TOY_METHODS.values(), "true distance"]
+        for line, method in zip(distance_ax.lines, TOY_METHODS):
+            path = toy[f"{method}_{reading}_centre_path"]
+            np.testing.assert_allclose(line.get_ydata(), np.linalg.norm(path[:, 0] - path[:, 1], axis=1), atol=1e-6)
+        np.testing.assert_allclose(distance_ax.lines[-1].get_ydata(), true_distance)
+
+
+def setting_rows(frame: pd.DataFrame, main: dict, free: str | None = None) -> pd.DataFrame:
     keep = np.ones(len(frame), bool)
     for key, value in main.items():
         if key != free:
@@ -83,129 +195,82 @@ def main_rows(frame: pd.DataFrame, main: dict, free: str | None = None) -> pd.Da
     return frame[keep]
 
 
-def test_toy_figure_draws_every_weight_and_both_methods_centre_paths(results, tiny_workdir, tmp_path):
-    drawn = draw_figure(tiny_workdir, "december_toy", tmp_path / "toy.pdf")
-    toy = read_npz(drawn.inputs["toy"], ("pretrained", "true_cluster", "true_centres", *(
-        f"{m}_{key}" for m in TOY_METHODS for key in ("weights", "centre_path", "sizes", "ari"))))
-    pretrained_ax, *method_axes, distance_ax = panels(drawn.figure)
-    assert len(method_axes) == len(TOY_METHODS)
-    assert scatter_points(pretrained_ax) == len(toy["pretrained"])
-    assert str(np.bincount(toy["true_cluster"]).tolist()) in pretrained_ax.get_title()
-    for ax, method in zip(method_axes, TOY_METHODS):
-        assert scatter_points(ax) == len(toy[f"{method}_weights"])
-        assert ax.get_title() == (f"{TOY_METHODS[method]}\nsizes {toy[f'{method}_sizes'].tolist()}, "
-                                  f"ARI {float(toy[f'{method}_ari']):.2f}")
-        n_centres = toy[f"{method}_centre_path"].shape[1]
-        assert len(ax.lines) == 2 * n_centres + 1  # each centre's path and end, and the true centres
-        np.testing.assert_allclose(ax.lines[0].get_xydata(), toy[f"{method}_centre_path"][:, 0])
-    assert legend_labels(distance_ax) == [*TOY_METHODS.values(), "true distance"]
-    for line, method in zip(distance_ax.lines, TOY_METHODS):
-        path = toy[f"{method}_centre_path"]
-        np.testing.assert_allclose(line.get_ydata(), np.linalg.norm(path[:, 0] - path[:, 1], axis=1))
-    true_distance = np.linalg.norm(np.diff(toy["true_centres"], axis=0))
-    np.testing.assert_allclose(distance_ax.lines[-1].get_ydata(), true_distance)
-
-
-def test_beta_figure_maps_each_beta_and_plots_the_tables_values(results, tiny_workdir, tmp_path):
+def test_beta_figure_maps_each_ratio_and_plots_the_tables_values(results, tiny_workdir, tmp_path):
     drawn = draw_figure(tiny_workdir, "december_beta", tmp_path / "beta.pdf")
-    betas, main, k = drawn.options["betas"], drawn.options["main"], drawn.options["k"]
+    ratios, main, k = drawn.options["ratios"], drawn.options["main"], drawn.options["k"]
+    assert ratios == [0.1, 1.0]
     *maps, performance_ax, ari_ax = panels(drawn.figure)
-    assert [ax.get_title() for ax in maps] == [f"β = {beta:g}" for beta in betas]
+    assert [ax.get_title() for ax in maps] == [f"β ratio {ratio:g}" for ratio in ratios]
     for ax, tsne in zip(maps, drawn.inputs["tsne"]):
-        assert scatter_points(ax) == len(pd.read_csv(tsne))  # a point per mapped neuron
+        assert scatter_points(ax) == len(pd.read_csv(tsne))
     runs = pd.read_csv(drawn.inputs["runs"])
-    ours = main_rows(runs[runs["model"] == "DECEMber"], main, free="beta")
-    ours = ours[ours["k"] == k].groupby("beta")["test_single_trial_correlation"].mean()
-    beta, correlation = errorbar_curves(performance_ax)["DECEMber"]
-    np.testing.assert_allclose(beta, ours.index)
+    ours = setting_rows(runs[(runs["model"] == "DECEMber") & (runs["variant"] == "gaussian_g0")], main, "beta_ratio")
+    ours = ours[ours["k"] == k].groupby("beta_ratio")["test_single_trial_correlation"].mean()
+    ratio, correlation = errorbar_curves(performance_ax)["DECEMber"]
+    np.testing.assert_allclose(ratio, ours.index)
     np.testing.assert_allclose(correlation, ours.to_numpy())
-    baseline = runs.loc[runs["model"] == "baseline", "test_single_trial_correlation"]
-    assert f"without loss (n = {len(baseline)})" in legend_labels(performance_ax)
-    assert_agreement_curves(ari_ax, pd.read_csv(drawn.inputs["consistency"]), main, "ari")
+    table = pd.read_csv(drawn.inputs["vs_baseline"])
+    curves = errorbar_curves(ari_ax)
+    assert set(curves) == {f"DECEMber, β ratio {r:g}" for r in ratios} | {
+        METHOD_STYLE[m]["label"] for m in ("gmm_converged", "kmeans_converged")}
+    for r in ratios:
+        rows = setting_rows(table[table["method"] == "december"], {**main, "beta_ratio": r}).sort_values("k")
+        np.testing.assert_allclose(curves[f"DECEMber, β ratio {r:g}"][1], rows["ari_mean"])
+    gmm = table[table["method"] == "gmm_converged"].sort_values("k")
+    np.testing.assert_allclose(curves[METHOD_STYLE["gmm_converged"]["label"]][1], gmm["ari_mean"])
 
 
-def assert_agreement_curves(ax, consistency: pd.DataFrame, main: dict, measure: str) -> None:
-    """A curve per method of the consistency table, DECEMber's at the main setting, each the table's values vs K."""
-    curves = errorbar_curves(ax)
-    assert set(curves) == {METHOD_STYLE[method]["label"] for method in consistency["method"].unique()}
-    assert ax.get_ylabel() == f"{MEASURE_NAMES[measure]} across seeds"
-    for method, rows in consistency.groupby("method"):
-        rows = main_rows(rows, main) if method.startswith("december") else rows
-        rows = rows.sort_values("k")
-        k, values = curves[METHOD_STYLE[method]["label"]]
-        np.testing.assert_array_equal(k, rows["k"])
-        np.testing.assert_allclose(values, rows[f"{measure}_mean"])
-
-
-def test_sweeps_figure_plots_agreement_and_correlation_over_each_sweep(results, tiny_workdir, tmp_path):
+def test_sweeps_figure_plots_lr_by_pe_and_ari_vs_pe(results, tiny_workdir, tmp_path):
     drawn = draw_figure(tiny_workdir, "december_sweeps", tmp_path / "sweeps.pdf")
     main, k = drawn.options["main"], drawn.options["k"]
-    sweeps = ["pe", "lr"]  # the figure's columns; β has a figure of its own
-    axes = panels(drawn.figure)
-    assert len(axes) == 2 * len(sweeps)
-    top, bottom = axes[:len(sweeps)], axes[len(sweeps):]
-    assert [ax.get_title() for ax in top] == [f"over {SWEEP_NAMES[key]}" for key in sweeps]
-    assert [ax.get_xlabel() for ax in bottom] == [SWEEP_NAMES[key] for key in sweeps]
-    consistency = pd.read_csv(drawn.inputs["consistency"])
+    validation_ax, test_ax, ari_ax, correlation_ax = panels(drawn.figure)
     runs = pd.read_csv(drawn.inputs["runs"])
-    gmm = consistency.loc[(consistency["method"] == "gmm") & (consistency["k"] == k), "ari_mean"].mean()
-    baseline = runs.loc[runs["model"] == "baseline", "test_single_trial_correlation"].mean()
-    for key, ari_ax, correlation_ax in zip(sweeps, top, bottom):
-        assert ari_ax.get_ylabel() == f"ARI across seeds (K = {k})"
-        agreement = main_rows(consistency[consistency["method"] == "december"], main, free=key)
-        agreement = agreement[agreement["k"] == k].sort_values(key)
-        values, ari = errorbar_curves(ari_ax)["DECEMber"]
-        np.testing.assert_allclose(values, agreement[key])
-        np.testing.assert_allclose(ari, agreement["ari_mean"])
-        np.testing.assert_allclose(ari_ax.lines[-1].get_ydata(), gmm)  # the GMM level at K = k
-        performance = main_rows(runs[runs["model"] == "DECEMber"], main, free=key)
-        performance = performance[performance["k"] == k].groupby(key)["test_single_trial_correlation"].mean()
-        values, correlation = errorbar_curves(correlation_ax)["DECEMber"]
-        np.testing.assert_allclose(values, performance.index)
-        np.testing.assert_allclose(correlation, performance.to_numpy())
-        np.testing.assert_allclose(correlation_ax.lines[-1].get_ydata(), baseline)  # the model without the loss
+    ours = runs[(runs["model"] == "DECEMber") & (runs["variant"] == "gaussian_g0") & (runs["k"] == k)
+                & (runs["beta_ratio"] == main["beta_ratio"])]
+    curves = errorbar_curves(validation_ax)
+    assert set(curves) == {"PE 1", "PE 2"}
+    for pe in (1, 2):
+        expected = ours[ours["pe"] == pe].groupby("lr")["best_val_correlation"].mean()
+        np.testing.assert_allclose(curves[f"PE {pe}"][0], expected.index)
+        np.testing.assert_allclose(curves[f"PE {pe}"][1], expected.to_numpy())
+    table = pd.read_csv(drawn.inputs["vs_baseline"])
+    agreement = setting_rows(table[table["method"] == "december"], main, "pe")
+    agreement = agreement[agreement["k"] == k].sort_values("pe")
+    pe, ari = errorbar_curves(ari_ax)["DECEMber"]
+    np.testing.assert_allclose(pe, agreement["pe"])
+    np.testing.assert_allclose(ari, agreement["ari_mean"])
+    assert ari_ax.get_ylabel() == f"ARI across seeds (K = {k})"
+    assert set(legend_labels(ari_ax)) == {"DECEMber", *(METHOD_STYLE[m]["label"] for m in ("gmm_converged",
+                                                                                          "kmeans_converged"))}
+    assert correlation_ax.get_xlabel() == "pretraining epochs PE"
 
 
 def test_agreement_figure_plots_each_measure_of_every_method(results, tiny_workdir, tmp_path):
     drawn = draw_figure(tiny_workdir, "december_agreement", tmp_path / "agreement.pdf")
     axes = panels(drawn.figure)
     assert len(axes) == len(MEASURE_NAMES)
-    consistency = pd.read_csv(drawn.inputs["consistency"])
+    table = pd.read_csv(drawn.inputs["vs_baseline"])
     for ax, measure in zip(axes, MEASURE_NAMES):
-        assert_agreement_curves(ax, consistency, drawn.options["main"], measure)
+        curves = errorbar_curves(ax)
+        ours = setting_rows(table[table["method"] == "december"], drawn.options["main"]).sort_values("k")
+        np.testing.assert_allclose(curves["DECEMber"][1], ours[f"{measure}_mean"])
+        for method in ("gmm_converged", "kmeans_converged"):
+            rows = table[table["method"] == method].sort_values("k")
+            np.testing.assert_allclose(curves[METHOD_STYLE[method]["label"]][1], rows[f"{measure}_mean"])
 
 
-def test_confusion_figure_has_a_matrix_per_seed_and_the_ari_curves(results, tiny_workdir, tmp_path):
+def test_confusion_figure_has_a_matrix_per_seed_and_the_method_bars(results, tiny_workdir, tmp_path):
     drawn = draw_figure(tiny_workdir, "december_confusion", tmp_path / "confusion.pdf")
-    seeds, main, mice = drawn.options["seeds"], drawn.options["main"], drawn.options["mice"]
-    truths = [load_ground_truth(path) for path in drawn.inputs["truth"]]
-    type_names = [str(name) for name in truths[0]["type_names"]]
-    cell_type = np.concatenate([truth["cell_type"] for truth in truths])  # readout order: mice in order
-    *matrices, curves_ax = panels(drawn.figure)
-    assert len(matrices) == len(seeds)
-    planted = pd.read_csv(drawn.inputs["planted"])
-    for ax, seed, path in zip(matrices, seeds, drawn.inputs["clusters"]):
-        clusters = load_clusters(path)
-        assert clusters.mouse.astype(str).tolist() == [m for m, t in zip(mice, truths) for _ in t["cell_type"]]
-        ari = planted.loc[(planted["seed"] == seed) & np.isclose(planted["k"], len(clusters.means))
-                          & np.isclose(planted["beta"], main["beta"]), "ari"]
-        assert ari.size == 1
-        assert ax.get_title() == f"seed {seed}: ARI {float(ari.iloc[0]):.2f}"  # the planted table's ARI
-        np.testing.assert_allclose(adjusted_rand_score(cell_type, clusters.labels), float(ari.iloc[0]))
+    confusion = pd.read_csv(drawn.inputs["confusion"])
+    *matrices, bars_ax = panels(drawn.figure)
+    assert len(matrices) == confusion["seed"].nunique() == 2
+    for ax, (seed, rows) in zip(matrices, confusion.groupby("seed", sort=False)):
         (mesh,) = ax.collections
-        matrix = mesh.get_array().reshape(len(type_names), -1)
-        np.testing.assert_allclose(matrix.sum(axis=1), 1.0)  # fractions of each planted type
-        assert [text.get_text() for text in ax.get_yticklabels()] == type_names
-        counts = np.sort(np.bincount(clusters.labels, minlength=matrix.shape[1]))
-        np.testing.assert_allclose(np.sort((matrix * np.bincount(cell_type)[:, None]).sum(axis=0)), counts)
-    ours = main_rows(planted, main).groupby("k")["ari"].mean()
-    k, ari = errorbar_curves(curves_ax)["DECEMber"]
-    np.testing.assert_array_equal(k, ours.index)
-    np.testing.assert_allclose(ari, ours.to_numpy())
-    baseline = pd.read_csv(drawn.inputs["baseline"])
-    baseline = baseline[baseline["variant"] == drawn.options["variant"]]
-    assert set(errorbar_curves(curves_ax)) == {style["label"] for style in METHOD_STYLE.values()}
-    for method in ("gmm", "kmeans"):
-        expected = baseline[(baseline["method"] == method) & baseline["k"].isin(ours.index)].groupby("k")["ari"].mean()
-        np.testing.assert_allclose(errorbar_curves(curves_ax)[METHOD_STYLE[method]["label"]][1], expected.to_numpy())
-    assert f"planted types ({len(type_names)})" in legend_labels(curves_ax)
+        names = list(dict.fromkeys(rows["type"]))
+        matrix = mesh.get_array().reshape(len(names), -1)
+        np.testing.assert_allclose(matrix.sum(axis=1), 1.0)
+        assert [text.get_text() for text in ax.get_yticklabels()] == names
+    assert "SIMULATED" in drawn.figure._suptitle.get_text()
+    table = pd.read_csv(drawn.inputs["planted"])
+    heights = [patch.get_height() for patch in bars_ax.patches]
+    np.testing.assert_allclose(heights, [*table["ari_mean"], *table["ari_truth_mean"]])

@@ -1,5 +1,7 @@
 """The simulated V1 population: determinism, file contract, and the planted biology (known answers)."""
 
+import hashlib
+
 import numpy as np
 import pytest
 
@@ -176,6 +178,89 @@ def test_bad_parameters_are_rejected_with_the_key_named():
     with pytest.raises(simulate.SimulationError, match="noise_fano"):
         simulate.simulation_params({"noise_fano": "high"})
     assert simulate.simulation_params({"seed": 3}) == simulate.DEFAULTS  # the dataset seed is not a parameter
+    with pytest.raises(simulate.SimulationError, match=r"type_fractions: expected 4 positive numbers .*n_types = 4"):
+        simulate.simulation_params({"n_types": 4, "type_fractions": [1, 2, 3]})
+    with pytest.raises(simulate.SimulationError, match="type_fractions"):
+        simulate.simulation_params({"n_types": 2, "type_fractions": [1, 0]})
+    with pytest.raises(simulate.SimulationError, match=r"unlabelled_types: expected distinct type indices in 0..3"):
+        simulate.simulation_params({"n_types": 4, "unlabelled_types": [4]})
+    with pytest.raises(simulate.SimulationError, match="at least one type labelled"):
+        simulate.simulation_params({"n_types": 2, "unlabelled_types": [0, 1]})
+
+
+# ----------------------------------------------------------------------------------------------
+# Unbalanced and unlabelled types (the retina-style check, D25 Fig. 3)
+
+RETINA = [78, 40, 5, 22, 55]  # D25's first marmoset retina: 145 labelled cells, plus 55 unlabelled (ours)
+
+
+def population_fingerprint(params: dict, seed: int) -> tuple[list[int], str]:
+    """cell_type and a digest of the rng-drawn neuron parameters and of the generator's state afterwards
+    (everything simulate_mouse draws later follows from that state)."""
+    rng = np.random.default_rng(seed)
+    neurons, _ = simulate.sample_neurons(rng, simulate.simulation_params(params))
+    digest = hashlib.sha256()
+    for key in ("cell_type", "type_coordinates", "orientation", "phase", "gain_running", "gain_pupil",
+                "gain_pupil_derivative"):
+        digest.update(np.ascontiguousarray(neurons[key]).tobytes())
+    digest.update(np.int64(rng.integers(2**62)).tobytes())
+    return neurons["cell_type"].tolist(), digest.hexdigest()
+
+
+def test_absent_type_keys_reproduce_the_populations_of_before_the_keys_existed():
+    # Recorded with the simulator of commit 9f22e2d (before type_fractions / unlabelled_types); a whole
+    # simulate_mouse (images, responses, every truth array) was also compared bit for bit then.
+    cell_type, digest = population_fingerprint({"neurons": 40, "n_types": 4, "discreteness": 0.7}, seed=5)
+    assert cell_type == [2, 3, 0, 3, 1, 2, 2, 1, 3, 0, 1, 1, 2, 1, 0, 0, 0, 0, 0, 3, 0, 2, 3, 0, 1, 1, 1, 3, 0, 3,
+                         3, 3, 0, 1, 2, 1, 2, 2, 2, 0]
+    assert digest == "19308f6d435be42decd31274e6284097ceec0c66a0f64017e618c36dc4851190"
+    explicit = {"neurons": 40, "n_types": 4, "discreteness": 0.7, "type_fractions": None, "unlabelled_types": []}
+    assert population_fingerprint(explicit, seed=5) == (cell_type, digest)
+
+
+def test_default_mouse_is_all_labelled_and_the_truth_says_so(mouse):
+    _, truth = mouse
+    assert truth["labelled"].dtype == bool and truth["labelled"].all() and len(truth["labelled"]) == 40
+
+
+@pytest.mark.parametrize(("n", "counts"), [(200, [78, 40, 5, 22, 55]), (120, [47, 24, 3, 13, 33]),
+                                           (7, [3, 1, 0, 1, 2]), (10, [4, 2, 0, 1, 3])])
+def test_type_counts_are_exact_by_largest_remainder(n, counts):
+    assert simulate.type_counts(n, RETINA).tolist() == counts
+    assert simulate.type_counts(n, np.array(RETINA) / 7.0).tolist() == counts  # only proportions matter
+
+
+def test_type_counts_break_ties_towards_the_lower_type():
+    assert simulate.type_counts(4, [1, 1, 1]).tolist() == [2, 1, 1]
+    assert simulate.type_counts(5, [1, 1, 1]).tolist() == [2, 2, 1]
+
+
+@pytest.mark.parametrize("neurons", [200, 120])
+def test_planted_types_follow_the_fractions_exactly_and_labelled_marks_the_labelled_types(neurons):
+    params = {"neurons": neurons, "n_types": 5, "type_fractions": RETINA, "unlabelled_types": [4]}
+    neurons_, _ = simulate.sample_neurons(np.random.default_rng(11), simulate.simulation_params(params))
+    cell_type = neurons_["cell_type"]
+    assert np.bincount(cell_type, minlength=5).tolist() == simulate.type_counts(neurons, RETINA).tolist()
+    assert np.array_equal(neurons_["labelled"], cell_type != 4)
+    assert len(np.unique(cell_type[:20])) > 2  # types in random order, not in blocks
+    again, _ = simulate.sample_neurons(np.random.default_rng(11), simulate.simulation_params(params))
+    other, _ = simulate.sample_neurons(np.random.default_rng(12), simulate.simulation_params(params))
+    assert np.array_equal(again["cell_type"], cell_type) and not np.array_equal(other["cell_type"], cell_type)
+
+
+def test_retina_like_mouse_round_trips_its_labelled_cells(tmp_path):
+    params = {**SMALL, "neurons": 24, "n_types": 3, "type_fractions": [3, 1, 2], "unlabelled_types": [0, 2]}
+    _, truth = simulate.simulate_mouse(params, seed=3, stimulus_seed=0)
+    assert np.bincount(truth["cell_type"]).tolist() == [12, 4, 8]
+    simulate.save_ground_truth(tmp_path / "truth.npz", truth)
+    loaded = simulate.load_ground_truth(tmp_path / "truth.npz")
+    assert np.array_equal(loaded["labelled"], truth["cell_type"] == 1)
+
+
+def test_ground_truth_written_before_labelled_existed_reads_as_all_labelled(mouse, tmp_path):
+    _, truth = mouse
+    np.savez(tmp_path / "old.npz", **{k: v for k, v in truth.items() if k != "labelled"})
+    assert simulate.load_ground_truth(tmp_path / "old.npz")["labelled"].tolist() == [True] * 40
 
 
 # ----------------------------------------------------------------------------------------------

@@ -23,10 +23,12 @@ def test_demo_config_plans_all_figures(tmp_path):
     result = _dry_run(tmp_path, REPO / "config" / "config.yaml", "all_figures")
     assert result.returncode == 0, result.stderr
     jobs = _planned_jobs(result.stdout)
-    assert jobs["data_simulate"] == 3 and jobs["data_cache"] == 3  # sim1, sim2 and the continuum control
-    # 6 study variants (gaussian_g0_long included) x 3 seeds, 2 control populations x 3 seeds, the
-    # factorized sweep (3 x 1 seed), the adaptive grid (4 x 2 seeds) and the two core-regularizer sweeps (2 x 2 seeds)
-    assert jobs["training_run"] == 6 * 3 + 2 * 3 + 3 + 4 * 2 + 2 * 2
+    # sim1, sim2, the continuum control and DECEMber's retina-style mouse
+    assert jobs["data_simulate"] == 4 and jobs["data_cache"] == 4
+    # 7 study variants (gaussian_g0_long and DECEMber's CNN included) x 3 seeds, 2 control populations x 3
+    # seeds, DECEMber's retina-style variant (3 seeds), the factorized sweep (3 x 1 seed), the adaptive grid
+    # (4 x 2 seeds) and the two core-regularizer sweeps (2 x 2 seeds)
+    assert jobs["training_run"] == 7 * 3 + 2 * 3 + 3 + 3 + 4 * 2 + 2 * 2
 
 
 def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):

@@ -152,7 +152,8 @@ def step_model(variant, seed, step):
 
 
 # DECEMber (december.smk): the stage's plan, its runs by name with every setting resolved (empty without
-# a `december:` config section); path templates: `.format(run=name)`, `.format(pretrain=name)`.
+# a `december:` config section); path templates: `.format(run=name)`, `.format(pretrain=name)`,
+# `.format(variant=name)`. The converged baseline of a DECEMber variant is its training_run models.
 DECEMBER = config.get("december")
 DEC_PLAN = december_plan.plan(config, VARIANTS) if DECEMBER else {}
 DEC_PRETRAINING = december_plan.pretraining(config, VARIANTS) if DECEMBER else {}
@@ -161,22 +162,41 @@ DEC_PRETRAIN_NAMES = "|".join(map(re.escape, DEC_PRETRAINING))  # the `pretrain`
 DEC_RUN_PARAMS = [asdict(run) for run in DEC_PLAN.values()]  # the runs as plain data, for table rules
 DEC_RUN_DIR = f"{RESULTS}/december/{{run}}"
 DEC_PRETRAIN_DIR = f"{RESULTS}/december/{{pretrain}}"
+DEC_BASELINE = f"{RESULTS}/december/{{variant}}/baseline_labels.npz"
 DEC_TOY = f"{RESULTS}/december/toy.npz"
 DEC_RUNS_TABLE = f"{RESULTS}/tables/december_runs.csv"
 DEC_CONSISTENCY = f"{RESULTS}/consistency/december_across_seeds.csv"
+DEC_VS_BASELINE = f"{RESULTS}/tables/december_vs_baseline.csv"
 DEC_PLANTED = f"{RESULTS}/consistency/december_planted_types.csv"
+DEC_CONFUSION = f"{RESULTS}/consistency/december_confusion.csv"
+DEC_VARIANTS = []
+DEC_RETINA = None
 if DECEMBER:
     DEC_VARIANT = DECEMBER["variant"]
     DEC_MAIN = december_plan.main_setting(config, VARIANTS)
     DEC_FIGURE_K = DECEMBER["figure_k"]
-    DEC_CONFUSION_RUNS = december_plan.main_runs(DEC_PLAN, DEC_MAIN, DEC_FIGURE_K)
+    # the first seed's runs at K = figure_k over the beta ratios (t-SNE by beta, D25 Fig. 4B-E)
     DEC_BETA_SEED = december_plan.main_seeds(config, VARIANTS)[0]
-    DEC_BETA_RUNS = december_plan.sweep_runs(DEC_PLAN, DEC_MAIN, "beta", DEC_FIGURE_K, DEC_BETA_SEED)
+    DEC_BETA_RUNS = [
+        run
+        for run in december_plan.setting_runs(DEC_PLAN, DEC_VARIANT, DEC_MAIN, DEC_FIGURE_K, free="beta_ratio")
+        if run.seed == DEC_BETA_SEED
+    ]
+    DEC_RETINA = DECEMBER.get("retina")
+    DEC_VARIANTS = [DEC_VARIANT] + ([DEC_RETINA["variant"]] if DEC_RETINA else [])
+    # k-means and GMM on every DECEMber variant's converged models: the main K values, the check's K
+    DEC_BASELINE_K = {DEC_VARIANT: DECEMBER["k_values"]}
+    if DEC_RETINA:
+        DEC_RETINA_SETTING = december_plan.retina_setting(config, VARIANTS)
+        DEC_BASELINE_K[DEC_RETINA["variant"]] = [DEC_RETINA["k"]]
+        DEC_RETINA_RUNS = december_plan.setting_runs(
+            DEC_PLAN, DEC_RETINA["variant"], DEC_RETINA_SETTING, DEC_RETINA["k"]
+        )
 
 
-def december_files(name):
-    """The file `name` (e.g. clusters.npz) of every DECEMber run, in the plan's order."""
-    return [f"{run.folder(RESULTS)}/{name}" for run in DEC_PLAN.values()]
+def december_files(name, runs=None):
+    """The file `name` (e.g. clusters.npz) of every DECEMber run (or of `runs`), in the plan's order."""
+    return [f"{run.folder(RESULTS)}/{name}" for run in (DEC_PLAN.values() if runs is None else runs)]
 
 
 # In-silico experiments (insilico.smk); path templates: `.format(variant=..., seed=...)` names one file.

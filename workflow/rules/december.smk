@@ -1,17 +1,20 @@
-# DECEMber (D25, METHODS §5): the base variant is pretrained for PE epochs once per seed
-# (december_pretrain, shared by every K, β and learning rate), then continued with the clustering
-# loss (december_run). Labels of the DECEMber models are compared across seeds and with the k-means /
-# GMM clusters of the same variant trained without the loss (cluster.smk), and on simulated data
-# with the planted types. The toy example of D25 Fig. 2 is a rule of its own. The runs are the
-# stage's plan (common.smk, v1twin.december.plan): the wildcards `run` and `pretrain` are their names.
+# DECEMber (D25 Sec. 4, METHODS §5). The converged baseline of a DECEMber variant is its training_run
+# models (early-stopped, one per seed). december_pretrain replays the first PE epochs of that very run
+# (shared by every K, beta ratio and learning rate), december_run continues it with the clustering loss
+# until early stopping (beta = ratio x the model loss at its start), december_baseline fits k-means and
+# the diagonal GMM to the converged models' raw embeddings. Tables: DECEMber vs the converged GMM and
+# k-means across seeds (D25 Figs. 4-6) and, on simulated data, the retina-style check against planted
+# types (Fig. 3). The toy example of D25 Fig. 2 is a rule of its own. The runs are the stage's plan
+# (common.smk, v1twin.december.plan): the wildcards `run` and `pretrain` are their names.
 
 if DECEMBER:
 
     rule december_pretrain:
-        """The base variant trained for PE epochs without the clustering loss (D25's pretraining)."""
+        """The first PE epochs of the converged baseline run (same variant, seed, data), weights of epoch PE."""
         input:
-            caches=[mouse_cache(m) for m in MICE],
-            ground_truth=ground_truth_files(),
+            caches=lambda wc: [mouse_cache(m) for m in DEC_PRETRAINING[wc.pretrain].mice],
+            ground_truth=lambda wc: ground_truth_files(DEC_PRETRAINING[wc.pretrain].mice),
+            baseline_history=lambda wc: f"{model_dir(DEC_PRETRAINING[wc.pretrain].variant, DEC_PRETRAINING[wc.pretrain].seed)}/training_log.csv",
         output:
             model=f"{DEC_PRETRAIN_DIR}/model.pt",
             metrics=f"{DEC_PRETRAIN_DIR}/metrics.json",
@@ -19,7 +22,6 @@ if DECEMBER:
         params:
             run=lambda wc: asdict(DEC_PRETRAINING[wc.pretrain]),
             image_scale=DATASET["image_scale"],
-            mice=MICE,
             device=config["device"],
         log:
             f"{LOGS}/december_pretrain/{{pretrain}}.log",
@@ -38,11 +40,11 @@ if DECEMBER:
             "../scripts/december_pretrain.py"
 
     rule december_run:
-        """The pretrained model continued with the DECEMber loss: checkpoint, labels, clusters, metrics."""
+        """The pretrained model trained on with the DECEMber loss until early stopping: model, labels, clusters, metrics."""
         input:
             pretrained=lambda wc: f"{DEC_PRETRAIN_DIR}/model.pt".format(pretrain=DEC_PLAN[wc.run].pretrain),
-            caches=[mouse_cache(m) for m in MICE],
-            ground_truth=ground_truth_files(),
+            caches=lambda wc: [mouse_cache(m) for m in DEC_PLAN[wc.run].mice],
+            ground_truth=lambda wc: ground_truth_files(DEC_PLAN[wc.run].mice),
         output:
             model=f"{DEC_RUN_DIR}/model.pt",
             metrics=f"{DEC_RUN_DIR}/metrics.json",
@@ -52,7 +54,6 @@ if DECEMBER:
         params:
             run=lambda wc: asdict(DEC_PLAN[wc.run]),
             image_scale=DATASET["image_scale"],
-            mice=MICE,
             device=config["device"],
         log:
             f"{LOGS}/december_run/{{run}}.log",
@@ -115,16 +116,43 @@ if DECEMBER:
         script:
             "../scripts/december_toy.py"
 
+    rule december_baseline:
+        """D25's baseline: k-means and diagonal GMM at every K on the raw embeddings of the variant's converged models."""
+        input:
+            models=lambda wc: [model_file(wc.variant, s) for s in variant_seeds(wc.variant)],
+        output:
+            DEC_BASELINE,
+        params:
+            seeds=lambda wc: variant_seeds(wc.variant),
+            mice=lambda wc: variant_mice(wc.variant),
+            k_values=lambda wc: DEC_BASELINE_K[wc.variant],
+            n_init=CLUSTERING["n_init"],
+            random_state=CLUSTERING["random_state"],
+        log:
+            f"{LOGS}/december_baseline/{{variant}}.log",
+        benchmark:
+            f"{BENCHMARKS}/december_baseline/{{variant}}.tsv"
+        conda:
+            CPU_ENV
+        threads: 1
+        resources:
+            mem_mb=8000,
+            runtime=120,
+        wildcard_constraints:
+            variant="|".join(map(re.escape, DEC_VARIANTS)),
+        script:
+            "../scripts/december_baseline.py"
+
     rule december_run_table:
-        """Test measures and EM overhead of every DECEMber run, beside the base variant trained without the loss."""
+        """beta (ratio x initial model loss), test measures and EM overhead of every DECEMber run, beside the converged baselines."""
         input:
             metrics=december_files("metrics.json"),
-            baseline=[f"{model_dir(DEC_VARIANT, s)}/metrics.json" for s in variant_seeds(DEC_VARIANT)],
+            baseline=[f"{model_dir(v, s)}/metrics.json" for v in DEC_VARIANTS for s in variant_seeds(v)],
         output:
             DEC_RUNS_TABLE,
         params:
             runs=DEC_RUN_PARAMS,
-            baseline_seeds=variant_seeds(DEC_VARIANT),
+            baseline_runs=[(v, s) for v in DEC_VARIANTS for s in variant_seeds(v)],
         log:
             f"{LOGS}/december_run_table.log",
         localrule: True
@@ -134,16 +162,17 @@ if DECEMBER:
             "../scripts/december_run_table.py"
 
     rule december_consistency:
-        """ARI, FMI, V-measure across seeds of DECEMber labels, beside k-means and GMM of the base variant."""
+        """Agreement across seeds of the DECEMber labels; DECEMber vs the converged GMM and k-means (D25 Figs. 4-6)."""
         input:
             clusters=december_files("clusters.npz"),
-            baseline=ACROSS_SEEDS_TABLE,
+            runs=DEC_RUNS_TABLE,
+            baseline=DEC_BASELINE.format(variant=DEC_VARIANT),
         output:
-            DEC_CONSISTENCY,
+            across=DEC_CONSISTENCY,
+            vs_baseline=DEC_VS_BASELINE,
         params:
             runs=DEC_RUN_PARAMS,
             variant=DEC_VARIANT,
-            k_values=DECEMBER["k_values"],
         log:
             f"{LOGS}/december_consistency.log",
         localrule: True
@@ -153,18 +182,23 @@ if DECEMBER:
             "../scripts/december_consistency.py"
 
 
-if DECEMBER and SIMULATED:
+if DECEMBER and DEC_RETINA:
 
     rule december_planted_types:
-        """ARI of every DECEMber run's labels with the simulator's planted types."""
+        """The retina-style check (D25 Fig. 3): DECEMber vs converged GMM and k-means, and its confusion, labelled cells."""
         input:
-            clusters=december_files("clusters.npz"),
-            truth=ground_truth_files(),
+            clusters=december_files("clusters.npz", DEC_RETINA_RUNS),
+            metrics=december_files("metrics.json", DEC_RETINA_RUNS),
+            baseline=DEC_BASELINE.format(variant=DEC_RETINA["variant"]),
+            baseline_metrics=[
+                f"{model_dir(DEC_RETINA['variant'], s)}/metrics.json" for s in variant_seeds(DEC_RETINA["variant"])
+            ],
+            truth=ground_truth_files(variant_mice(DEC_RETINA["variant"])),
         output:
-            DEC_PLANTED,
+            table=DEC_PLANTED,
+            confusion=DEC_CONFUSION,
         params:
-            runs=DEC_RUN_PARAMS,
-            mice=MICE,
+            runs=[asdict(run) for run in DEC_RETINA_RUNS],
         log:
             f"{LOGS}/december_planted_types.log",
         localrule: True

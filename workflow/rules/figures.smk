@@ -244,7 +244,7 @@ if PRUNING_VARIANTS:
 
 if DECEMBER:
     DECEMBER_FIGURES = "DECEMber"
-    TABLES += [DEC_RUNS_TABLE, DEC_CONSISTENCY]
+    TABLES += [DEC_RUNS_TABLE, DEC_CONSISTENCY, DEC_VS_BASELINE]
     FIGURES += [
         Figure(
             name="december_toy",
@@ -255,53 +255,48 @@ if DECEMBER:
         ),
         Figure(
             name="december_beta",
-            description="D25 Fig. 4: t-SNE of the embedding over β, test correlation vs β, ARI across seeds vs K (DECEMber vs GMM).",
+            description="D25 Fig. 4: t-SNE by β, test correlation vs β, ARI across seeds vs K per β against the converged GMM and k-means.",
             plot="december.beta_figure",
             inputs={
                 "tsne": [f"{run.folder(RESULTS)}/tsne.csv" for run in DEC_BETA_RUNS],
                 "clusters": [f"{run.folder(RESULTS)}/clusters.npz" for run in DEC_BETA_RUNS],
                 "runs": DEC_RUNS_TABLE,
-                "consistency": DEC_CONSISTENCY,
+                "vs_baseline": DEC_VS_BASELINE,
             },
-            options={"betas": [r.beta for r in DEC_BETA_RUNS], "main": DEC_MAIN, "k": DEC_FIGURE_K},
+            options={
+                "ratios": [r.beta_ratio for r in DEC_BETA_RUNS],
+                "main": DEC_MAIN,
+                "k": DEC_FIGURE_K,
+                "variant": DEC_VARIANT,
+            },
             category=DECEMBER_FIGURES,
         ),
         Figure(
             name="december_sweeps",
-            description="D25 Fig. 5: agreement across seeds and test correlation vs pretraining epochs and vs learning rate.",
+            description="D25 Figs. 5-6: validation and test correlation over learning rate x PE, ARI across seeds and test correlation vs PE.",
             plot="december.sweeps_figure",
-            inputs={"runs": DEC_RUNS_TABLE, "consistency": DEC_CONSISTENCY},
-            options={"main": DEC_MAIN, "k": DEC_FIGURE_K},
+            inputs={"runs": DEC_RUNS_TABLE, "vs_baseline": DEC_VS_BASELINE},
+            options={"main": DEC_MAIN, "k": DEC_FIGURE_K, "variant": DEC_VARIANT},
             category=DECEMBER_FIGURES,
         ),
         Figure(
             name="december_agreement",
-            description="D25 B.5: ARI, Fowlkes–Mallows and V-measure across seeds vs K, DECEMber vs k-means and GMM.",
+            description="D25 B.5: ARI, Fowlkes–Mallows and V-measure across seeds vs K, DECEMber vs the converged k-means and GMM.",
             plot="december.agreement_figure",
-            inputs={"consistency": DEC_CONSISTENCY},
+            inputs={"vs_baseline": DEC_VS_BASELINE},
             options={"main": DEC_MAIN},
             category=DECEMBER_FIGURES,
         ),
     ]
-    if SIMULATED:
-        TABLES += [DEC_PLANTED]
+    if DEC_RETINA:
+        TABLES += [DEC_PLANTED, DEC_CONFUSION]
         FIGURES += [
             Figure(
                 name="december_confusion",
-                description="DECEMber clusters vs planted types (the analogue of D25's retina Fig. 3), every seed, K = figure_k.",
+                description="Retina-style check (D25 Fig. 3) on a simulated stand-in: DECEMber's confusion with the planted types, ARI vs the converged GMM and k-means.",
                 plot="december.confusion_figure",
-                inputs={
-                    "clusters": [f"{run.folder(RESULTS)}/clusters.npz" for run in DEC_CONFUSION_RUNS],
-                    "truth": ground_truth_files(),
-                    "planted": DEC_PLANTED,
-                    "baseline": PLANTED_TABLE,
-                },
-                options={
-                    "seeds": [r.seed for r in DEC_CONFUSION_RUNS],
-                    "mice": MICE,
-                    "main": DEC_MAIN,
-                    "variant": DEC_VARIANT,
-                },
+                inputs={"planted": DEC_PLANTED, "confusion": DEC_CONFUSION},
+                options={"variant": DEC_RETINA["variant"]},
                 category=DECEMBER_FIGURES,
             )
         ]

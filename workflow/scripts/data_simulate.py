@@ -20,6 +20,7 @@ def simulate_into(mouse_folder: Path, truth_file: Path, simulation: dict, seed: 
     logging.info("trials per tier %s, %d neurons, %d types (%s), discreteness %s",
                  summary["trials_per_tier"], summary["neurons"], len(summary["types"]),
                  ", ".join(summary["types"]), summary["discreteness"])
+    logging.info("neurons per type %s, %d labelled", summary["type_counts"], summary["labelled"])
     logging.info("mean rate %.3f, mean response %.3f, mean jackknife oracle %.3f (test tier)",
                  summary["mean_rate"], summary["mean_response"], summary["mean_oracle"])
     with staged_folder(mouse_folder) as staging:

@@ -1,4 +1,4 @@
-"""Snakemake entry point of rule december_toy: D25's toy example (vanilla DEC vs DECEMber), as an .npz."""
+"""Snakemake entry point of rule december_toy: D25's toy example (DEC vs DECEMber, both target readings), as .npz."""
 import logging
 
 import torch

@@ -158,6 +158,8 @@ def check_references(config: dict, variants: dict[str, dict]) -> None:
              f"seeds: embedding consistency compares seeds, give at least 2 (got {config['seeds']})")
     _require(simulated or not config["dataset"].get("extra_mice"),
              "dataset.extra_mice are simulated controls; they need dataset.source: simulate")
+    if simulated:
+        _check_simulation(config["dataset"])
     for name, variant in variants.items():
         _check_readout(name, variant["readout"])
     clustering = config["clustering"]
@@ -175,6 +177,29 @@ def check_references(config: dict, variants: dict[str, dict]) -> None:
 def _require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def mouse_simulation(dataset: dict, mouse: str) -> dict:
+    """The simulation keys of one simulated mouse: `dataset.simulation` with its `dataset.extra_mice` overrides."""
+    return {**dataset["simulation"], **dataset.get("extra_mice", {}).get(mouse, {})}
+
+
+def _check_simulation(dataset: dict) -> None:
+    """Per simulated mouse (after its extra_mice overrides): one type fraction per type, and unlabelled
+    types that exist and leave at least one type labelled."""
+    places = {"dataset.simulation": dataset["simulation"]}
+    places.update({f"dataset.extra_mice.{mouse}": mouse_simulation(dataset, mouse) for mouse in dataset["extra_mice"]})
+    for where, simulation in places.items():
+        n_types, fractions = simulation["n_types"], simulation.get("type_fractions")
+        _require(fractions is None or len(fractions) == n_types,
+                 f"{where}.type_fractions: {len(fractions or [])} fractions for n_types = {n_types}; "
+                 "give one per type")
+        unlabelled = simulation.get("unlabelled_types", [])
+        beyond = [k for k in unlabelled if k >= n_types]
+        _require(not beyond,
+                 f"{where}.unlabelled_types: {beyond} are not types (n_types = {n_types}: 0..{n_types - 1})")
+        _require(len(set(unlabelled)) < n_types,
+                 f"{where}.unlabelled_types: all {n_types} types are unlabelled; leave at least one labelled")
 
 
 def _check_readout(name: str, readout: dict) -> None:

@@ -5,7 +5,11 @@ cell and an energy-model complex cell, divisively normalized by an iso-oriented 
 orthogonal orientation, multiplied by a behavioural gain and seen through the eye position. Neurons
 belong to functional types (prototypes in a 5-D parameter space, plus an ON or OFF polarity);
 `discreteness` moves them from tight clusters around the prototypes (1) to a continuum with no
-types (0). The filters and their normalization are in `receptive_fields`.
+types (0). Each neuron draws its type uniformly, or, with `type_fractions`, the types get exact
+counts in the given proportions (unbalanced types, as the marmoset RGCs of D25 Fig. 3); the types
+named in `unlabelled_types` count as unlabelled cells (ground truth `labelled`: False), which
+evaluations leave out as D25 left out its RGCs without a type label. The filters and their
+normalization are in `receptive_fields`.
 
 The mouse is returned as `MouseArrays` (written with `sensorium_static.write_mouse` in the Sensorium
 tree) plus a ground-truth dict that fully defines every neuron, so `population_rates` can query the
@@ -39,6 +43,8 @@ DEFAULTS = {
     "noise_fano": 0.5,
     "behavior_modulation": 1.0,
     "eye_shift_gain": 0.25,
+    "type_fractions": None,  # None: each neuron draws its type uniformly (exact counts only when given)
+    "unlabelled_types": [],
 }
 IGNORED_KEYS = {"seed"}  # the config's dataset seed; seeds reach `simulate_mouse` as arguments
 
@@ -83,8 +89,9 @@ TRUTH_KEYS = (
     "type_polarity", "type_coordinates", "rf_x", "rf_y", "orientation", "phase", *TYPE_PARAMETERS,
     "gain_running", "gain_pupil", "gain_pupil_derivative", "amplitude", "baseline",
     "center_scale", "surround_scale", "orthogonal_scale", "surround_ratio",
-    "eye_center", "eye_shift_gain", "retinotopy", "discreteness", "rates",
+    "eye_center", "eye_shift_gain", "retinotopy", "discreteness", "rates", "labelled",
 )
+OPTIONAL_TRUTH = {"labelled"}  # ground truth written before `unlabelled_types` existed: every neuron labelled
 
 
 class SimulationError(ValueError):
@@ -113,7 +120,36 @@ def simulation_params(params: dict) -> dict:
         value = merged[key]
         if not isinstance(value, (int, float, np.number)) or isinstance(value, bool) or not low <= value <= high:
             raise SimulationError(f"simulation.{key}: expected a number in [{low:g}, {high:g}], got {value!r}")
+    _check_types(merged)
     return merged
+
+
+def _check_types(config: dict) -> None:
+    """`type_fractions` has one positive number per type; `unlabelled_types` are distinct type indices
+    that leave at least one type labelled."""
+    n_types, fractions, unlabelled = config["n_types"], config["type_fractions"], config["unlabelled_types"]
+    if fractions is not None:
+        numbers = isinstance(fractions, (list, tuple, np.ndarray)) and all(
+            isinstance(f, (int, float, np.number)) and not isinstance(f, bool) and f > 0 for f in fractions)
+        if not numbers or len(fractions) != n_types:
+            raise SimulationError(f"simulation.type_fractions: expected {n_types} positive numbers (one per type, "
+                                  f"n_types = {n_types}), got {fractions!r}")
+    indices = isinstance(unlabelled, (list, tuple, np.ndarray)) and all(
+        isinstance(k, (int, np.integer)) and not isinstance(k, bool) and 0 <= k < n_types for k in unlabelled)
+    if not indices or len(set(unlabelled)) != len(unlabelled) or len(unlabelled) >= n_types:
+        raise SimulationError(f"simulation.unlabelled_types: expected distinct type indices in 0..{n_types - 1} "
+                              f"that leave at least one type labelled, got {unlabelled!r}")
+
+
+def type_counts(n: int, fractions) -> np.ndarray:
+    """Exact neuron counts per type in the proportions `fractions`, summing to n (largest remainder:
+    each type gets the floor of its quota, the left-over neurons go to the largest remainders, ties to
+    the lower type index)."""
+    quota = n * np.asarray(fractions, dtype=np.float64) / np.sum(fractions)
+    counts = np.floor(quota).astype(np.int64)
+    left_over = n - int(counts.sum())
+    counts[np.argsort(-(quota - counts), kind="stable")[:left_over]] += 1
+    return counts
 
 
 # ----------------------------------------------------------------------------------------------
@@ -212,13 +248,18 @@ def type_names(prototypes: np.ndarray) -> np.ndarray:
     return np.array(names)
 
 
-def _type_coordinates(rng: np.random.Generator, n: int, prototypes: np.ndarray,
-                      discreteness: float) -> tuple[np.ndarray, np.ndarray]:
+def _type_coordinates(rng: np.random.Generator, n: int, prototypes: np.ndarray, discreteness: float,
+                      fractions=None) -> tuple[np.ndarray, np.ndarray]:
     """Unit-cube coordinates pulled from a uniform continuum towards the prototypes by `discreteness`.
 
-    cell_type is always the nearest prototype: the planted type at discreteness 1, bookkeeping at 0.
+    Each neuron draws its type uniformly, or with `fractions` the types get exact counts
+    (`type_counts`) in a random order. cell_type is always the nearest prototype: the planted type at
+    discreteness 1, bookkeeping at 0.
     """
-    drawn_type = rng.integers(len(prototypes), size=n)
+    if fractions is None:
+        drawn_type = rng.integers(len(prototypes), size=n)
+    else:
+        drawn_type = rng.permutation(np.repeat(np.arange(len(prototypes)), type_counts(n, fractions)))
     continuum = rng.uniform(size=(n, prototypes.shape[1]))
     jitter = rng.normal(0.0, CLUSTER_SPREAD, size=continuum.shape)
     coordinates = np.clip((1 - discreteness) * continuum + discreteness * prototypes[drawn_type] + jitter, 0, 1)
@@ -262,7 +303,7 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
     n, height, width = config["neurons"], config["image_height"], config["image_width"]
     prototypes = type_prototypes(config["n_types"])
     polarity = type_polarities(len(prototypes))
-    coordinates, cell_type = _type_coordinates(rng, n, prototypes, config["discreteness"])
+    coordinates, cell_type = _type_coordinates(rng, n, prototypes, config["discreteness"], config["type_fractions"])
     pixel_scale = height / REFERENCE_HEIGHT
     margin = RF_MARGIN * pixel_scale
     retinotopy, patch_centre = _retinotopy(rng, height, width)
@@ -289,6 +330,7 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
         "eye_shift_gain": np.array(float(config["eye_shift_gain"])),
         "retinotopy": retinotopy,
         "discreteness": np.array(float(config["discreteness"])),
+        "labelled": ~np.isin(cell_type, config["unlabelled_types"]),
     }
     return neurons, motor.astype(np.float32)
 
@@ -450,6 +492,8 @@ def simulation_summary(arrays: MouseArrays, truth: dict) -> dict:
         "trials_per_tier": {str(tier): int((arrays.tiers == tier).sum()) for tier in np.unique(arrays.tiers)},
         "neurons": int(arrays.responses.shape[1]),
         "types": [str(name) for name in truth["type_names"]],
+        "type_counts": np.bincount(truth["cell_type"], minlength=len(truth["type_names"])).tolist(),
+        "labelled": int(np.sum(truth["labelled"])),
         "discreteness": float(truth["discreteness"]),
         "mean_rate": float(truth["rates"].mean()),
         "mean_response": float(arrays.responses.mean()),
@@ -475,8 +519,13 @@ def save_ground_truth(path: Path, truth: dict) -> None:
 
 
 def load_ground_truth(path: Path) -> dict:
-    """Read a ground-truth .npz into a dict of arrays; DataError names the file and the problem."""
+    """Read a ground-truth .npz into a dict of arrays; DataError names the file and the problem.
+
+    `labelled` (bool per neuron) is all True in files written before `unlabelled_types` existed.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: ground truth file is missing (only simulated mice have one)")
-    return read_npz(path, TRUTH_KEYS, DataError)
+    truth = read_npz(path, tuple(key for key in TRUTH_KEYS if key not in OPTIONAL_TRUTH), DataError)
+    truth.setdefault("labelled", np.ones(len(truth["cell_type"]), dtype=bool))
+    return truth

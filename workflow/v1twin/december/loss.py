@@ -1,12 +1,12 @@
 """DECEMber's loss as a training extension (`training.StepExtension`), and the embedding it clusters.
 
-The embedding is the one the consistency analysis compares (METHODS §4): the readout features of
-all mice, pruned channels zeroed, L2-normalized and, for a rotation-equivariant core,
-rotation-aligned. The alignment is a discrete cyclic shift per neuron; DECEMber finds the shifts
-once, at initialization, and keeps them fixed. With the shifts fixed the embedding is a
-differentiable function of the weights, and since the loss pulls every neuron towards its cluster
-in that aligned frame, the frame stays the right one while training goes on. Without alignment a
-type would split into as many clusters as it has preferred orientations.
+D25's protocol (App. B.6): the loss acts on the RAW readout feature weights of a CNN core, all mice's
+neurons stacked, pruned channels zeroed: no rotation alignment and no L2 normalization (D25 presents
+not needing the equivariant core and its post-hoc alignment as DECEMber's advantage, and states no
+normalization). Only a rotation-equivariant core, our extension (no config runs it), is clustered in the
+consistency analysis's frame (METHODS §4): L2-normalized rows, cyclically shifted by per-neuron
+rotations found once at initialization and then kept fixed, so that the embedding stays a
+differentiable function of the weights.
 """
 
 from __future__ import annotations
@@ -52,11 +52,15 @@ def rotation_shape(model: V1Model) -> tuple[int, int] | None:
 
 
 def embed(features: torch.Tensor, shifts: torch.Tensor | None, shape: tuple[int, int] | None) -> torch.Tensor:
-    """L2-normalized rows, cyclically shifted along the rotation axis by `shifts` (N,) where given.
+    """The embedding the loss clusters: the raw features for a core without a rotation axis (`shape`
+    None, D25's CNN path), else (our extension) L2-normalized rows cyclically shifted along the rotation
+    axis by `shifts` (N,).
 
     Channels are rotation-major (index r·F + f); row n becomes aligned[r·F + f] = x[((r + s_n) mod R)·F + f],
     the same layout and convention as clustering.align_rotations.
     """
+    if shape is None:
+        return features
     normalized = F.normalize(features, dim=1)
     if shifts is None:
         return normalized

@@ -1,10 +1,17 @@
 """The runs of the config's `december` section, every setting a job needs resolved once.
 
-A run is one DECEMber model: the base variant pretrained for PE epochs (a `PretrainRun`, shared by
-every K, β and learning rate of that PE and seed), then trained on with the loss. Runs are keyed by
-their name, the folder under `<results>/december/` and the rules' wildcard; the name is made from the
-settings and never parsed back. The main grid is every K × seed at one setting (PE, β, lr); a sweep
-varies one of them at `figure_k`.
+D25's protocol (Sec. 4, l. 45-62; METHODS §5). The baseline is the DECEMber variant trained to
+convergence by `training_run` (early stopping on validation correlation, the variant's max_epochs),
+one model per seed. A `PretrainRun` is the first PE epochs of that very run (same variant, seed, data
+and training settings; see `v1twin.december.pretrain`), shared by every K, β ratio and learning rate of
+that PE and seed. A `DecemberRun` continues it with the clustering loss until early stopping, with the
+baseline's training settings (only the learning rate may be swept). β is not a setting: each run
+derives it from its `beta_ratio` and the model loss at its start (`v1twin.december.pretrain.model_loss_per_step`).
+
+Runs are keyed by their name, the folder under `<results>/december/` and the rules' wildcard; the name is
+made from the settings and never parsed back. The main grid is K × β ratio × seed at the main PE and
+lr (D25 Fig. 4); the PE sweep varies PE at figure_k and the main ratio (Fig. 5C); the lr sweep is the
+grid lr × PE at figure_k (Fig. 5A/B); the retina-style check (Fig. 3) is one setting on its own variant.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from typing import Any
 
 from v1twin.december.loss import DecemberSettings
 
-SWEEP_KEYS = {"beta": "beta", "pretrain_epochs": "pe", "lr": "lr"}  # config sweep name -> DecemberRun field
-ROW_FIELDS = ("variant", "pe", "k", "beta", "lr", "seed")  # what tells runs apart, as table columns
+ROW_FIELDS = ("variant", "pe", "k", "beta_ratio", "lr", "seed")  # what tells runs apart, as table columns
+SETTING_FIELDS = ("pe", "beta_ratio", "lr")  # the main setting; the grids vary these (and K)
 
 
 def number(value: float) -> str:
@@ -26,13 +33,14 @@ def number(value: float) -> str:
 
 @dataclass(frozen=True)
 class PretrainRun:
-    """The base variant trained for PE epochs without the clustering loss (D25's pretraining)."""
+    """The first PE epochs of the baseline run `models/<variant>/seed<seed>` (D25's pretraining)."""
 
     variant: str
     pe: int
     seed: int
+    mice: list[str]
     model: dict[str, Any]  # the variant's core and readout
-    training: dict[str, Any]  # the variant's training settings, max_epochs = PE
+    training: dict[str, Any]  # the variant's training settings, unchanged: the replay stops after PE epochs
 
     @property
     def name(self) -> str:
@@ -41,24 +49,26 @@ class PretrainRun:
 
 @dataclass(frozen=True)
 class DecemberRun:
-    """One DECEMber model: base variant, pretraining epochs, K, β, learning rate, seed, and the rest of
-    what its job needs (ν, k-means restarts, the variant's model and training settings)."""
+    """One DECEMber model: variant, pretraining epochs, K, β ratio, learning rate, seed, and the rest of
+    what its job needs (ν, k-means restarts, the variant's mice, model and training settings)."""
 
     variant: str
     pe: int
     k: int
-    beta: float
+    beta_ratio: float
     lr: float
     seed: int
     nu: float
     kmeans_n_init: int
+    mice: list[str]
     model: dict[str, Any]  # the variant's core and readout
-    training: dict[str, Any]  # the variant's training settings with DECEMber's epochs and lr
+    training: dict[str, Any]  # the variant's training settings (early stopping, max_epochs) with this lr
 
     @property
     def name(self) -> str:
-        """The run's folder under <results>/december/, e.g. v/pe3-k6-beta1000-lr0.01/seed1."""
-        return f"{self.variant}/pe{self.pe}-k{self.k}-beta{number(self.beta)}-lr{number(self.lr)}/seed{self.seed}"
+        """The run's folder under <results>/december/, e.g. v/pe3-k6-ratio1-lr0.01/seed1."""
+        return (f"{self.variant}/pe{self.pe}-k{self.k}-ratio{number(self.beta_ratio)}-lr{number(self.lr)}"
+                f"/seed{self.seed}")
 
     @property
     def pretrain(self) -> str:
@@ -73,51 +83,74 @@ class DecemberRun:
         """The settings that tell runs apart, as table columns."""
         return {field: getattr(self, field) for field in ROW_FIELDS}
 
-    def settings(self) -> DecemberSettings:
-        """The clustering loss of this run; the seed also seeds its k-means start."""
-        return DecemberSettings(k=self.k, beta=self.beta, nu=self.nu, kmeans_n_init=self.kmeans_n_init,
+    def settings(self, beta: float) -> DecemberSettings:
+        """The clustering loss of this run at strength β (ratio × the model loss at its start); the seed
+        also seeds its k-means start."""
+        return DecemberSettings(k=self.k, beta=beta, nu=self.nu, kmeans_n_init=self.kmeans_n_init,
                                 random_state=self.seed)
 
 
 def main_setting(config: dict, variants: dict[str, dict]) -> dict[str, Any]:
-    """The main grid's {"pe", "beta", "lr"} (lr null: the base variant's); a sweep varies one of them."""
+    """The main setting {"pe", "beta_ratio", "lr"} (lr null: the variant's); the grids vary it."""
     section = config["december"]
     lr = section["lr"] or variants[section["variant"]]["training"]["lr"]
-    return {"pe": section["pretrain_epochs"], "beta": section["beta"], "lr": lr}
+    return {"pe": section["pretrain_epochs"], "beta_ratio": section["beta_ratio"], "lr": lr}
 
 
 def main_seeds(config: dict, variants: dict[str, dict]) -> list[int]:
-    """The seeds of the main grid: the section's `seeds`, else the base variant's."""
+    """The seeds of the main grid: the section's `seeds`, else the variant's (its converged baselines)."""
     section = config["december"]
     return section.get("seeds") or variants[section["variant"]]["seeds"]
 
 
-def plan(config: dict, variants: dict[str, dict]) -> dict[str, DecemberRun]:
-    """Every run of the main grid (each K, all seeds) and of the sweeps (at figure_k, a sweep's own
-    `seeds` or the main grid's), by name."""
+def retina_setting(config: dict, variants: dict[str, dict]) -> dict[str, Any] | None:
+    """The retina-style check's setting (its variant's lr, the main PE and ratio), None without one."""
+    retina = config["december"].get("retina")
+    if not retina:
+        return None
     section = config["december"]
+    return {"pe": section["pretrain_epochs"], "beta_ratio": section["beta_ratio"],
+            "lr": variants[retina["variant"]]["training"]["lr"]}
+
+
+def plan(config: dict, variants: dict[str, dict]) -> dict[str, DecemberRun]:
+    """Every run by name: the main grid (K × β ratio × seed), the PE sweep and the lr × PE grid (at
+    figure_k, the main ratio, a sweep's own `seeds` or the main grid's), and the retina-style check
+    (its K, every seed of its variant). A run two grids share is one run."""
+    section = config["december"]
+    variant = section["variant"]
     seeds = main_seeds(config, variants)
     main = main_setting(config, variants)
-    points = [(k, main, seed) for k in section["k_values"] for seed in seeds]
-    for name, sweep in section["sweeps"].items():
-        values = itertools.product(sweep["values"], sweep.get("seeds") or seeds)
-        points += [(section["figure_k"], {**main, SWEEP_KEYS[name]: value}, seed) for value, seed in values]
-    runs = [_run(section, variants, k, setting, seed) for k, setting, seed in points]
-    return {run.name: run for run in runs}  # a run of the main grid that a sweep repeats is one run
+    figure_k, sweeps = section["figure_k"], section["sweeps"]
+    points = [(variant, k, {**main, "beta_ratio": ratio}, seed)
+              for k in section["k_values"] for ratio in section["beta_ratios"] for seed in seeds]
+    pe_values = sweeps.get("pretrain_epochs", {}).get("values", [main["pe"]])
+    if "pretrain_epochs" in sweeps:
+        pe_seeds = sweeps["pretrain_epochs"].get("seeds") or seeds
+        points += [(variant, figure_k, {**main, "pe": int(pe)}, seed)
+                   for pe, seed in itertools.product(pe_values, pe_seeds)]
+    if "lr" in sweeps:
+        lr_seeds = sweeps["lr"].get("seeds") or seeds
+        points += [(variant, figure_k, {**main, "pe": int(pe), "lr": lr}, seed)
+                   for lr, pe, seed in itertools.product(sweeps["lr"]["values"], pe_values, lr_seeds)]
+    retina = retina_setting(config, variants)
+    if retina is not None:
+        name = section["retina"]["variant"]
+        points += [(name, section["retina"]["k"], retina, seed) for seed in variants[name]["seeds"]]
+    runs = [_run(section, variants[name], name, k, setting, seed) for name, k, setting, seed in points]
+    return {run.name: run for run in runs}
 
 
-def _run(section: dict, variants: dict[str, dict], k: int, setting: dict[str, Any], seed: int) -> DecemberRun:
-    variant = variants[section["variant"]]
-    return DecemberRun(section["variant"], setting["pe"], k, setting["beta"], setting["lr"], seed, section["nu"],
-                       section["kmeans_n_init"], _model(variant),
-                       _training(variant, lr=setting["lr"], max_epochs=section["epochs"]))
+def _run(section: dict, variant: dict, name: str, k: int, setting: dict[str, Any], seed: int) -> DecemberRun:
+    return DecemberRun(name, setting["pe"], k, setting["beta_ratio"], setting["lr"], seed, section["nu"],
+                       section["kmeans_n_init"], list(variant["mice"]), _model(variant),
+                       {**variant["training"], "lr": setting["lr"]})
 
 
 def pretraining(config: dict, variants: dict[str, dict]) -> dict[str, PretrainRun]:
     """The pretraining runs the DECEMber runs start from, by name."""
-    variant = variants[config["december"]["variant"]]
-    return {run.pretrain: PretrainRun(run.variant, run.pe, run.seed, _model(variant),
-                                      _training(variant, max_epochs=run.pe))
+    return {run.pretrain: PretrainRun(run.variant, run.pe, run.seed, run.mice, run.model,
+                                      dict(variants[run.variant]["training"]))
             for run in plan(config, variants).values()}
 
 
@@ -125,20 +158,15 @@ def _model(variant: dict) -> dict[str, Any]:
     return {key: variant[key] for key in ("core", "readout")}
 
 
-def _training(variant: dict, **overrides: Any) -> dict[str, Any]:
-    """The variant's training settings with a DECEMber stage's changes: the one place they are merged."""
-    return {**variant["training"], **overrides}
-
-
-def main_runs(runs: dict[str, DecemberRun], main: dict[str, Any], k: int) -> list[DecemberRun]:
-    """The runs of the main setting at K = k (every seed)."""
-    return [run for run in runs.values()
-            if run.k == k and all(getattr(run, key) == value for key, value in main.items())]
-
-
-def sweep_runs(runs: dict[str, DecemberRun], main: dict[str, Any], key: str, k: int, seed: int) -> list[DecemberRun]:
-    """The runs of one seed at K = k that differ from the main setting in `key` only, sorted by it."""
-    fixed = {name: value for name, value in main.items() if name != key}
-    chosen = [run for run in runs.values() if run.k == k and run.seed == seed
+def setting_runs(runs: dict[str, DecemberRun], variant: str, setting: dict[str, Any], k: int | None = None,
+                 free: str | None = None) -> list[DecemberRun]:
+    """The runs of `variant` at `setting` (and K = k when given) except in `free`, sorted by (free, seed)."""
+    fixed = {name: value for name, value in setting.items() if name != free}
+    chosen = [run for run in runs.values() if run.variant == variant and (k is None or run.k == k)
               and all(getattr(run, name) == value for name, value in fixed.items())]
-    return sorted(chosen, key=lambda run: getattr(run, key))
+    return sorted(chosen, key=lambda run: (getattr(run, free) if free else 0, run.k, run.seed))
+
+
+def variant_runs(runs: dict[str, DecemberRun], variant: str) -> dict[str, DecemberRun]:
+    """The runs of one variant, by name."""
+    return {name: run for name, run in runs.items() if run.variant == variant}

@@ -1,25 +1,24 @@
-"""Figures of the DECEMber stage (D25 Fig. 2, 4, 5, B.5; clusters vs planted types on simulated data).
+"""Figures of the DECEMber stage (D25 Figs. 2-6, B.5; the retina-style check on simulated planted types).
 
 Every function takes file paths (the rule's inputs) and writes `pdf` plus the PNG beside it.
-`main` is the main grid's setting {"pe", "beta", "lr"}: curves over K use it, each sweep varies one of it.
+`main` is the main setting {"pe", "beta_ratio", "lr"}: curves over K use it, each sweep varies one of it.
+The baselines are k-means and the diagonal GMM on the raw readout weights of the same architecture
+trained to convergence without the loss (`gmm_converged`, `kmeans_converged`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from scipy.optimize import linear_sum_assignment
-from sklearn.metrics import adjusted_rand_score, confusion_matrix
 
-from v1twin.clustering.planted import planted_types
-from v1twin.data.simulate import load_ground_truth
+from v1twin.december.baseline import BASELINE_METHODS
 from v1twin.december.clusters import load_clusters
-from v1twin.december.tables import DECEMBER_METHOD, INITIAL_METHOD
+from v1twin.december.tables import CORRELATION, DECEMBER_METHOD, INITIAL_METHOD
+from v1twin.december.toy import TARGET_READINGS
 from v1twin.files import read_npz
 from v1twin.plots import read_table, save_figure
 from v1twin.plots.clustering import MEASURE_NAMES, _colour_rows, _curve, _scatter
@@ -28,11 +27,11 @@ METHOD_STYLE = {
     DECEMBER_METHOD: {"label": "DECEMber", "color": sns.color_palette("colorblind")[3]},
     INITIAL_METHOD: {"label": "DECEMber's k-means start", "color": sns.color_palette("colorblind")[3],
                      "linestyle": ":"},
-    "gmm": {"label": "GMM (no clustering loss)", "color": sns.color_palette("colorblind")[0]},
-    "kmeans": {"label": "k-means (no clustering loss)", "color": sns.color_palette("colorblind")[2]},
+    "gmm_converged": {"label": "GMM, converged model without the loss", "color": sns.color_palette("colorblind")[0]},
+    "kmeans_converged": {"label": "k-means, converged model without the loss",
+                         "color": sns.color_palette("colorblind")[2]},
 }
-SWEEP_NAMES = {"beta": "clustering strength β", "pe": "pretraining epochs PE", "lr": "learning rate"}
-TOY_METHODS = {"dec": "vanilla DEC (unit scale, ν = 1)", "december": "DECEMber"}
+TOY_METHODS = {"dec": "DEC (unit scale, ν = 1)", "december": "DECEMber"}
 
 
 def _setting_rows(frame: pd.DataFrame, main: dict[str, Any], free: str | None = None,
@@ -56,38 +55,48 @@ def _summary(frame: pd.DataFrame, by: str, column: str) -> pd.DataFrame:
 
 
 def toy(toy: str, pdf: str) -> plt.Figure:
-    """Pretrained weights and the outcome of vanilla DEC and DECEMber; the centres' paths; distance between centres."""
-    result = read_npz(toy, ("true_weights", "true_cluster", "true_centres", "pretrained", "dec_weights",
-                            "december_weights", "dec_labels", "december_labels", "dec_centre_path",
-                            "december_centre_path", "dec_sizes", "december_sizes", "dec_ari", "december_ari"))
+    """D25 Fig. 2 under both readings of the DEC target (rows): the pretrained weights; per method the final
+    weights coloured by label with the centres' paths; the distance between the two centres per step."""
+    keys = [f"{method}_{reading}_{what}" for method in TOY_METHODS for reading in TARGET_READINGS
+            for what in ("weights", "labels", "centre_path", "centre_distance", "sizes", "ari")]
+    result = read_npz(toy, ("true_weights", "true_cluster", "true_centres", "pretrained", *keys))
     colours = np.asarray(sns.color_palette("colorblind", 2))
-    fig, axes = plt.subplots(1, 4, figsize=(16, 4.0))
+    fig = plt.figure(figsize=(16, 7.5))
+    grid = fig.add_gridspec(len(TARGET_READINGS), 4)
     sizes = np.bincount(result["true_cluster"]).tolist()
-    axes[0].scatter(*result["pretrained"].T, c=colours[result["true_cluster"]], s=2, alpha=0.5, linewidths=0)
-    axes[0].set_title(f"pretrained weights, true clusters {sizes}", fontsize="medium")
-    for ax, method in zip(axes[1:3], TOY_METHODS):
-        path = result[f"{method}_centre_path"]
-        ax.scatter(*result[f"{method}_weights"].T, c=colours[result[f"{method}_labels"] % 2], s=2, alpha=0.5,
-                   linewidths=0)
-        for cluster in range(path.shape[1]):
-            ax.plot(path[:, cluster, 0], path[:, cluster, 1], color="black", linewidth=1)
-            ax.plot(*path[-1, cluster], marker="o", color="black", markersize=5)
-        ax.set_title(f"{TOY_METHODS[method]}\nsizes {result[f'{method}_sizes'].tolist()}, "
-                     f"ARI {float(result[f'{method}_ari']):.2f}", fontsize="medium")
-    for ax in axes[:3]:
+    first = fig.add_subplot(grid[:, 0])
+    first.scatter(*result["pretrained"].T, c=colours[result["true_cluster"]], s=2, alpha=0.5, linewidths=0)
+    first.set_title(f"pretrained weights (25 MSE epochs)\ntrue clusters {sizes}", fontsize="medium")
+    scatter_axes = [first]
+    true_distance = np.linalg.norm(result["true_centres"][0] - result["true_centres"][1])
+    for row, reading in enumerate(TARGET_READINGS):
+        for column, method in enumerate(TOY_METHODS, start=1):
+            ax = fig.add_subplot(grid[row, column])
+            name = f"{method}_{reading}"
+            path = result[f"{name}_centre_path"]
+            ax.scatter(*result[f"{name}_weights"].T, c=colours[result[f"{name}_labels"] % 2], s=2, alpha=0.5,
+                       linewidths=0)
+            for cluster in range(path.shape[1]):
+                ax.plot(path[:, cluster, 0], path[:, cluster, 1], color="black", linewidth=1)
+                ax.plot(*path[-1, cluster], marker="o", color="black", markersize=5)
+            ax.set_title(f"{TOY_METHODS[method]}, P {reading}\nsizes {result[f'{name}_sizes'].tolist()}, "
+                         f"ARI {float(result[f'{name}_ari']):.2f}", fontsize="medium")
+            scatter_axes.append(ax)
+        distance_ax = fig.add_subplot(grid[row, 3])
+        for method in TOY_METHODS:
+            distance_ax.plot(result[f"{method}_{reading}_centre_distance"], label=TOY_METHODS[method], linewidth=2)
+        distance_ax.axhline(true_distance, color="red", linestyle=":", linewidth=1, zorder=3, label="true distance")
+        distance_ax.set(xlabel="clustering step", ylabel="distance between the two centres",
+                        title=f"target P {reading}", ylim=(0, None))
+        distance_ax.legend(fontsize="small")
+    for ax in scatter_axes:
         ax.plot(*result["true_centres"].T, linestyle="", marker="*", color="red", markersize=10, label="true centres")
         ax.set(xlabel="weight 1", ylabel="weight 2")
         ax.set_aspect("equal", adjustable="datalim")
-    axes[0].legend(fontsize="small")
-    for method in TOY_METHODS:
-        path = result[f"{method}_centre_path"]
-        axes[3].plot(np.linalg.norm(path[:, 0] - path[:, 1], axis=1), label=TOY_METHODS[method])
-    true_distance = np.linalg.norm(result["true_centres"][0] - result["true_centres"][1])
-    axes[3].axhline(true_distance, color="red", linestyle=":", label="true distance")
-    axes[3].set(xlabel="clustering step", ylabel="distance between the two centres", yscale="log")
-    axes[3].legend(fontsize="small")
-    fig.suptitle("Toy example (D25 Fig. 2): linear neurons, two nearby weight clusters, clustering loss only "
-                 "(black: centre paths, dots: final centres)")
+    first.legend(fontsize="small")
+    fig.suptitle("Toy example (D25 Fig. 2), KL alone after pretraining (black: centre paths, dots: final centres).\n"
+                 "Top: gradient through the target P(q), D25's degenerate optimum: DEC's centres collapse. "
+                 "Bottom: P detached (DEC's stop-gradient): they drift apart")
     fig.tight_layout()
     return save_figure(fig, pdf)
 
@@ -96,153 +105,160 @@ def toy(toy: str, pdf: str) -> plt.Figure:
 # D25 Fig. 4: β
 
 
-def _baseline_band(ax: plt.Axes, runs: pd.DataFrame, column: str) -> None:
-    values = runs.loc[runs["model"] == "baseline", column]
-    ax.axhline(values.mean(), color="grey", linestyle="--", label=f"without loss (n = {len(values)})")
+def _baseline_band(ax: plt.Axes, runs: pd.DataFrame, column: str, variant: str) -> None:
+    """The converged models of `variant` (trained without the loss): mean ± sd as a grey band."""
+    values = runs.loc[(runs["model"] == "baseline") & (runs["variant"] == variant), column]
+    ax.axhline(values.mean(), color="grey", linestyle="--", label=f"converged, without loss (n = {len(values)})")
     if len(values) > 1:
         ax.axhspan(values.mean() - values.std(), values.mean() + values.std(), color="grey", alpha=0.2)
 
 
-def _agreement_vs_k(ax: plt.Axes, consistency: pd.DataFrame, main: dict[str, Any], measure: str) -> None:
-    """Agreement across seeds vs K: DECEMber at the main setting, its k-means start, and the baselines."""
-    for method, style in METHOD_STYLE.items():
-        rows = (_setting_rows(consistency, main, method=method) if method in (DECEMBER_METHOD, INITIAL_METHOD)
-                else consistency[consistency["method"] == method])
-        _curve(ax, rows, measure, **style)
-    ax.set(xlabel="number of clusters K", ylabel=f"{MEASURE_NAMES[measure]} across seeds")
+def _baselines_vs_k(ax: plt.Axes, table: pd.DataFrame, measure: str) -> None:
+    for method in BASELINE_METHODS:
+        _curve(ax, table[table["method"] == method], measure, **METHOD_STYLE[method])
 
 
 def beta_figure(
-    tsne: list[str], clusters: list[str], runs: str, consistency: str, pdf: str, betas: list[float],
-    main: dict[str, Any], k: int,
+    tsne: list[str], clusters: list[str], runs: str, vs_baseline: str, pdf: str, ratios: list[float],
+    main: dict[str, Any], k: int, variant: str,
 ) -> plt.Figure:
-    """Top: t-SNE of the first seed's embedding per β, coloured by DECEMber cluster. Bottom: test
-    correlation vs β (baseline: the variant trained without the loss), ARI across seeds vs K."""
-    if not len(tsne) == len(clusters) == len(betas):
-        raise ValueError(f"{len(tsne)} t-SNE tables and {len(clusters)} cluster files for β values {betas}")
-    run_rows = read_table(runs, ("model", "pe", "k", "beta", "lr", "seed", "test_single_trial_correlation"))
-    agreement = read_table(consistency, ("method", "pe", "beta", "lr", "k", "ari_mean", "ari_sd"))
-    columns = max(len(betas), 2)
+    """Top: t-SNE of the first seed's embedding per β ratio at K = k, coloured by DECEMber cluster. Bottom:
+    test correlation vs β ratio at K = k (band: the converged models without the loss), and ARI across
+    seeds vs K, one curve per β ratio, against the converged GMM and k-means on the same raw embedding."""
+    if not len(tsne) == len(clusters) == len(ratios):
+        raise ValueError(f"{len(tsne)} t-SNE tables and {len(clusters)} cluster files for β ratios {ratios}")
+    run_rows = read_table(runs, ("model", "variant", "pe", "k", "beta_ratio", "lr", "seed", CORRELATION))
+    table = read_table(vs_baseline, ("method", "pe", "beta_ratio", "lr", "k", "ari_mean", "ari_sd"))
+    columns = max(len(ratios), 2)
     fig = plt.figure(figsize=(3.3 * columns, 7.0))
     grid = fig.add_gridspec(2, columns)
-    for column, (beta, tsne_path, clusters_path) in enumerate(zip(betas, tsne, clusters)):
+    for column, (ratio, tsne_path, clusters_path) in enumerate(zip(ratios, tsne, clusters)):
         ax = fig.add_subplot(grid[0, column])
-        table = read_table(tsne_path, ("mouse", "unit_id", "x", "y"))
+        frame = read_table(tsne_path, ("mouse", "unit_id", "x", "y"))
         labels = load_clusters(clusters_path)
-        _scatter(ax, table, _colour_rows(table, labels.mouse, labels.unit_id, labels.labels), k)
-        ax.set_title(f"β = {beta:g}", fontsize="medium")
+        _scatter(ax, frame, _colour_rows(frame, labels.mouse, labels.unit_id, labels.labels), k)
+        ax.set_title(f"β ratio {ratio:g}", fontsize="medium")
     fig.axes[0].set_ylabel(f"t-SNE, DECEMber cluster (K = {k})")
     half = columns // 2
     performance = fig.add_subplot(grid[1, :half])
-    rows = _setting_rows(run_rows, main, free="beta")
-    _curve(performance, _summary(rows[rows["k"] == k], "beta", "test_single_trial_correlation").rename(
-        columns={"beta": "k"}), "test_single_trial_correlation", color=METHOD_STYLE[DECEMBER_METHOD]["color"],
-        label="DECEMber")
-    _baseline_band(performance, run_rows, "test_single_trial_correlation")
-    performance.set(xscale="log", xlabel="β", ylabel="test correlation (mean ± sd over seeds)")
+    rows = _setting_rows(run_rows[run_rows["variant"] == variant], main, free="beta_ratio")
+    _curve(performance, _summary(rows[rows["k"] == k], "beta_ratio", CORRELATION).rename(
+        columns={"beta_ratio": "k"}), CORRELATION, color=METHOD_STYLE[DECEMBER_METHOD]["color"], label="DECEMber")
+    _baseline_band(performance, run_rows, CORRELATION, variant)
+    performance.set(xscale="log", xlabel="β / model loss per step at the start",
+                    ylabel=f"test correlation (K = {k}, mean ± sd over seeds)")
     performance.legend(fontsize="small")
     ax = fig.add_subplot(grid[1, half:])
-    _agreement_vs_k(ax, agreement, main, "ari")
-    ax.legend(fontsize="small")
-    fig.suptitle(f"DECEMber over β (D25 Fig. 4); PE {main['pe']}, lr {main['lr']:g}, ARI curve at β {main['beta']:g}")
+    colours = sns.color_palette("rocket", len(ratios))
+    for colour, ratio in zip(colours, ratios):
+        _curve(ax, _setting_rows(table, {**main, "beta_ratio": ratio}), "ari", color=colour,
+               label=f"DECEMber, β ratio {ratio:g}")
+    _baselines_vs_k(ax, table, "ari")
+    ax.set(xlabel="number of clusters K", ylabel="ARI across seeds (mean ± sd over pairs)")
+    ax.legend(fontsize="x-small")
+    fig.suptitle(f"DECEMber over β (D25 Fig. 4), {variant}: PE {main['pe']}, lr {main['lr']:g}; baselines on the "
+                 "raw readout weights of the converged models")
     fig.tight_layout()
     return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
-# D25 Fig. 5 and B.5
+# D25 Figs. 5 and 6, B.5
 
 
-def sweeps_figure(runs: str, consistency: str, pdf: str, main: dict[str, Any], k: int) -> plt.Figure:
-    """ARI across seeds (top) and test correlation (bottom) vs pretraining epochs and vs learning rate, at K = k."""
-    run_rows = read_table(runs, ("model", "pe", "k", "beta", "lr", "seed", "test_single_trial_correlation"))
-    agreement = read_table(consistency, ("method", "pe", "beta", "lr", "k", "ari_mean", "ari_sd"))
-    sweeps = ("pe", "lr")
-    fig, axes = plt.subplots(2, len(sweeps), figsize=(5.0 * len(sweeps), 7.0), squeeze=False)
+def sweeps_figure(runs: str, vs_baseline: str, pdf: str, main: dict[str, Any], k: int, variant: str) -> plt.Figure:
+    """At K = k and the main β ratio. Top: best validation correlation (D25 Fig. 5A/B) and test correlation
+    (Fig. 6) vs learning rate, one curve per PE. Bottom: ARI across seeds vs PE (Fig. 5C) against the
+    converged GMM and k-means, and test correlation vs PE against the converged models."""
+    run_rows = read_table(runs, ("model", "variant", "pe", "k", "beta_ratio", "lr", "seed", "best_val_correlation",
+                                 CORRELATION))
+    table = read_table(vs_baseline, ("method", "pe", "beta_ratio", "lr", "k", "ari_mean", "ari_sd"))
+    ours = run_rows[(run_rows["model"] == "DECEMber") & (run_rows["variant"] == variant) & (run_rows["k"] == k)
+                    & np.isclose(run_rows["beta_ratio"].astype(float), float(main["beta_ratio"]))]
+    fig, axes = plt.subplots(2, 2, figsize=(10.0, 7.5))
+    pe_values = sorted(ours["pe"].dropna().unique())
+    colours = sns.color_palette("viridis", len(pe_values))
+    for ax, column, name in ((axes[0, 0], "best_val_correlation", "validation"), (axes[0, 1], CORRELATION, "test")):
+        for colour, pe in zip(colours, pe_values):
+            _curve(ax, _summary(ours[ours["pe"] == pe], "lr", column).rename(columns={"lr": "k"}), column,
+                   color=colour, label=f"PE {int(pe)}")
+        ax.set(xscale="log", xlabel="learning rate with the loss", ylabel=f"{name} correlation (mean ± sd over seeds)")
+        ax.legend(fontsize="small", title=f"K = {k}", title_fontsize="small")
     style = {"color": METHOD_STYLE[DECEMBER_METHOD]["color"], "label": "DECEMber"}
-    for column, key in enumerate(sweeps):
-        rows = _setting_rows(agreement, main, free=key)
-        _curve(axes[0, column], rows[rows["k"] == k].drop(columns="k").rename(columns={key: "k"}), "ari", **style)
-        gmm = agreement[(agreement["method"] == "gmm") & (agreement["k"] == k)]["ari_mean"]
-        axes[0, column].axhline(gmm.mean(), color=METHOD_STYLE["gmm"]["color"], linestyle="--",
-                                label=METHOD_STYLE["gmm"]["label"])
-        performance = _setting_rows(run_rows, main, free=key)
-        _curve(axes[1, column], _summary(performance[performance["k"] == k], key, "test_single_trial_correlation")
-               .rename(columns={key: "k"}), "test_single_trial_correlation", **style)
-        _baseline_band(axes[1, column], run_rows, "test_single_trial_correlation")
-        axes[0, column].set(ylabel=f"ARI across seeds (K = {k})", title=f"over {SWEEP_NAMES[key]}")
-        axes[1, column].set(xlabel=SWEEP_NAMES[key], ylabel="test correlation")
-        if key == "lr":
-            for ax in axes[:, column]:
-                ax.set_xscale("log")
-    axes[0, 0].legend(fontsize="small")
-    axes[1, 0].legend(fontsize="small")
-    fig.suptitle(f"DECEMber: pretraining epochs and learning rate (D25 Fig. 5); β {main['beta']:g}")
+    agreement = _setting_rows(table, main, free="pe")
+    _curve(axes[1, 0], agreement[agreement["k"] == k].drop(columns="k").rename(columns={"pe": "k"}), "ari", **style)
+    for method in BASELINE_METHODS:
+        level = table.loc[(table["method"] == method) & (table["k"] == k), "ari_mean"]
+        axes[1, 0].axhline(level.mean(), linestyle="--", color=METHOD_STYLE[method]["color"],
+                           label=METHOD_STYLE[method]["label"])
+    axes[1, 0].set(xlabel="pretraining epochs PE", ylabel=f"ARI across seeds (K = {k})")
+    axes[1, 0].legend(fontsize="x-small")
+    at_main_lr = ours[np.isclose(ours["lr"].astype(float), float(main["lr"]))]
+    _curve(axes[1, 1], _summary(at_main_lr, "pe", CORRELATION).rename(columns={"pe": "k"}), CORRELATION, **style)
+    _baseline_band(axes[1, 1], run_rows, CORRELATION, variant)
+    axes[1, 1].set(xlabel="pretraining epochs PE", ylabel="test correlation")
+    axes[1, 1].legend(fontsize="x-small")
+    fig.suptitle(f"DECEMber: learning rate × pretraining epochs (D25 Figs. 5, 6), {variant}, β ratio "
+                 f"{main['beta_ratio']:g}, lr {main['lr']:g} in the bottom row")
     fig.tight_layout()
     return save_figure(fig, pdf)
 
 
-def agreement_figure(consistency: str, pdf: str, main: dict[str, Any]) -> plt.Figure:
-    """D25 B.5: ARI, Fowlkes–Mallows index and V-measure across seeds vs K, DECEMber vs the baselines."""
+def agreement_figure(vs_baseline: str, pdf: str, main: dict[str, Any]) -> plt.Figure:
+    """D25 B.5: ARI, Fowlkes–Mallows index and V-measure across seeds vs K, DECEMber at the main setting vs
+    the converged GMM and k-means on the same raw embedding."""
     measures = tuple(MEASURE_NAMES)
-    columns = ("method", "pe", "beta", "lr", "k", *(f"{m}_{s}" for m in measures for s in ("mean", "sd")))
-    agreement = read_table(consistency, columns)
+    columns = ("method", "pe", "beta_ratio", "lr", "k", *(f"{m}_{s}" for m in measures for s in ("mean", "sd")))
+    table = read_table(vs_baseline, columns)
     fig, axes = plt.subplots(1, len(measures), figsize=(4.6 * len(measures), 3.8))
     for ax, measure in zip(axes, measures):
-        _agreement_vs_k(ax, agreement, main, measure)
+        _curve(ax, _setting_rows(table, main), measure, **METHOD_STYLE[DECEMBER_METHOD])
+        _baselines_vs_k(ax, table, measure)
+        ax.set(xlabel="number of clusters K", ylabel=f"{MEASURE_NAMES[measure]} across seeds")
     axes[0].legend(fontsize="small")
     fig.suptitle(f"Agreement of clusterings across seeds (D25 B.5); DECEMber at PE {main['pe']}, "
-                 f"β {main['beta']:g}, lr {main['lr']:g}; mean ± sd over seed pairs")
+                 f"β ratio {main['beta_ratio']:g}, lr {main['lr']:g}; mean ± sd over seed pairs")
     fig.tight_layout()
     return save_figure(fig, pdf)
 
 
 # ----------------------------------------------------------------------------------------------
-# Simulated data: clusters vs planted types
+# The retina-style check (D25 Fig. 3) on simulated planted types
 
 
-def _matched_confusion(truth: np.ndarray, labels: np.ndarray, n_types: int) -> np.ndarray:
-    """Row-normalized confusion (types × clusters), clusters reordered to best match the types (Hungarian)."""
-    k = int(max(labels.max() + 1, n_types))
-    counts = confusion_matrix(truth, labels, labels=np.arange(k))[:n_types]
-    _, order = linear_sum_assignment(-counts)
-    order = np.concatenate([order, np.setdiff1d(np.arange(k), order)])
-    return counts[:, order] / np.maximum(counts.sum(axis=1, keepdims=True), 1)
-
-
-def confusion_figure(
-    clusters: list[str], truth: list[str], planted: str, baseline: str, pdf: str, seeds: list[int], mice: list[str],
-    main: dict[str, Any], variant: str,
-) -> plt.Figure:
-    """Per seed the fraction of each planted type in each DECEMber cluster (analogue of D25's retina
-    Fig. 3); last panel: ARI with the planted types vs K, DECEMber vs k-means and GMM without the loss."""
-    if len(clusters) != len(seeds):
-        raise ValueError(f"{len(clusters)} cluster files for seeds {seeds}")
-    type_names = [str(name) for name in load_ground_truth(Path(truth[0]))["type_names"]]
+def confusion_figure(planted: str, confusion: str, pdf: str, variant: str) -> plt.Figure:
+    """Per seed the fraction of each labelled planted type in each DECEMber cluster (matched order; D25
+    Fig. 3B); last panel: ARI across seeds and with the planted types, DECEMber vs the converged GMM and
+    k-means (Fig. 3A), labelled cells only."""
+    table = read_table(planted, ("method", "k", "n_labelled", "ari_mean", "ari_sd", "ari_truth_mean", "ari_truth_sd",
+                                 "test_correlation"))
+    counts = read_table(confusion, ("seed", "type", "cluster", "count"))
+    seeds = list(dict.fromkeys(counts["seed"]))
     fig, axes = plt.subplots(1, len(seeds) + 1, figsize=(4.2 * (len(seeds) + 1), 4.2))
-    for ax, seed, path in zip(axes, seeds, clusters):
-        labels = load_clusters(path)
-        cell_type = planted_types(truth, mice, labels.mouse)
-        matrix = _matched_confusion(cell_type, labels.labels, len(type_names))
+    for ax, seed in zip(axes, seeds):
+        rows = counts[counts["seed"] == seed]
+        names = list(dict.fromkeys(rows["type"]))
+        matrix = rows.pivot(index="type", columns="cluster", values="count").loc[names].to_numpy(dtype=float).copy()
+        matrix /= np.maximum(matrix.sum(axis=1, keepdims=True), 1)
         sns.heatmap(matrix, ax=ax, vmin=0, vmax=1, cmap="viridis", cbar=False, annot=matrix.shape[1] <= 12,
-                    fmt=".2f", annot_kws={"fontsize": 6}, yticklabels=type_names)
-        ax.set(xlabel="DECEMber cluster (matched order)",
-               title=f"seed {seed}: ARI {adjusted_rand_score(cell_type, labels.labels):.2f}")
-    axes[0].set_ylabel("planted type (fraction per row)")
-    ours = _setting_rows(read_table(planted, ("pe", "k", "beta", "lr", "seed", "ari", "ari_initial")).assign(
-        model="DECEMber"), main)
-    theirs = read_table(baseline, ("variant", "seed", "method", "k", "ari"))
-    theirs = theirs[theirs["variant"] == variant]
+                    fmt=".2f", annot_kws={"fontsize": 6}, yticklabels=names)
+        sizes = rows.groupby("type", sort=False)["count"].sum().loc[names].tolist()
+        ax.set(xlabel="DECEMber cluster (matched order)", title=f"seed {seed}: type sizes {sizes}")
+    axes[0].set_ylabel("labelled planted type (fraction per row)")
     ax = axes[-1]
-    _curve(ax, _summary(ours, "k", "ari"), "ari", **METHOD_STYLE[DECEMBER_METHOD])
-    start = _summary(ours, "k", "ari_initial").rename(columns=lambda name: name.replace("ari_initial", "ari"))
-    _curve(ax, start, "ari", **METHOD_STYLE[INITIAL_METHOD])
-    for method in ("gmm", "kmeans"):
-        rows = theirs[(theirs["method"] == method) & theirs["k"].isin(ours["k"].unique())]
-        _curve(ax, _summary(rows, "k", "ari"), "ari", **METHOD_STYLE[method])
-    ax.axvline(len(type_names), color="grey", linestyle=":", label=f"planted types ({len(type_names)})")
-    ax.set(xlabel="number of clusters K", ylabel="ARI with planted types (mean ± sd over seeds)")
-    ax.legend(fontsize="x-small", loc="best")
-    fig.suptitle(f"DECEMber clusters vs the simulator's planted types ({variant}, PE {main['pe']}, β {main['beta']:g})")
+    methods = [m for m in (DECEMBER_METHOD, *BASELINE_METHODS) if m in set(table["method"])]
+    position = np.arange(len(methods))
+    bars = (("ari", "", "across seeds"), ("ari_truth", "//", "with planted types"))
+    for offset, (column, hatch, label) in enumerate(bars):
+        rows = table.set_index("method").loc[methods]
+        ax.bar(position + (offset - 0.5) * 0.4, rows[f"{column}_mean"], 0.4, yerr=rows[f"{column}_sd"].fillna(0),
+               color=[METHOD_STYLE[m]["color"] for m in methods], hatch=hatch, edgecolor="black", capsize=3,
+               label=f"ARI {label}")
+    ax.set_xticks(position, [METHOD_STYLE[m]["label"] for m in methods], rotation=20, fontsize="small", ha="right")
+    ax.set(ylim=(min(0.0, float(table[["ari_mean", "ari_truth_mean"]].min().min())), 1.05),
+           ylabel=f"ARI, {int(table['n_labelled'].iloc[0])} labelled cells (mean ± sd)")
+    ax.legend(fontsize="x-small")
+    fig.suptitle(f"Retina-style check (D25 Fig. 3) on a SIMULATED stand-in ({variant}, K = {int(table['k'].iloc[0])}): "
+                 "the marmoset RGC data cannot be downloaded here")
     fig.tight_layout()
     return save_figure(fig, pdf)
