@@ -26,6 +26,7 @@ import torch
 
 from v1twin import training
 from v1twin.december import DecemberError
+from v1twin.files import read_table
 from v1twin.model_run import RunFiles, finish_run
 from v1twin.models import V1Model, build_model
 
@@ -62,8 +63,8 @@ class LastStepWeights:
 
 
 def read_history(path: str | Path) -> pd.DataFrame:
-    """A training_log.csv, its floats exactly as written (pandas' default parser round-trips them)."""
-    return pd.read_csv(path)
+    """A training_log.csv with the columns a replay reproduces (an unreadable one is named)."""
+    return read_table(path, COMPARED_COLUMNS, DecemberError)
 
 
 def history_difference(replay: list[dict[str, float]], baseline: pd.DataFrame) -> float:
