@@ -318,7 +318,10 @@ def test_across_seed_table_and_the_converged_baseline(tmp_path: Path) -> None:
                              "lr": [0.01, 0.01, None, None], "seed": [1, 2, 1, 2], "beta": [10.0, 30.0, None, None],
                              tables.CORRELATION: [0.5, 0.7, 0.6, 0.8]})
     table = tables.vs_baseline_table(across, run_rows, baseline, "v").set_index("method")
-    assert list(table.index) == ["december", "gmm_converged", "kmeans_converged"]
+    assert list(table.index) == ["december", "december_init", "gmm_converged", "kmeans_converged"]
+    # the runs' k-means starts: the control without the loss, at the same setting, without β or correlation
+    assert table.loc["december_init", ["pe", "beta_ratio", "ari_mean"]].tolist() == pytest.approx([3, 1.0, -0.5])
+    assert table.loc["december_init", ["beta", "test_correlation"]].isna().all()
     assert table.loc["december", ["beta", "beta_ratio", "pe", "ari_mean", "test_correlation"]].tolist() == \
         pytest.approx([20.0, 1.0, 3, 1.0, 0.6])  # mean beta and test correlation over the seeds
     assert table.loc["gmm_converged", "ari_mean"] == pytest.approx(-0.5)

@@ -100,9 +100,14 @@ def test_tables_hold_every_run_and_the_converged_baseline(results):
     assert sorted(runs.loc[runs["model"] == "baseline", "variant"]) == ["december_retina"] * 2 + ["gaussian_g0"] * 2
     assert runs["test_single_trial_correlation"].notna().all()
     table = pd.read_csv(results / "tables" / "december_vs_baseline.csv")
-    assert set(table["method"]) == {"december", "gmm_converged", "kmeans_converged"}
+    assert set(table["method"]) == {"december", "december_init", "gmm_converged", "kmeans_converged"}
     for column in ("k", "beta", "beta_ratio", "pe", "ari_mean", "ari_sd", "test_correlation", "n_pairs"):
         assert column in table
+    settings = ["k", "beta_ratio", "pe", "lr"]
+    starts = table[table["method"] == "december_init"]
+    pd.testing.assert_frame_equal(starts[settings].reset_index(drop=True),
+                                  table.loc[table["method"] == "december", settings].reset_index(drop=True))
+    assert starts["beta"].isna().all() and starts["test_correlation"].isna().all()
     ours = table[table["method"] == "december"]
     # the main grid (K x ratio) and PE 2 at K 3; lr 0.003 has one seed: no pair, no row
     assert sorted(ours[["k", "beta_ratio", "pe"]].itertuples(index=False, name=None)) == [
@@ -212,7 +217,9 @@ def test_beta_figure_maps_each_ratio_and_plots_the_tables_values(results, tiny_w
     table = pd.read_csv(drawn.inputs["vs_baseline"])
     curves = errorbar_curves(ari_ax)
     assert set(curves) == {f"DECEMber, β ratio {r:g}" for r in ratios} | {
-        METHOD_STYLE[m]["label"] for m in ("gmm_converged", "kmeans_converged")}
+        METHOD_STYLE[m]["label"] for m in ("december_init", "gmm_converged", "kmeans_converged")}
+    starts = setting_rows(table[table["method"] == "december_init"], main).sort_values("k")
+    np.testing.assert_allclose(curves[METHOD_STYLE["december_init"]["label"]][1], starts["ari_mean"])
     for r in ratios:
         rows = setting_rows(table[table["method"] == "december"], {**main, "beta_ratio": r}).sort_values("k")
         np.testing.assert_allclose(curves[f"DECEMber, β ratio {r:g}"][1], rows["ari_mean"])
@@ -240,8 +247,8 @@ def test_sweeps_figure_plots_lr_by_pe_and_ari_vs_pe(results, tiny_workdir, tmp_p
     np.testing.assert_allclose(pe, agreement["pe"])
     np.testing.assert_allclose(ari, agreement["ari_mean"])
     assert ari_ax.get_ylabel() == f"ARI across seeds (K = {k})"
-    assert set(legend_labels(ari_ax)) == {"DECEMber", *(METHOD_STYLE[m]["label"] for m in ("gmm_converged",
-                                                                                          "kmeans_converged"))}
+    assert set(legend_labels(ari_ax)) == {"DECEMber", *(METHOD_STYLE[m]["label"] for m in (
+        "december_init", "gmm_converged", "kmeans_converged"))}
     assert correlation_ax.get_xlabel() == "pretraining epochs PE"
 
 

@@ -21,7 +21,7 @@ from v1twin.model_run import read_metrics
 
 DECEMBER_METHOD = "december"
 INITIAL_METHOD = "december_init"  # the k-means partition a DECEMber run started from
-VS_BASELINE_METHODS = (DECEMBER_METHOD, *BASELINE_METHODS)
+VS_BASELINE_METHODS = (DECEMBER_METHOD, INITIAL_METHOD, *BASELINE_METHODS)
 CORRELATION = "test_single_trial_correlation"  # the test measure the tables report as test_correlation
 SETTING_KEYS = ("variant", "pe", "k", "beta_ratio", "lr")
 
@@ -104,14 +104,17 @@ VS_COLUMNS = ["variant", "method", "k", "beta_ratio", "beta", "pe", "lr", "n_pai
 def vs_baseline_table(across: pd.DataFrame, run_rows: pd.DataFrame, baseline: BaselineLabels,
                       variant: str) -> pd.DataFrame:
     """D25 Figs. 4-6 as one table: per DECEMber setting of `variant` (method 'december') its agreement
-    across seed pairs, its mean β over seeds and mean test correlation; per K the converged GMM and k-means
-    ('gmm_converged', 'kmeans_converged': no β, PE or lr) with the baseline models' mean test correlation."""
-    ours = across[(across["method"] == DECEMBER_METHOD) & (across["variant"] == variant)]
+    across seed pairs, its mean β over seeds and mean test correlation, and the agreement of the k-means
+    partitions those runs started from ('december_init', the control without the loss: no β or test
+    correlation of its own); per K the converged GMM and k-means ('gmm_converged', 'kmeans_converged': no
+    β, PE or lr) with the baseline models' mean test correlation."""
+    ours = across[across["method"].isin([DECEMBER_METHOD, INITIAL_METHOD]) & (across["variant"] == variant)]
     runs = run_rows[(run_rows["model"] == "DECEMber") & (run_rows["variant"] == variant)]
     means = runs.groupby(["pe", "k", "beta_ratio", "lr"])[["beta", CORRELATION]].mean().reset_index()
     means["k"] = means["k"].astype(int)
     ours = ours.merge(means.rename(columns={CORRELATION: "test_correlation"}), on=["pe", "k", "beta_ratio", "lr"],
-                      how="left", validate="one_to_one")
+                      how="left", validate="many_to_one")
+    ours.loc[ours["method"] == INITIAL_METHOD, ["beta", "test_correlation"]] = np.nan
     theirs = baseline_agreement(baseline)
     models = run_rows[(run_rows["model"] == "baseline") & (run_rows["variant"] == variant)]
     theirs = theirs.assign(variant=variant, test_correlation=models[CORRELATION].mean())

@@ -39,8 +39,8 @@ def _check_pairs(first: list, second: list, what: str) -> None:
 def _curve(ax: plt.Axes, rows: pd.DataFrame, column: str, **style: Any) -> None:
     """Mean ± sd of `column` vs K; rows hold `<column>_mean` and `<column>_sd` per K."""
     rows = rows.sort_values("k")
-    ax.errorbar(rows["k"], rows[f"{column}_mean"], yerr=rows[f"{column}_sd"], marker="o", markersize=4, capsize=3,
-                **style)
+    style = {"marker": "o", "markersize": 4, "capsize": 3, **style}
+    ax.errorbar(rows["k"], rows[f"{column}_mean"], yerr=rows[f"{column}_sd"], **style)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 

@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import NullLocator
 
 from v1twin.december.baseline import BASELINE_METHODS
 from v1twin.december.clusters import load_clusters
@@ -118,6 +119,11 @@ def _baselines_vs_k(ax: plt.Axes, table: pd.DataFrame, measure: str) -> None:
         _curve(ax, table[table["method"] == method], measure, **METHOD_STYLE[method])
 
 
+def _start_vs_k(ax: plt.Axes, table: pd.DataFrame, main: dict[str, Any], measure: str) -> None:
+    """The k-means partitions the DECEMber runs of the main setting started from: the control without the loss."""
+    _curve(ax, _setting_rows(table, main, method=INITIAL_METHOD), measure, **METHOD_STYLE[INITIAL_METHOD])
+
+
 def beta_figure(
     tsne: list[str], clusters: list[str], runs: str, vs_baseline: str, pdf: str, ratios: list[float],
     main: dict[str, Any], k: int, variant: str,
@@ -150,9 +156,10 @@ def beta_figure(
     performance.legend(fontsize="small")
     ax = fig.add_subplot(grid[1, half:])
     colours = sns.color_palette("rocket", len(ratios))
-    for colour, ratio in zip(colours, ratios):
+    for index, (colour, ratio) in enumerate(zip(colours, ratios)):  # marker sizes: coinciding curves stay visible
         _curve(ax, _setting_rows(table, {**main, "beta_ratio": ratio}), "ari", color=colour,
-               label=f"DECEMber, β ratio {ratio:g}")
+               label=f"DECEMber, β ratio {ratio:g}", marker="o", markersize=9 - 2.5 * index)
+    _start_vs_k(ax, table, main, "ari")
     _baselines_vs_k(ax, table, "ari")
     ax.set(xlabel="number of clusters K", ylabel="ARI across seeds (mean ± sd over pairs)")
     ax.legend(fontsize="x-small")
@@ -183,10 +190,15 @@ def sweeps_figure(runs: str, vs_baseline: str, pdf: str, main: dict[str, Any], k
             _curve(ax, _summary(ours[ours["pe"] == pe], "lr", column).rename(columns={"lr": "k"}), column,
                    color=colour, label=f"PE {int(pe)}")
         ax.set(xscale="log", xlabel="learning rate with the loss", ylabel=f"{name} correlation (mean ± sd over seeds)")
+        learning_rates = sorted(ours["lr"].unique())
+        ax.set_xticks(learning_rates, [f"{lr:g}" for lr in learning_rates])
+        ax.xaxis.set_minor_locator(NullLocator())
         ax.legend(fontsize="small", title=f"K = {k}", title_fontsize="small")
     style = {"color": METHOD_STYLE[DECEMBER_METHOD]["color"], "label": "DECEMber"}
-    agreement = _setting_rows(table, main, free="pe")
-    _curve(axes[1, 0], agreement[agreement["k"] == k].drop(columns="k").rename(columns={"pe": "k"}), "ari", **style)
+    for method, method_style in ((DECEMBER_METHOD, style), (INITIAL_METHOD, METHOD_STYLE[INITIAL_METHOD])):
+        agreement = _setting_rows(table, main, free="pe", method=method)
+        _curve(axes[1, 0], agreement[agreement["k"] == k].drop(columns="k").rename(columns={"pe": "k"}), "ari",
+               **method_style)
     for method in BASELINE_METHODS:
         level = table.loc[(table["method"] == method) & (table["k"] == k), "ari_mean"]
         axes[1, 0].axhline(level.mean(), linestyle="--", color=METHOD_STYLE[method]["color"],
@@ -213,6 +225,7 @@ def agreement_figure(vs_baseline: str, pdf: str, main: dict[str, Any]) -> plt.Fi
     fig, axes = plt.subplots(1, len(measures), figsize=(4.6 * len(measures), 3.8))
     for ax, measure in zip(axes, measures):
         _curve(ax, _setting_rows(table, main), measure, **METHOD_STYLE[DECEMBER_METHOD])
+        _start_vs_k(ax, table, main, measure)
         _baselines_vs_k(ax, table, measure)
         ax.set(xlabel="number of clusters K", ylabel=f"{MEASURE_NAMES[measure]} across seeds")
     axes[0].legend(fontsize="small")
