@@ -1,6 +1,7 @@
 """The transfer stage (L21): splits, the plan of runs, frozen and shared model parts, the table."""
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -282,6 +283,20 @@ def test_scale_epochs_keeps_the_trials_per_run_constant():
     assert (scaled.max_epochs, scaled.patience, scaled.batch_size) == (12, 8, 16)
     fixed = run_training_config(run, data, {"m1": 60}, base, scale_epochs=False)
     assert (fixed.max_epochs, fixed.patience) == (3, 2)
+
+
+def test_pseudo_scans_train_for_as_many_optimizer_steps_as_one_scan():
+    """L21 Fig. 3's readouts (pseudo-scans) and an end-to-end run on the same images of the tiny config:
+    each step takes one batch per pseudo-scan, so scale_epochs must give the scans as many steps."""
+    jobs = plan_jobs(tiny_config())
+    steps = {}
+    for name in ("readouts/gaussian/images240", "within/direct/images240"):
+        run = TransferRun.from_dict(jobs[name]["run"])
+        data = _toy_data(run)
+        config = run_training_config(run, data, {"m1": N_TRAIN}, jobs[name]["settings"]["training"], True)
+        per_epoch = max(math.ceil(len(mouse.indices("train")) / config.batch_size) for mouse in data.values())
+        steps[run.sessions] = config.max_epochs * per_epoch
+    assert steps[2] == steps[1]
 
 
 # ----------------------------------------------------------------------------------------------

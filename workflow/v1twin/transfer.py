@@ -42,8 +42,9 @@ Decisions (where L21 is silent or does not apply):
 - `scale_epochs`: at demo scale `max_epochs` is a hard cap that ends training before convergence, so
   a run on n images would be cut short far more than one on all images. With `scale_epochs` a run on
   n images gets max_epochs × (whole training tier / n) epochs, and its patience grows by the same
-  factor: every run passes over as many training trials as max_epochs passes over the whole tier,
-  and early stopping (which still ends a run that overfits) waits as many trials for an improvement.
+  factor: every run takes as many optimizer steps as max_epochs over the whole tier (a pseudo-scan of
+  n/k images counts as a tier of n/k, since each step takes one batch of every pseudo-scan), and early
+  stopping (which still ends a run that overfits) waits as many steps for an improvement.
 """
 
 from __future__ import annotations
@@ -384,14 +385,16 @@ def run_training_config(run: TransferRun, data: dict[str, MouseTensors], full_co
     """The training settings of a run; with `scale_epochs`, max_epochs and patience grow as the training set
     shrinks.
 
-    `full_counts` is each mouse's whole training tier. Scaled, the run passes over as many trials as
-    max_epochs passes over the largest whole tier of its mice, and early stopping waits as many trials
-    for an improvement as `patience` epochs of the whole tier would.
+    `full_counts` is each mouse's whole training tier. Every optimizer step takes one batch of each of
+    the run's mice or pseudo-scans (training._batch_schedule), so an epoch has as many steps as the
+    largest of them has batches: k pseudo-scans of n images take 1/k of the steps of one scan. Scaled,
+    the run takes as many steps (each readout sees as many batches) as max_epochs over the largest whole
+    tier of its mice, and early stopping waits as many steps as `patience` epochs of that tier would.
     """
     config = training.TrainingConfig.from_dict(base)
     if not scale_epochs:
         return config
-    used = sum(len(mouse.indices("train")) for mouse in data.values()) / len(run.mice)
+    used = max(len(mouse.indices("train")) for mouse in data.values())
     factor = max(full_counts[mouse] for mouse in run.mice) / used
     return dataclasses.replace(config, max_epochs=math.ceil(config.max_epochs * factor),
                                patience=math.ceil(config.patience * factor))
