@@ -44,6 +44,7 @@ include: "workflow/rules/pruning.smk"
 include: "workflow/rules/december.smk"
 include: "workflow/rules/insilico.smk"
 include: "workflow/rules/transfer.smk"
+include: "workflow/rules/regularization_control.smk"
 include: "workflow/rules/figures.smk"  # last: the figure registry reads the names common.smk defines
 
 

@@ -106,7 +106,8 @@ def test_the_paper_plan_submits_few_jobs_besides_the_gpu_jobs(plans):
     # measured before the CPU analysis was grouped: 748 jobs, 704 sbatch jobs, 458 on GPUs
     assert sbatch_jobs - len(gpu_jobs) <= 50
     assert {job.rule for job in plan.jobs if job.grouped} == {
-        "clustering_embeddings", "clustering_labels", "clustering_kmeans_reruns", "clustering_tsne", "december_tsne"}
+        "clustering_embeddings", "clustering_labels", "clustering_kmeans_reruns", "clustering_tsne", "december_tsne",
+        "regularization_control_measures"}
     # the login node runs the local jobs: each asks for the profile's default memory at most
     default_mb = profile_settings()["default-resources"]["mem_mb"]
     assert all(int(job.resources["mem_mb"]) <= default_mb for job in plan.jobs if is_local(job.rule))

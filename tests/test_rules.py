@@ -63,7 +63,8 @@ def test_all_figures_builds_every_figure(tiny_workdir):
                 "planted_type_separability", "adaptive_regularization", "december_toy", "december_beta",
                 "december_sweeps", "december_agreement",
                 "december_confusion", "insilico_consistency", "tuning_examples", "tuning_indices", "optimal_gabors",
-                "insilico_ground_truth", "transfer_readouts", "transfer_within", "transfer_across"]
+                "insilico_ground_truth", "transfer_readouts", "transfer_within", "transfer_across",
+                "regularization_control"]
     assert set(expected) <= {path.stem for path in figures.glob("*.pdf")}
     for name in expected:
         for suffix in (".pdf", ".png"):
@@ -71,7 +72,8 @@ def test_all_figures_builds_every_figure(tiny_workdir):
             assert path.stat().st_size > 1000, path
     table = pd.read_csv(tiny_workdir / "results" / "tiny" / "tables" / "performance.csv")
     assert set(table["variant"]) == {"factorized", "gaussian_g0", "factorized_gamma-0.001", "factorized_gamma-0.1",
-                                     "adaptive_grid-adaptive-1.0-0.5", "december_retina"}
+                                     "adaptive_grid-adaptive-1.0-0.5", "december_retina", "control_discrete",
+                                     "control_continuum", "control_discrete_l1-10.0", "control_continuum_l1-10.0"}
     # Nothing left to do: a second run is a no-op.
     result = run_snakemake(tiny_workdir, "all_figures", options=("-n",))
     assert "Nothing to be done" in result.stdout + result.stderr

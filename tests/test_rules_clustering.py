@@ -14,7 +14,9 @@ pytestmark = pytest.mark.slow
 
 VARIANTS = ["factorized", "gaussian_g0"]  # the tiny config's named variants
 GRID_POINTS = ["adaptive_grid-adaptive-1.0-0.5"]  # the one point of its 2-seed grid sweep
-OTHER_POPULATIONS = ["december_retina"]  # DECEMber's retina-style check: 2 seeds on another mouse
+# named variants with 2 seeds on other mice: the regularization control's populations, DECEMber's retina-style check
+OTHER_POPULATIONS = ["control_discrete", "control_continuum", "december_retina"]
+CONTROL_POINTS = ["control_discrete_l1-10.0", "control_continuum_l1-10.0"]  # the control's L1 sweeps (2 seeds)
 N_NEURONS = 2 * 40
 K_VALUES = [2, 3, 4]
 TABLES = ["clustering_across_seeds", "kmeans_reruns", "response_correlation", "planted_types", "sweeps",
@@ -46,7 +48,7 @@ def test_embeddings_and_labels_cover_every_neuron_of_both_mice(results):
 def test_consistency_tables_have_one_row_per_comparison_and_valid_values(results):
     tables = {name: pd.read_csv(results / "consistency" / f"{name}.csv") for name in TABLES}
     across = tables["clustering_across_seeds"]
-    compared = VARIANTS + OTHER_POPULATIONS + GRID_POINTS  # every model with 2 seeds: named variants first
+    compared = VARIANTS + OTHER_POPULATIONS + GRID_POINTS + CONTROL_POINTS  # every model with 2 seeds: named first
     assert across["variant"].unique().tolist() == compared
     assert len(across) == len(compared) * 2 * len(K_VALUES)
     assert (across["n_pairs"] == 1).all()  # two seeds: one pair, so no sd

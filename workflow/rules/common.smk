@@ -4,7 +4,7 @@ import posixpath
 import re
 from dataclasses import asdict
 
-from v1twin import walltime
+from v1twin import regularization_control, walltime
 from v1twin.config import dataset_mice, landscape_sweep, pruned_variants, study_variants, training_runs
 from v1twin.december import plan as december_plan
 from v1twin.pruning import plan_variants
@@ -197,6 +197,15 @@ if DECEMBER:
 def december_files(name, runs=None):
     """The file `name` (e.g. clusters.npz) of every DECEMber run (or of `runs`), in the plan's order."""
     return [f"{run.folder(RESULTS)}/{name}" for run in (DEC_PLAN.values() if runs is None else runs)]
+
+
+# The regularization continuum control (regularization_control.smk): every (row, variant, seed) of the
+# config's rows; path templates `.format(variant=..., seed=...)`. Empty without the config section.
+REG_CONTROL = config.get("regularization_control")
+REG_CONTROL_RUNS = regularization_control.plan(REG_CONTROL["rows"], VARIANTS) if REG_CONTROL else []
+REG_CONTROL_MEASURES = f"{RESULTS}/regularization_control/{{variant}}/seed{{seed}}.csv"
+REG_CONTROL_RUNS_TABLE = f"{RESULTS}/tables/regularization_control_runs.csv"
+REG_CONTROL_TABLE = f"{RESULTS}/tables/regularization_control.csv"
 
 
 # In-silico experiments (insilico.smk); path templates: `.format(variant=..., seed=...)` names one file.

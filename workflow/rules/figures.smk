@@ -198,6 +198,36 @@ if LANDSCAPES.get("controls"):
 
 
 # ----------------------------------------------------------------------------------------------
+# Can readout regularization fake cell types? (regularization_control.smk)
+
+if REG_CONTROL:
+    REG_CONTROL_ROWS = REG_CONTROL["rows"]
+    REG_CONTROL_VARIANTS = [v for row in REG_CONTROL_ROWS.values() for v in row]
+    REG_CONTROL_MICE = list(dict.fromkeys(m for v in REG_CONTROL_VARIANTS for m in variant_mice(v)))
+    TABLES += [REG_CONTROL_RUNS_TABLE, REG_CONTROL_TABLE]
+    FIGURES += [
+        Figure(
+            name="regularization_control",
+            description="L25 Fig. 3 with a continuum control: t-SNE by population and L1 γ, silhouette vs matched nulls, ARI across seeds.",
+            plot="regularization_control.control_figure",
+            inputs={
+                "tsne": [TSNE_MAP.format(variant=v, seed=FIRST_SEED[v]) for v in REG_CONTROL_VARIANTS],
+                "labels": [LABELS.format(variant=v, seed=FIRST_SEED[v]) for v in REG_CONTROL_VARIANTS],
+                "summary": REG_CONTROL_TABLE,
+                "runs": REG_CONTROL_RUNS_TABLE,
+                "truth": ground_truth_files(REG_CONTROL_MICE) if SIMULATED else [],
+            },
+            options={
+                "rows": REG_CONTROL_ROWS,
+                "truth_mice": REG_CONTROL_MICE if SIMULATED else [],
+                "k": REG_CONTROL["figure_k"],
+            },
+            category=CONSISTENCY_FIGURES,
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
 # Channel pruning (pruning.smk)
 
 if PRUNING_VARIANTS:

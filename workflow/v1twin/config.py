@@ -172,6 +172,8 @@ def check_references(config: dict, variants: dict[str, dict]) -> None:
     if config.get("december"):  # DECEMber retrains its variant: a pruned model is not one
         _check_december(config["december"], clustering["k_values"], study)
     _check_landscapes(config, variants, simulated)
+    if config.get("regularization_control"):
+        _check_regularization_control(config["regularization_control"], variants, clustering["k_values"])
 
 
 def _require(condition: bool, message: str) -> None:
@@ -261,6 +263,33 @@ def _check_landscapes(config: dict, variants: dict[str, dict], simulated: bool) 
     if "controls" in landscapes:
         _require(simulated, "landscapes.controls compare simulated populations; they need dataset.source: simulate")
         check_landscape_variants("controls", list(landscapes["controls"].values()), mice_of)
+
+
+def _check_regularization_control(control: dict, variants: dict[str, dict], cluster_k: list[int]) -> None:
+    """Each row: known variants of one readout type with an L1 strength, in increasing γ, fitted to one
+    mouse set, with at least 2 seeds (ARI across seeds); the silhouettes' K are clustered K values."""
+    where = "regularization_control"
+    missing = [k for k in control["k_values"] if k not in cluster_k]
+    _require(not missing, f"{where}.k_values {missing} must be among clustering.k_values {cluster_k} "
+                          "(the tables show ARI across seeds at the same K)")
+    _require(control["figure_k"] in control["k_values"],
+             f"{where}.figure_k ({control['figure_k']}) must be one of {where}.k_values {control['k_values']}")
+    for row, names in control["rows"].items():
+        unknown = [name for name in names if name not in variants]
+        _require(not unknown, f"{where}.rows.{row}: unknown variant(s) {unknown} (known: {', '.join(variants)})")
+        readouts = [variants[name]["readout"] for name in names]
+        not_l1 = [name for name, readout in zip(names, readouts)
+                  if readout["type"] == "gaussian" and readout["regularizer"] != "l1"]
+        _require(not not_l1, f"{where}.rows.{row}: Gaussian variant(s) {not_l1} need readout.regularizer: l1")
+        _require(len({readout["type"] for readout in readouts}) == 1,
+                 f"{where}.rows.{row}: mixes readout types {[r['type'] for r in readouts]}; one type per row")
+        gammas = [readout["gamma"] for readout in readouts]
+        _require(gammas == sorted(gammas) and len(set(gammas)) == len(gammas),
+                 f"{where}.rows.{row}: list the variants by increasing readout gamma (got {gammas})")
+        _require(len({tuple(variants[name]["mice"]) for name in names}) == 1,
+                 f"{where}.rows.{row}: the variants must be fitted to the same mice")
+        few = [name for name in names if len(variants[name]["seeds"]) < 2]
+        _require(not few, f"{where}.rows.{row}: variant(s) {few} need at least 2 seeds for ARI across seeds")
 
 
 def with_bases(config: dict, basedir: Path) -> dict:
