@@ -109,13 +109,14 @@ def test_sweep_summary_and_selection_rule() -> None:
     table = pd.DataFrame(
         rows, columns=["variant", "seed", "mouse", "best_val_correlation", "single_trial_correlation"]
     )
-    summary = plots.sweep_summary(table, "g", [0.001, 0.01, 0.1])
+    summary = plots.sweep_summary(table, {"g-0.1": 0.1, "g-0.001": 0.001, "g-0.01": 0.01})
+    assert summary["value"].tolist() == [0.001, 0.01, 0.1]  # by increasing value
     np.testing.assert_allclose(summary["validation_mean"], [0.21, 0.31, 0.28])
     np.testing.assert_allclose(summary["test_sd"], [0.0, np.sqrt(2) * 0.01, 0.0], atol=1e-12)
     assert list(summary["n_seeds"]) == [2, 2, 2]
     assert plots.selected_value(summary) == 0.01
     with pytest.raises(ValueError, match="g-1"):
-        plots.sweep_summary(table, "g", [1])
+        plots.sweep_summary(table, {"g-1": 1.0})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,19 +210,24 @@ def test_mask_size(model_files: dict[str, Path], tmp_path: Path) -> None:
         plots.mask_size(models=[str(model_files["gaussian"])], pdf=str(pdf), variants=["gaussian"])
 
 
-def test_factorized_selection(tmp_path: Path) -> None:
-    values = [0.001, 0.0133, 0.1]
+def test_factorized_selection_includes_the_base_variant(tmp_path: Path) -> None:
+    # the base variant (gamma 0.01) validates best: the selection must be able to choose it (#27)
+    points = {"factorized": 0.01, "factorized_gamma-0.001": 0.001, "factorized_gamma-0.1": 0.1}
     table = tmp_path / "performance.csv"
-    levels = {f"factorized_gamma-{value}": level for value, level in zip(values, [0.2, 0.3, 0.25])}
-    performance_rows(levels).to_csv(table, index=False)
+    performance_rows({"factorized": 0.35, "factorized_gamma-0.001": 0.2, "factorized_gamma-0.1": 0.25}).to_csv(
+        table, index=False)
     pdf = tmp_path / "factorized_selection.pdf"
-    fig = plots.factorized_selection(table=str(table), pdf=str(pdf), sweep="factorized_gamma", values=values)
+    fig = plots.factorized_selection(table=str(table), pdf=str(pdf), sweep="factorized_gamma", points=points,
+                                     base="factorized")
     assert_figure(pdf)
-    summary = plots.sweep_summary(pd.read_csv(table), "factorized_gamma", values)
+    summary = plots.sweep_summary(pd.read_csv(table), points)
     (ax,) = panels(fig)
     validation, test = (container.lines[0] for container in ax.containers)  # the errorbars' data lines
+    np.testing.assert_allclose(np.asarray(validation.get_xdata(), float), [0.001, 0.01, 0.1])
     np.testing.assert_allclose(np.asarray(validation.get_ydata(), float), summary["validation_mean"])
     np.testing.assert_allclose(np.asarray(test.get_ydata(), float), summary["test_mean"])
-    assert ax.get_lines()[-1].get_xdata()[0] == plots.selected_value(summary) == 0.0133  # the selected γ
+    assert ax.get_lines()[-1].get_xdata()[0] == plots.selected_value(summary) == 0.01  # the base is selected
+    assert any(label.startswith("base variant factorized") for label in legend_labels(ax))
     with pytest.raises(ValueError, match=r"performance\.csv.*factorized_gamma-1"):
-        plots.factorized_selection(table=str(table), pdf=str(pdf), sweep="factorized_gamma", values=[1])
+        plots.factorized_selection(table=str(table), pdf=str(pdf), sweep="factorized_gamma",
+                                   points={"factorized_gamma-1": 1.0}, base="factorized_gamma-1")

@@ -4,7 +4,7 @@
 # workflow/report/<name>.rst: the loop at the end makes rule `figure_<name>`, which calls the function
 # through workflow/scripts/figures.py, and `all_figures` (Snakefile) requests it. Each figure and table
 # is declared under the condition (config section, simulated data) that makes its inputs exist.
-from v1twin.config import regularization_label
+from v1twin.config import regularization_label, sweep_points
 from v1twin.figures import Figure
 
 # Filled here only, stage by stage: the figures, and the tables `all_figures` requests beside them.
@@ -73,7 +73,19 @@ if "factorized_gamma" in SWEEPS:
             description="R24 Fig. 6: choosing the factorized readout's regularization by validation performance.",
             plot="training.factorized_selection",
             inputs={"table": PERFORMANCE_TABLE},
-            options={"sweep": "factorized_gamma", "values": SWEEPS["factorized_gamma"]["values"]},
+            options={
+                "sweep": "factorized_gamma",
+                "base": SWEEPS["factorized_gamma"]["base"],
+                "points": {
+                    SWEEPS["factorized_gamma"]["base"]: VARIANTS[SWEEPS["factorized_gamma"]["base"]]["readout"][
+                        "gamma"
+                    ],
+                    **{
+                        v: p["readout.gamma"]
+                        for v, p in sweep_points("factorized_gamma", SWEEPS["factorized_gamma"]).items()
+                    },
+                },
+            },
             category=TRAINING_FIGURES,
         )
     ]

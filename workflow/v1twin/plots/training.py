@@ -16,7 +16,6 @@ import seaborn as sns
 import torch
 from matplotlib import ticker
 
-from v1twin.config import sweep_variant_name
 from v1twin.model_run import load_model
 from v1twin.plots import read_table, save_figure
 
@@ -56,14 +55,14 @@ def mask_effective_size(masks: np.ndarray) -> np.ndarray:
     return flat.sum(axis=1) ** 2 / squares
 
 
-def sweep_summary(table: pd.DataFrame, sweep: str, values: list[Any]) -> pd.DataFrame:
+def sweep_summary(table: pd.DataFrame, points: dict[str, float]) -> pd.DataFrame:
     """Per swept value: mean and sd over seeds of the best validation and the test single-trial correlation.
 
-    Uses the table's 'mean' rows (averaged over mice); one row per value, in the order given.
+    `points` maps each variant of the sweep (its base included) to its value of the swept parameter.
+    Uses the table's 'mean' rows (averaged over mice); one row per value, by increasing value.
     """
     rows = []
-    for value in values:
-        variant = sweep_variant_name(sweep, value)
+    for variant, value in sorted(points.items(), key=lambda item: item[1]):
         runs = table[(table["variant"] == variant) & (table["mouse"] == MEAN_ROW)]
         if runs.empty:
             raise ValueError(f"no rows for sweep variant {variant!r} in the performance table")
@@ -245,11 +244,12 @@ def mask_size(models: list[str], pdf: str, variants: list[str]) -> plt.Figure:
     return save_figure(fig, pdf)
 
 
-def factorized_selection(table: str, pdf: str, sweep: str, values: list) -> plt.Figure:
-    """R24 Fig. 6: validation and test correlation vs the swept γ; the best validation mean is chosen."""
+def factorized_selection(table: str, pdf: str, sweep: str, points: dict[str, float], base: str) -> plt.Figure:
+    """R24 Fig. 6: validation and test correlation vs γ over the sweep's points and its `base` variant
+    (ringed); the best validation mean is chosen. `points`: variant -> γ, the base included."""
     frame = read_table(table, ("variant", "seed", "mouse", "best_val_correlation", "single_trial_correlation"))
     try:
-        summary = sweep_summary(frame, sweep, values)
+        summary = sweep_summary(frame, points)
     except ValueError as error:
         raise ValueError(f"{table}: {error}") from error
     best = selected_value(summary)
@@ -257,6 +257,9 @@ def factorized_selection(table: str, pdf: str, sweep: str, values: list) -> plt.
     for measure, label, marker in (("validation", "validation (best epoch)", "o"), ("test", "test", "s")):
         ax.errorbar(summary["value"], summary[f"{measure}_mean"], yerr=summary[f"{measure}_sd"],
                     marker=marker, capsize=3, label=label)
+    base_row = summary[summary["variant"] == base]
+    ax.scatter(base_row["value"], base_row["validation_mean"], s=160, facecolors="none", edgecolors="black",
+               label=f"base variant {base} ({int(base_row['n_seeds'].iloc[0])} seeds)", zorder=3)
     ax.axvline(best, color="grey", linestyle="--", label=f"selected γ = {best:g}")
     positive = summary["value"][summary["value"] > 0]
     if (summary["value"] <= 0).any():  # γ = 0 (no regularization) has no place on a log axis
