@@ -385,3 +385,25 @@ def test_bias_starts_at_mean_response_and_features_at_one_over_c():
     info = mouse()
     torch.testing.assert_close(model.readouts["m1"].bias.detach(), torch.tensor(info.mean_response))
     torch.testing.assert_close(model.readouts["m1"].features.detach(), torch.full((6, 4), 0.25))
+
+
+def test_each_seed_starts_from_its_own_core():
+    """Embedding consistency compares seeds: their initial cores must differ (and one seed must repeat)."""
+    from v1twin.training import seed_everything  # noqa: PLC0415
+
+    core = {"type": "rotation_equivariant", "channels": 4, "rotations": 8, "layers": 2, "input_kernel": 5,
+            "hidden_kernel": 3}
+
+    def initial_core(seed: int) -> dict[str, torch.Tensor]:
+        seed_everything(seed)  # as model_run.train_new_run does before building
+        model = build_model({"core": core, "readout": {"type": "gaussian"}}, {"m1": mouse()}, INPUT_SHAPE)
+        return {name: value.detach().clone() for name, value in model.core.named_parameters()}
+
+    first, second, again = initial_core(1), initial_core(2), initial_core(1)
+    assert first.keys() == second.keys() and len(first) > 0
+    random = [name for name in first if first[name].numel() > 1 and first[name].std() > 0]  # not constant inits
+    assert random
+    for name in first:
+        assert torch.equal(first[name], again[name]), name
+    for name in random:
+        assert not torch.allclose(first[name], second[name]), name
