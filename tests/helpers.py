@@ -217,6 +217,14 @@ def legend_labels(container: plt.Axes | plt.Figure) -> list[str]:
     return [text.get_text() for legend in legends for text in legend.get_texts()]
 
 
+def legends_off_the_data(fig: plt.Figure) -> bool:
+    """Does every legend of the figure (its own and its panels') lie outside every panel's plotting area?"""
+    fig.canvas.draw()
+    legends = [*fig.legends, *(ax.get_legend() for ax in fig.axes if ax.get_legend() is not None)]
+    return bool(legends) and not any(legend.get_window_extent().overlaps(ax.get_window_extent())
+                                     for legend in legends for ax in panels(fig))
+
+
 def tick_labels(ax: plt.Axes, axis: str = "x") -> list[str]:
     return [label.get_text() for label in getattr(ax, f"get_{axis}ticklabels")()]
 

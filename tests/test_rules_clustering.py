@@ -8,7 +8,7 @@ from v1twin.clustering.labels import load_labels
 from v1twin.data.simulate import load_ground_truth
 
 from conftest import draw_figure, tiny_results
-from helpers import legend_labels, panels, scatter_points
+from helpers import legend_labels, legends_off_the_data, panels, scatter_points
 
 pytestmark = pytest.mark.slow
 
@@ -112,6 +112,13 @@ def test_adaptive_beta_table_has_every_neuron_of_every_grid_point(results):
     assert (beta["beta"] > 0).all()
     assert set(beta["cell_type"]) <= {0, 1, 2}  # the tiny population's 3 planted types
     assert beta[["test_correlation", "oracle"]].stack().between(-1, 1).all()
+
+
+@pytest.mark.parametrize("name", ["ari_across_seeds", "kmeans_reruns"])
+def test_consistency_figures_keep_their_legends_off_the_data(results, tiny_workdir, tmp_path, name):
+    drawn = draw_figure(tiny_workdir, name, tmp_path / f"{name}.pdf")
+    assert legends_off_the_data(drawn.figure)
+    assert set(drawn.options["variants"]) <= set(legend_labels(drawn.figure))
 
 
 def test_tsne_figure_maps_every_variants_neurons_by_cluster_and_planted_type(results, tiny_workdir, tmp_path):

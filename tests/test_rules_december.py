@@ -18,7 +18,7 @@ from v1twin.plots.clustering import MEASURE_NAMES
 from v1twin.plots.december import METHOD_STYLE, TOY_METHODS
 
 from conftest import draw_figure, tiny_results
-from helpers import errorbar_curves, legend_labels, panels, scatter_points, tiny_config
+from helpers import errorbar_curves, legend_labels, legends_off_the_data, panels, scatter_points, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -281,3 +281,4 @@ def test_confusion_figure_has_a_matrix_per_seed_and_the_method_bars(results, tin
     table = pd.read_csv(drawn.inputs["planted"])
     heights = [patch.get_height() for patch in bars_ax.patches]
     np.testing.assert_allclose(heights, [*table["ari_mean"], *table["ari_truth_mean"]])
+    assert legends_off_the_data(drawn.figure)

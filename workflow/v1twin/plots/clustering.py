@@ -137,9 +137,10 @@ def ari_across_seeds(table: str, pdf: str, variants: list[str]) -> plt.Figure:
             ax.set_title(METHOD_NAMES[method])
         if row == len(measures) - 1:
             ax.set_xlabel("number of clusters K")
-    axes[0, 0].legend(fontsize="small", title="variant")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize="small", title="variant", loc="center left", bbox_to_anchor=(0.83, 0.5))
     fig.suptitle("Consistency of clusterings across seeds (R24 Fig. 2I); mean ± sd over seed pairs")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.83, 1))  # the legend right of the panels, off the data
     return save_figure(fig, pdf)
 
 
@@ -152,7 +153,7 @@ def kmeans_reruns(reruns: str, across_seeds: str, pdf: str, variants: list[str])
     seed_rows = read_table(across_seeds, ("variant", "method", "k", "ari_mean", "ari_sd"))
     seed_rows = _variant_rows(seed_rows[seed_rows["method"] == "kmeans"], variants, across_seeds)
     palette = _palette(variants)
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(9.0, 4.2))
     for variant in variants:
         _curve(ax, rerun_rows[rerun_rows["variant"] == variant], "ari", color=palette[variant], label=variant)
         _curve(ax, seed_rows[seed_rows["variant"] == variant], "ari", color=palette[variant], linestyle="--", alpha=0.7)
@@ -160,7 +161,7 @@ def kmeans_reruns(reruns: str, across_seeds: str, pdf: str, variants: list[str])
     ax.plot([], [], color="grey", linestyle="--", label="across seeds")
     ax.set(xlabel="number of clusters K", ylabel="ARI (mean ± sd over pairs)",
            title="k-means rerun stability (R24 A.4)")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))  # off the data
     fig.tight_layout()
     return save_figure(fig, pdf)
 

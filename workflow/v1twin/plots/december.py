@@ -247,7 +247,8 @@ def confusion_figure(planted: str, confusion: str, pdf: str, variant: str) -> pl
                                  "test_correlation"))
     counts = read_table(confusion, ("seed", "type", "cluster", "count"))
     seeds = list(dict.fromkeys(counts["seed"]))
-    fig, axes = plt.subplots(1, len(seeds) + 1, figsize=(4.2 * (len(seeds) + 1), 4.2))
+    fig, axes = plt.subplots(1, len(seeds) + 1, figsize=(4.2 * (len(seeds) + 1), 4.8),
+                             gridspec_kw={"width_ratios": [1.0] * len(seeds) + [0.8]})
     for ax, seed in zip(axes, seeds):
         rows = counts[counts["seed"] == seed]
         names = list(dict.fromkeys(rows["type"]))
@@ -270,7 +271,7 @@ def confusion_figure(planted: str, confusion: str, pdf: str, variant: str) -> pl
     ax.set_xticks(position, [METHOD_STYLE[m]["label"] for m in methods], rotation=20, fontsize="small", ha="right")
     ax.set(ylim=(min(0.0, float(table[["ari_mean", "ari_truth_mean"]].min().min())), 1.05),
            ylabel=f"ARI, {int(table['n_labelled'].iloc[0])} labelled cells (mean ± sd)")
-    ax.legend(fontsize="x-small")
+    ax.legend(fontsize="x-small", loc="lower center", bbox_to_anchor=(0.5, 1.0))  # above the bars, off the data
     fig.suptitle(f"Retina-style check (D25 Fig. 3) on a SIMULATED stand-in ({variant}, K = {int(table['k'].iloc[0])}): "
                  "the marmoset RGC data cannot be downloaded here")
     fig.tight_layout()
