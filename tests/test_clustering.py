@@ -32,6 +32,7 @@ from helpers import (
     Trials,
     assert_figure_files,
     legend_labels,
+    legends_off_the_data,
     mouse_arrays,
     panels,
     scatter_points,
@@ -331,7 +332,8 @@ def test_agreement_figures_draw_a_curve_per_variant_over_every_k(tmp_path):
     a_kmeans = across[(across["variant"] == "a") & (across["method"] == "kmeans")]
     first = panels(fig)[0].containers[0].lines[0]  # ARI, k-means, variant a
     np.testing.assert_allclose(np.asarray(first.get_ydata(), float), a_kmeans["ari_mean"])
-    assert legend_labels(panels(fig)[0]) == ["a", "b"]
+    assert legend_labels(fig) == ["a", "b"]  # one legend, beside the panels
+    assert legends_off_the_data(fig)
 
     reruns = across[across["method"] == "kmeans"][["variant", "k", "ari_mean", "ari_sd"]]
     reruns.to_csv(tmp_path / "reruns.csv", index=False)
