@@ -95,6 +95,7 @@ def test_tuning_examples_draw_each_runs_curves_of_the_named_neurons(results, tin
     rows = [neuron_row(tuning[0], ax.get_ylabel()) for ax in axes[::4]]
     assert len(set(rows)) == n_examples
     for row, (orientation_ax, phase_ax, surround_ax, plaid_ax) in zip(rows, np.reshape(axes, (-1, 4))):
+        assert plaid_ax.get_xscale() == "symlog"  # the plaid contrasts are log-spaced
         for ax in (orientation_ax, phase_ax, surround_ax, plaid_ax):
             assert len(ax.lines) == len(runs)  # one line per variant and seed
         for index, values in enumerate(tuning):

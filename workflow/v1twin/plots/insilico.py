@@ -119,6 +119,9 @@ def tuning_examples(tuning: list[str], pdf: str, runs: list, neurons: int) -> pl
     for column, (title, xlabel) in enumerate(zip(titles, xlabels)):
         axes[0, column].set_title(title, fontsize="medium")
         axes[-1, column].set_xlabel(xlabel)
+    contrasts = np.asarray(first["plaid_contrasts"], dtype=float)
+    for ax in axes[:, 3]:  # log-spaced contrasts from 0: logarithmic above the smallest positive one
+        ax.set_xscale("symlog", linthresh=contrasts[contrasts > 0].min())
     axes[0, 3].set_ylabel("response / without orthogonal", fontsize="small")
     axes[0, 0].legend(fontsize="small", title="variant (one line per seed)")
     fig.suptitle("In-silico tuning curves of example neurons (R24 Fig. 5)")
