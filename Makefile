@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test report slurm-deps dryrun clean-results
+.PHONY: demo test report results-doc slurm-deps dryrun clean-results
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ demo: $(STAMP)
 report: demo
 	$(BIN)/snakemake all_figures --report results/simulated/report.html
 	@echo "open results/simulated/report.html"
+
+# docs/results.md is the demo's results page, written by rule results_summary (part of `make demo`).
+results-doc:
+	cp results/simulated/results.md docs/results.md
 
 test: $(STAMP) slurm-deps
 	$(BIN)/python -m pytest -v --timeout=900 tests

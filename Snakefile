@@ -45,12 +45,14 @@ include: "workflow/rules/december.smk"
 include: "workflow/rules/insilico.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/regularization_control.smk"
-include: "workflow/rules/figures.smk"  # last: the figure registry reads the names common.smk defines
+include: "workflow/rules/figures.smk"  # the figure registry reads the names common.smk defines
+include: "workflow/rules/results_summary.smk"  # last: the results page reads the registry's tables and figures
 
 
 rule all_figures:
-    """Every figure and table of the study for the configured dataset (the registry in figures.smk)."""
+    """Every figure and table of the study for the configured dataset (figures.smk), and the results page."""
     input:
         TABLES,
         [figure_pdf(fig.name) for fig in FIGURES],
+        RESULTS_PAGE,
     default_target: True

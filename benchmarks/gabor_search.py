@@ -31,7 +31,7 @@ import numpy as np
 import torch
 import yaml
 
-from v1twin.insilico.probes import GaussianProbe, make_probe
+from v1twin.insilico.probes import GaussianProbe, make_probe, model_probes
 from v1twin.insilico.search import optimal_gabor_table, reference_search
 from v1twin.insilico.stimuli import GaborGrid
 from v1twin.model_run import SavedRun, load_run
@@ -96,7 +96,7 @@ def main() -> None:
 
     synchronize(device)
     start = time.perf_counter()
-    table = optimal_gabor_table(saved, grid, location_stride=1, batch_size=args.batch_size)
+    table = optimal_gabor_table(model_probes(saved), grid, location_stride=1, batch_size=args.batch_size)
     synchronize(device)
     shortcut_seconds = time.perf_counter() - start
     first_mouse = table[table["mouse"] == mouse]

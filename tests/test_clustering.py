@@ -1,4 +1,5 @@
 """Embedding alignment, clustering, agreement measures and t-SNE (v1twin.clustering)."""
+import itertools
 import json
 import math
 
@@ -31,6 +32,7 @@ from v1twin.plots import clustering as plots
 from helpers import (
     Trials,
     assert_figure_files,
+    errorbar_curves,
     legend_labels,
     legends_off_the_data,
     mouse_arrays,
@@ -548,37 +550,91 @@ def test_adaptive_beta_table_refuses_a_model_without_the_adaptive_regularizer(tm
 # Landscape figures, rendered from synthetic tables
 
 
+GRID = {"readout.gamma": [1.0, 5.0, 20.0], "readout.adaptive_sigma": [0.1, 0.3, 1.0]}  # the demo's 3 x 3 grid
+CORE_VALUES = {"core.gamma_input": [100.0, 1000.0, 10000.0], "core.gamma_hidden": [700.0, 7000.0, 70000.0]}
+
+
 def grid_sweep_files(tmp_path) -> tuple[str, str]:
-    """A sweep table of a 2 x 2 adaptive grid plus a 1-value core sweep, and a β table of the grid."""
-    points = {f"s-{g}-{s}": {"readout.gamma": g, "readout.adaptive_sigma": s} for g in (1.0, 5.0) for s in (0.1, 1.0)}
+    """A sweep table of the demo's shapes (a 3 x 3 adaptive grid, two core sweeps of 3 values, 2 seeds each:
+    one seed pair) and a β table of the grid."""
+    points = {f"s-{g}-{s}": {"readout.gamma": g, "readout.adaptive_sigma": s}
+              for g, s in itertools.product(*GRID.values())}
     sweeps = {"s": {"base": "base", "base_config": BASE_CONFIG, "points": points},
-              "core": {"base": "base", "base_config": BASE_CONFIG, "points": {"core-9.0": {"core.gamma_input": 9.0}}}}
-    variants = ["base", *points, "core-9.0"]
+              **{name: {"base": "base", "base_config": BASE_CONFIG,
+                        "points": {f"{name}-{v}": {name: v} for v in values}} for name, values in CORE_VALUES.items()}}
+    variants = ["base", *(variant for sweep in sweeps.values() for variant in sweep["points"])]
     rng = np.random.default_rng(0)
     across = pd.DataFrame([row for v in variants for row in across_rows(v, rng.uniform())])
     performance = pd.DataFrame([row for v in variants for row in performance_rows(v, rng.uniform(0.5, 1, 2).tolist())])
     sweep_table(across, performance, sweeps).to_csv(tmp_path / "sweeps.csv", index=False)
-    beta = pd.DataFrame({"variant": np.repeat(list(points), 50), "mouse": "m1", "unit_id": np.tile(np.arange(50), 4),
-                         "beta": rng.lognormal(size=200), "test_correlation": rng.uniform(size=200),
-                         "oracle": rng.uniform(size=200)})
+    beta = pd.DataFrame({"variant": np.repeat(list(points), 50), "mouse": "m1",
+                         "unit_id": np.tile(np.arange(50), len(points)), "beta": rng.lognormal(size=50 * len(points)),
+                         "test_correlation": rng.uniform(size=50 * len(points)),
+                         "oracle": rng.uniform(size=50 * len(points))})
     beta.to_csv(tmp_path / "beta.csv", index=False)
     return str(tmp_path / "sweeps.csv"), str(tmp_path / "beta.csv")
 
 
-def test_sweep_figures_render(tmp_path):
+def errorbar_sd(ax, label: str) -> np.ndarray:
+    """Half the length of each error bar of the errorbar curve `label` (nothing where the sd is undefined)."""
+    (container,) = [c for c in ax.containers if c.get_label() == label]
+    segments = container.lines[2][0].get_segments() if container.lines[2] else []
+    return np.array([(segment[1][1] - segment[0][1]) / 2 for segment in segments if len(segment) == 2])
+
+
+def assert_sweep_curve(ax, label: str, rows: pd.DataFrame, x: str, measure: str) -> None:
+    """The curve `label` draws the rows' means at their swept values (dodged by at most 10 %) and ±1 sd."""
+    positions, means = errorbar_curves(ax)[label]
+    rows = rows.sort_values(x)
+    np.testing.assert_allclose(positions, rows[x], rtol=0.1)
+    np.testing.assert_allclose(means, rows[f"{measure}_mean"])
+    sd = rows[f"{measure}_sd"].dropna()
+    np.testing.assert_allclose(errorbar_sd(ax, label), sd)
+
+
+def test_adaptive_figure_draws_every_point_of_a_3x3_grid_with_its_spread_over_seeds(tmp_path):
     sweeps, beta = grid_sweep_files(tmp_path)
     fig = plots.adaptive_regularization(sweeps, beta, [], str(tmp_path / "adaptive.pdf"), sweep="s", k=2)
     assert_figure_files(tmp_path / "adaptive.pdf")
-    beta_rows = pd.read_csv(beta).groupby("variant").size()
-    kmeans_ax, _, _, per_setting_ax, correlation_ax, oracle_ax = panels(fig)
-    assert len(kmeans_ax.get_lines()) >= 2  # a line per σ of the 2 x 2 grid
-    assert len(tick_labels(per_setting_ax)) == len(beta_rows)  # a β distribution per grid point
-    assert scatter_points(correlation_ax) == scatter_points(oracle_ax) == beta_rows.iloc[0]  # a point per neuron
-    fig = plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=["core"], k=2)
+    table = pd.read_csv(sweeps)
+    table = table[(table["sweep"] == "s") & (table["k"] == 2)]
+    kmeans_ax, gmm_ax, oracle_ax, per_setting_ax, correlation_ax, beta_oracle_ax = panels(fig)
+    for ax, method, measure in ((kmeans_ax, "kmeans", "ari"), (gmm_ax, "gmm", "ari"),
+                                (oracle_ax, "kmeans", "fraction_oracle")):
+        rows = table[table["method"] == method]
+        # a line per σ over every γ; the base (γ 2, σ 0.1 by default) on the σ 0.1 line
+        assert set(errorbar_curves(ax)) == {f"σ = {sigma:g}" for sigma in GRID["readout.adaptive_sigma"]}
+        for sigma in GRID["readout.adaptive_sigma"]:
+            assert_sweep_curve(ax, f"σ = {sigma:g}", rows[rows["readout.adaptive_sigma"] == sigma],
+                               "readout.gamma", measure)
+        assert "base: base" in legend_labels(oracle_ax)
+    assert errorbar_sd(oracle_ax, "σ = 0.3").size == 3  # 2 seeds: an sd at every point
+    assert errorbar_sd(kmeans_ax, "σ = 0.3").size == 0  # one seed pair: no sd, and the label says so
+    assert kmeans_ax.get_ylabel().endswith("one seed pair, no sd")
+    assert oracle_ax.get_ylabel().endswith("mean ± sd over 2 seeds")
+    assert len(tick_labels(per_setting_ax)) == 9  # a β distribution per grid point
+    assert scatter_points(correlation_ax) == scatter_points(beta_oracle_ax) == 50  # a point per neuron
+    assert legends_off_the_data(fig)
+
+
+def test_core_figure_draws_every_value_of_each_sweep_with_its_spread_over_seeds(tmp_path):
+    sweeps, _ = grid_sweep_files(tmp_path)
+    fig = plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=list(CORE_VALUES), k=2)
     assert_figure_files(tmp_path / "core.pdf")
-    ari_ax, oracle_ax = panels(fig)  # one column per sweep
-    assert ari_ax.get_title() == "core"
-    assert set(plots.METHOD_NAMES.values()) <= set(legend_labels(ari_ax))  # a line per clustering method
+    table = pd.read_csv(sweeps)
+    axes = np.reshape(panels(fig), (2, len(CORE_VALUES)))  # one column per sweep
+    for column, sweep in enumerate(CORE_VALUES):
+        ari_ax, oracle_ax = axes[:, column]
+        assert ari_ax.get_title() == sweep
+        rows = table[(table["sweep"] == sweep) & (table["k"] == 2)]
+        for method in METHODS:  # each value and the base (its own value, e.g. 0 hidden sparsity)
+            assert_sweep_curve(ari_ax, plots.METHOD_NAMES[method], rows[rows["method"] == method], sweep, "ari")
+        (oracle_label,) = errorbar_curves(oracle_ax)
+        assert_sweep_curve(oracle_ax, oracle_label, rows[rows["method"] == "kmeans"], sweep, "fraction_oracle")
+        assert errorbar_sd(oracle_ax, oracle_label).size == 4
+    assert tick_labels(axes[0, 1]) == ["0", "700", "7000", "70000"]  # symlog: the base's 0 beside the swept values
+    assert set(plots.METHOD_NAMES.values()) <= set(legend_labels(fig))
+    assert legends_off_the_data(fig)
     with pytest.raises(ValueError, match="no rows for sweep 'nope'"):
         plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=["nope"], k=2)
 

@@ -1,5 +1,7 @@
 """Unit tests of the in-silico experiments (METHODS §7): stimuli, the all-neuron search against the
-per-neuron reference on small trained models, tuning indices on curves with known answers, NMAE."""
+per-neuron reference on small trained models, tuning indices on curves with known answers, NMAE, and
+the same protocol on the simulator's own neurons against the simulator and the planted types."""
+import dataclasses
 import itertools
 import math
 
@@ -7,13 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 
 from v1twin import walltime
 from v1twin.checkpoint import CheckpointError, ResumableState
 from v1twin.data.receptive_fields import gabor_pair
-from v1twin.data.simulate import simulate_mouse
-from v1twin.data.tensors import prepare_mouse
-from v1twin.insilico import search
+from v1twin.data.simulate import population_rates, simulate_mouse
+from v1twin.data.tensors import normalization, normalized_images, prepare_mouse
+from v1twin.insilico import InSilicoError, search
 from v1twin.insilico.consistency import consistency_table, nmae
 from v1twin.insilico.ground_truth import (
     axial_circular_correlation,
@@ -30,15 +33,16 @@ from v1twin.insilico.indices import (
     surround_suppression,
     tuning_indices,
 )
-from v1twin.insilico.probes import gaussian_positions, make_probe, receptive_field_size
-from v1twin.insilico.search import optimal_gabor_table, reference_search, search_probe
+from v1twin.insilico.probes import gaussian_positions, make_probe, model_probes, receptive_field_size
+from v1twin.insilico.search import edge_shares, optimal_gabor_table, reference_search, search_probe
 from v1twin.insilico.stimuli import GRID_AXES, GaborGrid, gabor, grating_disk
-from v1twin.insilico.tuning import INDEX_NAMES, TuningConfig, save_tuning, tuning_curves
+from v1twin.insilico.true_neurons import TrueNeuronProbe, downscaling
+from v1twin.insilico.tuning import INDEX_NAMES, TuningConfig, load_tuning, load_tunings, save_tuning, tuning_curves
 from v1twin.model_run import RunFiles, finish_run, load_run
 from v1twin.models import CNNCore, RotationEquivariantCore, build_model
 from v1twin.training import TrainingConfig, mouse_info, seed_everything, train
 
-from helpers import insilico_settings, model_settings, training_settings
+from helpers import REPO, insilico_settings, model_settings, training_settings
 
 CPU = torch.device("cpu")
 TINY_SIMULATION = {"image_height": 32, "image_width": 48, "n_train": 160, "n_validation": 32, "n_test_images": 4,
@@ -173,7 +177,7 @@ def test_receptive_field_size_is_measured_from_the_core():
 def test_all_neuron_search_finds_the_per_neuron_reference_argmax_gaussian(gaussian_model):
     saved = load_run(gaussian_model, CPU)
     _snap_to_interior_pixels(saved)
-    table = optimal_gabor_table(saved, GRID, location_stride=1, batch_size=7)
+    table = optimal_gabor_table(model_probes(saved), GRID, location_stride=1, batch_size=7)
     assert len(table) == TINY_SIMULATION["neurons"] and (table["location_index"] == 0).all()
     for neuron in range(len(table)):
         response, index = reference_search(saved.model, "m1", neuron, saved.behavior_median["m1"], GRID,
@@ -187,7 +191,7 @@ def test_all_neuron_search_finds_the_per_neuron_reference_argmax_gaussian(gaussi
 
 def test_all_neuron_search_finds_the_per_neuron_reference_argmax_factorized(factorized_model):
     saved = load_run(factorized_model, CPU)
-    table = optimal_gabor_table(saved, GRID, location_stride=4, batch_size=16)
+    table = optimal_gabor_table(model_probes(saved), GRID, location_stride=4, batch_size=16)
     locations = make_probe(saved, "m1").search_locations(4)
     assert len(locations) == 3 * 5  # centres 2..13 x 2..21 (the core output's footprint), every 4th pixel
     for neuron in range(0, len(table), 8):
@@ -250,7 +254,7 @@ def test_checkpoint_restores_its_own_state_and_refuses_another_runs(tmp_path):
 def test_stop_signal_saves_the_search_state_and_the_rerun_ends_as_an_uninterrupted_search(
         gaussian_model, tmp_path, monkeypatch, send_stop_signal):
     saved = load_run(gaussian_model, CPU)
-    uninterrupted = optimal_gabor_table(saved, GRID, location_stride=4, batch_size=8)
+    uninterrupted = optimal_gabor_table(model_probes(saved), GRID, location_stride=4, batch_size=8)
     render, rendered = search._render_gabors, []
 
     def signal_in_batch_3(*args):
@@ -262,10 +266,10 @@ def test_stop_signal_saves_the_search_state_and_the_rerun_ends_as_an_uninterrupt
     monkeypatch.setattr(search, "_render_gabors", signal_in_batch_3)
     state = tmp_path / "search.state.pt"
     with pytest.raises(walltime.StopRequested, match="in the Gabor search of mouse m1 after batch 3"):
-        optimal_gabor_table(saved, GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
+        optimal_gabor_table(model_probes(saved), GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
     assert state.exists()
     monkeypatch.setattr(walltime, "_requested", False)  # the retry is a new process
-    resumed = optimal_gabor_table(saved, GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
+    resumed = optimal_gabor_table(model_probes(saved), GRID, 4, 8, state_path=state, checkpoint_seconds=3600)
     assert len(rendered) == len(GRID) // 8  # the rerun searched only the batches left
     pd.testing.assert_frame_equal(resumed, uninterrupted)
     assert not state.exists()
@@ -279,8 +283,8 @@ def test_stop_signal_saves_the_search_state_and_the_rerun_ends_as_an_uninterrupt
 def test_tuning_curves_pass_through_the_optimal_gabors_response(model_name, request):
     """The orientation and phase experiments contain the optimal Gabor itself: its response must reappear."""
     saved = load_run(request.getfixturevalue(model_name), CPU)
-    optimal = optimal_gabor_table(saved, GRID, location_stride=4, batch_size=32)
-    curves = tuning_curves(saved, optimal, TUNING, batch_size=32)
+    optimal = optimal_gabor_table(model_probes(saved), GRID, location_stride=4, batch_size=32)
+    curves = tuning_curves(model_probes(saved), optimal, TUNING, batch_size=32)
     neurons = np.arange(len(optimal))
     response = optimal["response"].to_numpy()
     np.testing.assert_allclose(curves["orientation"][neurons, 2 * optimal["orientation_index"]], response, rtol=1e-4)
@@ -390,6 +394,25 @@ def test_consistency_table_of_identical_seeds_has_zero_nmae(tmp_path):
         assert row[f"nmae_{column}"] == 0.0
 
 
+def _edge_table(size_index, relative_sf_index):
+    """An optimal-Gabor table that only says where each neuron's optimum is on the grid."""
+    n = len(size_index)
+    return pd.DataFrame({"size_index": size_index, "relative_sf_index": relative_sf_index,
+                         "contrast_index": np.zeros(n, int), "orientation_index": np.arange(n) % 4,
+                         "phase_index": np.zeros(n, int)})
+
+
+def test_edge_shares_count_optima_at_each_end_of_the_ordered_axes():
+    grid = GaborGrid.from_config({"sizes": {"min": 4, "max": 16, "count": 3}, "relative_sf": {"min": 1, "max": 2,
+                                  "count": 2}, "contrasts": {"min": 1, "max": 1, "count": 1}, "orientations": 4,
+                                  "phases": 1})
+    # sizes 0, 1, 2, 2, 2 of 0..2: 1/5 smallest, 3/5 largest; relative SF 0, 0, 0, 1, 1 of 0..1
+    shares = edge_shares(_edge_table([0, 1, 2, 2, 2], [0, 0, 0, 1, 1]), grid)
+    assert list(shares.index) == ["size", "relative_sf"]  # one contrast: no edge; orientation is circular
+    np.testing.assert_allclose(shares.loc["size"], [0.2, 0.6])
+    np.testing.assert_allclose(shares.loc["relative_sf"], [0.6, 0.4])
+
+
 def test_ground_truth_check_compares_indices_with_the_planted_types(tmp_path):
     n = 40
     cell_type = np.arange(n) % 2  # type 0 simple and suppressed, type 1 complex and unsuppressed
@@ -404,7 +427,10 @@ def test_ground_truth_check_compares_indices_with_the_planted_types(tmp_path):
     }}
     _fake_tuning(tmp_path / "t.npz", n, np.where(cell_type == 1, 0.9, 0.3), np.where(cell_type == 0, 0.2, 0.0),
                  np.mod(planted_orientation + 0.05, np.pi))
-    check = ground_truth_check({"v": {1: tmp_path / "t.npz"}}, planted_neuron_table(truth))
+    grid = GaborGrid.from_config(insilico_settings()["grid"])  # R24's: 8 sizes, 10 relative SFs, 6 contrasts
+    optimal = _edge_table(np.where(np.arange(n) < 10, 7, 3), np.zeros(n, int))  # a quarter at the largest size
+    check = ground_truth_check({("v", 1): load_tuning(tmp_path / "t.npz")}, {("v", 1): optimal},
+                               planted_neuron_table(truth), grid)
     row = check.iloc[0]
     assert row["phase_invariance_complex"] == pytest.approx(0.9)
     assert row["phase_invariance_simple"] == pytest.approx(0.3)
@@ -412,3 +438,115 @@ def test_ground_truth_check_compares_indices_with_the_planted_types(tmp_path):
     assert row["complex_more_invariant"] and row["suppressed_more_suppressed"]
     assert row["orientation_circular_correlation"] == pytest.approx(1.0)
     assert row["orientation_median_error_deg"] == pytest.approx(np.degrees(0.05))
+    assert row["size_at_largest"] == 0.25 and row["size_at_smallest"] == 0.0
+    assert row["relative_sf_at_smallest"] == 1.0 and row["contrast_at_smallest"] == 1.0
+
+
+def test_tuning_files_of_several_mice_load_as_one_and_different_axes_are_refused(tmp_path):
+    for seed, name in enumerate(("a", "b")):
+        _fake_tuning(tmp_path / f"{name}.npz", 3 + seed, np.zeros(3 + seed), np.zeros(3 + seed), np.zeros(3 + seed),
+                     seed=seed)
+    joined = load_tunings([tmp_path / "a.npz", tmp_path / "b.npz"])
+    parts = [load_tuning(tmp_path / f"{name}.npz") for name in ("a", "b")]
+    np.testing.assert_array_equal(joined["surround"], np.concatenate([part["surround"] for part in parts]))
+    np.testing.assert_array_equal(joined["disk_diameters"], parts[0]["disk_diameters"])
+    other = dataclasses.replace(TUNING, orientations=12)
+    curves = {name: parts[0][name] for name in ("phase", "surround", "cross_orientation")}
+    curves["orientation"] = np.ones((3, 12))
+    save_tuning(tmp_path / "c.npz", pd.DataFrame({"mouse": ["m2"] * 3, "unit_id": [1, 2, 3]}), curves,
+                tuning_indices(curves, other), other)
+    with pytest.raises(InSilicoError, match="c.npz: its arrays or tuning axes differ"):
+        load_tunings([tmp_path / "a.npz", tmp_path / "c.npz"])
+
+
+# ----------------------------------------------------------------------------------------------
+# The simulator's own neurons under the same protocol
+
+
+@pytest.fixture(scope="module")
+def simulated_mouse():
+    """The tiny simulated mouse (32 x 48 images, 16 x 24 model input at scale 0.5) and its ground truth."""
+    return simulate_mouse(TINY_SIMULATION, seed=3, stimulus_seed=0)
+
+
+def test_downscaling_operators_are_the_model_inputs_scaling_and_the_preimage_is_seen_as_the_stimulus():
+    rows, columns = downscaling(32, 48, 0.5)
+    assert rows.shape == (16, 32) and columns.shape == (24, 48)
+    images = np.random.default_rng(0).normal(size=(3, 1, 32, 48)).astype(np.float32)
+    scaled = normalized_images(images, 0.0, 1.0, 0.5).numpy()[:, 0]
+    np.testing.assert_allclose(rows @ images[:, 0] @ columns.T, scaled, atol=1e-5)
+
+
+def test_true_neuron_probe_gives_the_simulators_noise_free_rates_in_model_units(simulated_mouse):
+    arrays, truth = simulated_mouse
+    probe = TrueNeuronProbe("m1", truth, arrays, 0.5)
+    assert (probe.height, probe.width) == (16, 24) and probe.centre == (7, 11)
+    units = normalization("m1", arrays)
+    stimuli = 1.75 * torch.as_tensor(np.random.default_rng(1).normal(size=(5, 16, 24)), dtype=torch.float32)
+    shown = probe.full_images(stimuli)
+    # The model would see exactly the stimulus: the stored-pixel image normalized and downscaled as in training.
+    np.testing.assert_allclose(normalized_images(shown[:, None], units.image_mean, units.image_std, 0.5)[:, 0],
+                               stimuli.numpy(), atol=1e-4)
+    # Every neuron moved to the canvas centre, input pixel (7, 11) = stored pixel ((7 + ½)·2 − ½, (11 + ½)·2 − ½).
+    centred = {**truth, "rf_y": np.full(24, 14.5), "rf_x": np.full(24, 22.5)}
+    train = arrays.tiers == "train"
+    behavior = np.median(arrays.behavior[train], axis=0, keepdims=True).repeat(len(shown), axis=0)
+    expected = population_rates(centred, shown, behavior) / units.response_scale
+    np.testing.assert_allclose(probe.responses(stimuli).numpy(), expected, rtol=1e-4)
+    some = torch.tensor([3, 0, 17])
+    np.testing.assert_allclose(probe.responses(stimuli, some).numpy(), expected[:, some.numpy()], rtol=1e-4)
+    # Positions reported in input pixels: (stored + ½)/2 − ½.
+    table = optimal_gabor_table({"m1": probe}, GRID, location_stride=4, batch_size=16)
+    np.testing.assert_allclose(table[["y", "x"]].to_numpy(),
+                               np.column_stack([truth["rf_y"], truth["rf_x"]]) / 2 - 0.25)
+    assert (table["readout"] == "ground_truth").all() and table["unit_id"].tolist() == list(arrays.unit_ids)
+
+
+def _own_gabor_table(truth, probe):
+    """Each true neuron's own Gabor as its optimum: its orientation, phase and frequency (input pixels),
+    size 4σ; a neuron per row, each its own tuning group."""
+    n = probe.n_neurons
+    size = 4 * truth["envelope_size"] / 2  # stored pixels -> input pixels at scale 0.5
+    return pd.DataFrame({
+        "mouse": "m1", "unit_id": np.arange(1, n + 1), "neuron": np.arange(n), "readout": "ground_truth",
+        "response": 1.0, "location_index": 0, "x": 0.0, "y": 0.0, "input_height": 16, "input_width": 24,
+        "size": size, "relative_sf": truth["spatial_frequency"] * 2 * size, "contrast": 1.75,
+        "orientation": truth["orientation"], "phase": truth["phase"],
+        **{f"{axis}_index": np.arange(n) for axis in GRID_AXES}})
+
+
+def test_true_surround_index_is_high_with_a_surround_and_zero_without(simulated_mouse):
+    """The surround experiment at each neuron's own Gabor: the same neurons with surround weight 3 and 0."""
+    arrays, truth = simulated_mouse
+    config = TuningConfig.from_config(insilico_settings(tuning={
+        "orientations": 4, "orientation_phases": 1, "phases": 2, "plaid": {"contrasts": 1, "phases": 1},
+        "surround": {"sizes": 8, "smallest": 0.1, "growth": 1.39, "total_size": 16}})["tuning"])
+    index = {}
+    for weight in (0.0, 3.0):
+        probe = TrueNeuronProbe("m1", {**truth, "surround_suppression": np.full(24, weight)}, arrays, 0.5)
+        curves = tuning_curves({"m1": probe}, _own_gabor_table(truth, probe), config, batch_size=64)
+        index[weight] = tuning_indices(curves, config)["surround_suppression"].to_numpy()
+    small = truth["envelope_size"] < 4  # small receptive fields: the whole surround fits in the 16 x 24 input
+    assert small.sum() >= 5
+    # Without a surround the disk curve saturates: SI is at most 0, at least 1 − 1/0.95 (the 95% criterion).
+    assert (index[0.0][small] <= 1e-6).all() and (index[0.0][small] >= 1 - 1 / 0.95).all()
+    assert (index[3.0][small] > 0.3).all()
+
+
+def test_demo_protocol_on_the_true_neurons_separates_suppressed_from_unsuppressed_types():
+    """The demo's grid and experiments (config/config.yaml) on 60 true neurons of the demo's geometry."""
+    demo = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    insilico = insilico_settings(**demo["insilico"])
+    simulation = {**demo["dataset"]["simulation"], "n_train": 40, "n_validation": 0, "neurons": 60}
+    arrays, truth = simulate_mouse(simulation, seed=5, stimulus_seed=0)
+    probes = {"m1": TrueNeuronProbe("m1", truth, arrays, demo["dataset"]["image_scale"])}
+    optimal = optimal_gabor_table(probes, GaborGrid.from_config(insilico["grid"]), 4, 512)
+    config = TuningConfig.from_config(insilico["tuning"])
+    indices = tuning_indices(tuning_curves(probes, optimal, config, 512), config)
+    planted = planted_neuron_table({"m1": truth})
+    suppressed, index = planted["suppressed_type"].to_numpy(), indices["surround_suppression"].to_numpy()
+    assert 0 < suppressed.sum() < len(suppressed)
+    assert (index[~suppressed] <= 1e-6).all() and (index[~suppressed] >= 1 - 1 / 0.95).all()  # no suppression
+    assert index[suppressed].mean() > 0.15
+    complex_type = planted["complex_type"].to_numpy()
+    assert indices["phase_invariance"][complex_type].mean() > indices["phase_invariance"][~complex_type].mean() + 0.3

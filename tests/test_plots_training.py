@@ -1,5 +1,6 @@
 """Training-stage figures on tiny saved models and synthetic tables; their helpers against hand-computed answers."""
 
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -8,11 +9,15 @@ import pytest
 import torch
 
 from v1twin import model_run, training
+from v1twin.config import expand_variants
+from v1twin.december import plan as december_plan
 from v1twin.models import MouseInfo, build_model
 from v1twin.plots import training as plots
+from v1twin.transfer import plan_jobs
 
+from conftest import draw_figure, figure_registry
 from helpers import assert_figure_files as assert_figure
-from helpers import legend_labels, panels, scatter_points, tick_labels
+from helpers import legend_labels, legends_off_the_data, panels, scatter_points, tick_labels, tiny_config
 
 INPUT_SHAPE = (4, 12, 14)
 CORE = {"type": "cnn", "channels": 4, "layers": 1, "input_kernel": 5, "hidden_kernel": 3}
@@ -69,13 +74,6 @@ def performance_rows(variants: dict[str, float], seeds=(0, 1, 2), ground_truth: 
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def test_run_from_path() -> None:
-    assert plots.run_from_path("results/sim/models/factorized_gamma-0.003/seed12/training_log.csv") == (
-        "factorized_gamma-0.003", 12)
-    with pytest.raises(ValueError, match="seed<S>"):
-        plots.run_from_path("results/sim/models/gaussian/training_log.csv")
 
 
 def test_mask_effective_size_by_hand() -> None:
@@ -150,34 +148,88 @@ def test_performance_without_ground_truth_and_missing_variant(tmp_path: Path) ->
         plots.performance(table=str(table), pdf=str(pdf), variants=["gaussian", "absent"])
 
 
-def test_learning_curves(tmp_path: Path) -> None:
-    histories = []
-    runs = [("gaussian", 0, 0.30), ("gaussian", 1, 0.29), ("factorized", 0, 0.25)]
-    for variant, seed, level in runs:
-        path = tmp_path / "models" / variant / f"seed{seed}" / "training_log.csv"
-        path.parent.mkdir(parents=True)
-        training.write_history(path, [
-            {"epoch": epoch, "train_loss": 100.0 / epoch, "val_correlation": level - 0.2 / epoch,
-             "lr": 0.005 * 0.3 ** (epoch // (5 + seed)), "seconds": 1.0}
-            for epoch in range(1, 16)
-        ])
+def write_history(path: Path, level: float, epochs: int = 15, decay_after: int = 5) -> list[float]:
+    """A training_log.csv whose validation correlation rises towards `level`; returns those correlations."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    correlations = [level - 0.2 / epoch for epoch in range(1, epochs + 1)]
+    training.write_history(path, [
+        {"epoch": epoch, "train_loss": 100.0 / epoch, "val_correlation": correlation,
+         "lr": 0.005 * 0.3 ** (epoch // decay_after), "seconds": 1.0}
+        for epoch, correlation in enumerate(correlations, start=1)
+    ])
+    return correlations
+
+
+def rows_of_panels(fig) -> dict[str, tuple]:
+    """family -> its (validation correlation, learning rate) panels, from the row titles."""
+    axes = panels(fig)
+    return {correlation_ax.get_title().split(":")[0]: (correlation_ax, lr_ax)
+            for correlation_ax, lr_ax in zip(axes[::2], axes[1::2])}
+
+
+def test_learning_curves_draw_a_row_per_family_and_a_line_per_run(tmp_path: Path) -> None:
+    runs = [(["trained variants", "gaussian"], 0.30, 15), (["trained variants", "gaussian"], 0.29, 15),
+            (["trained variants", "factorized"], 0.25, 15), (["DECEMber", "v, lr 0.01"], 0.4, 4),
+            (["pruning fine-tunes", "v, step 1"], 0.35, 2)]
+    histories, correlations = [], []
+    for index, (run, level, epochs) in enumerate(runs):  # the paths follow no pattern: runs name the rows
+        path = tmp_path / f"run{index}" / "training_log.csv"
+        correlations.append(write_history(path, level, epochs, decay_after=5 + index))
         histories.append(str(path))
     pdf = tmp_path / "learning_curves.pdf"
-    fig = plots.learning_curves(histories=histories, pdf=str(pdf))
+    fig = plots.learning_curves(histories=histories, pdf=str(pdf), runs=[run for run, _, _ in runs])
     assert_figure(pdf)
-    correlation_ax, lr_ax = panels(fig)
-    for ax in (correlation_ax, lr_ax):  # one line per run, over every epoch of its log
-        assert [len(line.get_xdata()) for line in ax.get_lines()] == [15] * len(runs)
-    np.testing.assert_allclose(correlation_ax.get_lines()[2].get_ydata(), [0.25 - 0.2 / e for e in range(1, 16)])
-    assert legend_labels(correlation_ax) == ["gaussian", "factorized"]  # one entry per variant
+    rows = rows_of_panels(fig)
+    assert list(rows) == ["trained variants", "DECEMber", "pruning fine-tunes"]  # in the order of the runs
+    trained_ax, trained_lr_ax = rows["trained variants"]
+    assert trained_ax.get_title() == "trained variants: 3 runs"
+    assert rows["DECEMber"][0].get_title() == "DECEMber: 1 run"
+    for ax in (trained_ax, trained_lr_ax):  # one line per run, over every epoch of its log
+        assert [len(line.get_xdata()) for line in ax.get_lines()] == [15] * 3
+    np.testing.assert_allclose(trained_ax.get_lines()[2].get_ydata(), correlations[2])
+    colours = [line.get_color() for line in trained_ax.get_lines()]
+    assert colours[0] == colours[1] != colours[2]  # a colour per group: the two gaussian seeds share one
+    assert legend_labels(trained_lr_ax) == ["gaussian", "factorized"]  # one entry per group, beside the row
+    (fine_tune,) = rows["pruning fine-tunes"][0].get_lines()
+    np.testing.assert_allclose(fine_tune.get_ydata(), correlations[4])
+    assert legends_off_the_data(fig)
 
 
-def test_learning_curves_rejects_a_log_without_columns(tmp_path: Path) -> None:
-    path = tmp_path / "gaussian" / "seed0" / "training_log.csv"
-    path.parent.mkdir(parents=True)
+def test_learning_curves_reject_unpaired_runs_and_a_log_without_columns(tmp_path: Path) -> None:
+    path = tmp_path / "training_log.csv"
     path.write_text("epoch,loss\n1,2.0\n")
     with pytest.raises(ValueError, match=r"training_log\.csv lacks column"):
-        plots.learning_curves(histories=[str(path)], pdf=str(tmp_path / "x.pdf"))
+        plots.learning_curves(histories=[str(path)], pdf=str(tmp_path / "x.pdf"), runs=[["family", "group"]])
+    with pytest.raises(ValueError, match="1 training histories for 2 runs"):
+        plots.learning_curves(histories=[str(path)], pdf=str(tmp_path / "x.pdf"), runs=[["a", "b"]] * 2)
+
+
+def test_learning_curves_of_the_tiny_config_show_every_family_of_trained_models(tmp_path: Path) -> None:
+    overlay = tmp_path / "prune.yaml"  # pruning on, as tests/test_rules_pruning.py switches it on
+    overlay.write_text("pruning:\n  variants: [gaussian_g0]\n  min_channels: 2\n  fine_tune_epochs: 1\n")
+    entry = figure_registry(tmp_path, (overlay,))["learning_curves"]
+    runs = [tuple(run) for run in entry["options"]["runs"]]
+    config = tiny_config()
+    variants = expand_variants(config)
+    # by hand from tests/config/tiny.yaml: 2 named variants, the control's 2 populations x (γ 0, γ 10), sweep
+    # points (factorized_gamma: 2 values x 1 seed; adaptive_grid: 1 point x 2 seeds), december_retina; every 2
+    # seeds; 2 pruning steps x 2 seeds; DECEMber and transfer: every run of their stages' plans
+    expected = {"trained variants": 4, "regularization control": 8, "variants on other populations": 2,
+                "sweep points": 4, "DECEMber pretraining (replays)": len(december_plan.pretraining(config, variants)),
+                "DECEMber": len(december_plan.plan(config, variants)), "pruning fine-tunes": 4,
+                "transfer": len(plan_jobs(config))}  # rows in the order of the runs
+    assert Counter(family for family, _ in runs) == expected
+    assert Counter(group for family, group in runs if family == "pruning fine-tunes") == {
+        "gaussian_g0, step 1": 2, "gaussian_g0, step 2": 2}
+    assert len(set(entry["inputs"]["histories"])) == len(runs) == sum(expected.values())  # every run once
+    for index, path in enumerate(entry["inputs"]["histories"]):
+        write_history(tmp_path / path, 0.3 + 0.001 * index, epochs=3)
+    drawn = draw_figure(tmp_path, "learning_curves", tmp_path / "learning_curves.pdf", (overlay,))
+    rows = rows_of_panels(drawn.figure)
+    assert list(rows) == list(expected)  # a row per family
+    for family, (correlation_ax, lr_ax) in rows.items():
+        assert len(correlation_ax.get_lines()) == len(lr_ax.get_lines()) == expected[family]  # a line per run
+        assert legend_labels(lr_ax) == list(dict.fromkeys(group for name, group in runs if name == family))
 
 
 def test_readout_weights(model_files: dict[str, Path], tmp_path: Path) -> None:
@@ -211,23 +263,31 @@ def test_mask_size(model_files: dict[str, Path], tmp_path: Path) -> None:
 
 
 def test_factorized_selection_includes_the_base_variant(tmp_path: Path) -> None:
-    # the base variant (gamma 0.01) validates best: the selection must be able to choose it (#27)
-    points = {"factorized": 0.01, "factorized_gamma-0.001": 0.001, "factorized_gamma-0.1": 0.1}
+    # the demo's shape: 3 swept values on 2 seeds, the base (γ 0.01) on 3 seeds; the base validates best, so
+    # the selection must be able to choose it (#27)
+    points = {"factorized": 0.01, "factorized_gamma-0.1": 0.1, "factorized_gamma-1.0": 1.0,
+              "factorized_gamma-10.0": 10.0}
     table = tmp_path / "performance.csv"
-    performance_rows({"factorized": 0.35, "factorized_gamma-0.001": 0.2, "factorized_gamma-0.1": 0.25}).to_csv(
-        table, index=False)
+    pd.concat([performance_rows({"factorized": 0.35}),
+               performance_rows({"factorized_gamma-0.1": 0.3, "factorized_gamma-1.0": 0.25,
+                                 "factorized_gamma-10.0": 0.2}, seeds=(0, 1))]).to_csv(table, index=False)
     pdf = tmp_path / "factorized_selection.pdf"
     fig = plots.factorized_selection(table=str(table), pdf=str(pdf), sweep="factorized_gamma", points=points,
                                      base="factorized")
     assert_figure(pdf)
     summary = plots.sweep_summary(pd.read_csv(table), points)
     (ax,) = panels(fig)
-    validation, test = (container.lines[0] for container in ax.containers)  # the errorbars' data lines
-    np.testing.assert_allclose(np.asarray(validation.get_xdata(), float), [0.001, 0.01, 0.1])
-    np.testing.assert_allclose(np.asarray(validation.get_ydata(), float), summary["validation_mean"])
-    np.testing.assert_allclose(np.asarray(test.get_ydata(), float), summary["test_mean"])
+    validation, test = ax.containers  # the errorbars: every value with its mean and sd over seeds
+    for container, measure in ((validation, "validation"), (test, "test")):
+        np.testing.assert_allclose(np.asarray(container.lines[0].get_xdata(), float), [0.01, 0.1, 1.0, 10.0])
+        np.testing.assert_allclose(np.asarray(container.lines[0].get_ydata(), float), summary[f"{measure}_mean"])
+        half = [(segment[1][1] - segment[0][1]) / 2 for segment in container.lines[2][0].get_segments()]
+        np.testing.assert_allclose(half, summary[f"{measure}_sd"])
+    assert ax.get_ylabel().endswith("mean ± sd over 2–3 seeds")
+    assert tick_labels(ax) == ["0.01", "0.1", "1", "10"]
     assert ax.get_lines()[-1].get_xdata()[0] == plots.selected_value(summary) == 0.01  # the base is selected
-    assert any(label.startswith("base variant factorized") for label in legend_labels(ax))
-    with pytest.raises(ValueError, match=r"performance\.csv.*factorized_gamma-1"):
+    assert "base variant factorized (3 seeds)" in legend_labels(ax)
+    assert legends_off_the_data(fig)
+    with pytest.raises(ValueError, match=r"performance\.csv.*factorized_gamma-1\b"):
         plots.factorized_selection(table=str(table), pdf=str(pdf), sweep="factorized_gamma",
                                    points={"factorized_gamma-1": 1.0}, base="factorized_gamma-1")

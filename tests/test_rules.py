@@ -64,7 +64,7 @@ def test_all_figures_builds_every_figure(tiny_workdir):
                 "december_sweeps", "december_agreement",
                 "december_confusion", "insilico_consistency", "tuning_examples", "tuning_indices", "optimal_gabors",
                 "insilico_ground_truth", "transfer_readouts", "transfer_within", "transfer_across",
-                "regularization_control"]
+                "regularization_control", "read_positions"]
     assert set(expected) <= {path.stem for path in figures.glob("*.pdf")}
     for name in expected:
         for suffix in (".pdf", ".png"):

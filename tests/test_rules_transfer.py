@@ -1,4 +1,5 @@
 """Rule-level tests of the transfer stage, run by Snakemake on the tiny config."""
+
 import json
 
 import numpy as np
@@ -14,8 +15,8 @@ from conftest import run_snakemake
 pytestmark = pytest.mark.slow
 
 TRANSFER = "results/tiny/transfer"
-CONDITION = f"{TRANSFER}/within/best-core/images240"  # the tiny config has one image count: all 240
-CORE = f"{TRANSFER}/cores/m1-core-set/images240"
+CONDITION = f"{TRANSFER}/within/best-core/images240/seed1"  # the tiny config has one image count: all 240
+CORE = f"{TRANSFER}/cores/m1-core-set/images240/seed1"
 FIGURES = ["transfer_readouts", "transfer_within", "transfer_across"]
 
 
@@ -42,10 +43,21 @@ def test_table_and_figures_cover_every_condition(tiny_workdir):
     table = pd.read_csv(tiny_workdir / "results" / "tiny" / "tables" / "transfer.csv")
     conditions = {experiment: set(rows["condition"]) for experiment, rows in table.groupby("experiment")}
     assert conditions["within"] == {"direct", "best-core/diff-readout", "diff-core/best-readout", "random core"}
-    assert conditions["across"] == {"direct", "core: m1-core-set", "random core",
-                                    "core: m1-core-set, no position network"}
+    assert conditions["across"] == {
+        "direct",
+        "core: m1-core-set",
+        "random core",
+        "core: m1-core-set, no position network",
+    }
     assert conditions["readouts"] == {"gaussian", "gaussian + feature sharing", "factorized"}
     assert table["fraction_oracle"].notna().all()
+    # every point for both seeds; one model's budget is B = 1 epoch x 240 trials / batch 32 = 8 steps: the
+    # readouts take B, every arm of the within and across figures 2B (a frozen core's B + its readout's B)
+    assert all(
+        seeds == [1, 2] for seeds in table.groupby(["experiment", "condition", "n_images"])["seed"].apply(sorted)
+    )
+    steps = table.groupby("experiment")["total_steps"].agg(["min", "max"])
+    assert steps.loc[["readouts", "within", "across"]].values.tolist() == [[8, 8], [16, 16], [16, 16]]
     for name in FIGURES:
         for suffix in (".pdf", ".png"):
             assert (tiny_workdir / "results" / "tiny" / "figures" / f"{name}{suffix}").stat().st_size > 1000

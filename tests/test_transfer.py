@@ -1,5 +1,6 @@
 """The transfer stage (L21): splits, the plan of runs, frozen and shared model parts, the table."""
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -14,11 +15,13 @@ from v1twin.config import check_references, expand_variants
 from v1twin.config_schema import ConfigError
 from v1twin.data.tensors import MouseTensors
 from v1twin.plots import transfer as plots
-from v1twin.plots.transfer import condition_curves
+from v1twin.plots.transfer import condition_curves, experiment_rows
 from v1twin.transfer import (
     FEATURE_SHARING,
     TransferRun,
     build_run_model,
+    common_positions,
+    fraction_oracle_on,
     image_subset,
     load_core,
     neuron_subset,
@@ -28,6 +31,7 @@ from v1twin.transfer import (
     run_data,
     run_training_config,
     split_neurons,
+    steps_per_epoch,
     training_images,
     transfer_table,
 )
@@ -35,7 +39,8 @@ from v1twin.transfer import (
 from helpers import (
     Trials,
     assert_figure_files,
-    legend_labels,
+    errorbar_curves,
+    legends_off_the_data,
     panels,
     tiny_config,
     toy_tensors,
@@ -58,10 +63,17 @@ def toy_mouse() -> MouseTensors:
 
 def settings(**changes) -> dict:
     base = {
-        "seed": 1, "split_seed": 0, "image_counts": [20, 60], "neuron_counts": [6], "sessions": 2,
-        "transfer_fraction": 0.5, "within_mouse": "m1", "held_out_mouse": "m2",
+        "seeds": [1],
+        "split_seed": 0,
+        "image_counts": [20, 60],
+        "neuron_counts": [6],
+        "sessions": 2,
+        "transfer_fraction": 0.5,
+        "within_mouse": "m1",
+        "held_out_mouse": "m2",
         "core_sets": {"m1-core-set": {"mice": ["m1"], "neurons": "core_set"}, "m1": {"mice": ["m1"], "neurons": "all"}},
-        "scale_epochs": True, "core": CORE,
+        "scale_epochs": True,
+        "core": CORE,
         "readouts": {"gaussian": GAUSSIAN, "factorized": {"type": "factorized", "gamma": 0.01}},
         "training": training_settings(batch_size=16, lr=0.01, max_epochs=2),
     }
@@ -123,12 +135,13 @@ def test_pseudo_sessions_partition_the_training_images_of_the_same_neurons():
 
 def test_run_data_selects_the_transfer_set_and_the_images():
     mouse = toy_mouse()
-    run = TransferRun("r", ("m1",), "transfer_set", 20, GAUSSIAN)
+    run = TransferRun("r", ("m1",), "transfer_set", 20, GAUSSIAN, seed=1)
     data = run_data(run, {"m1": mouse}, transfer_fraction=0.5, split_seed=0)
     _, transfer_set = split_neurons(12, 0.5, 0)
     np.testing.assert_array_equal(data["m1"].unit_ids, mouse.unit_ids[transfer_set])
-    torch.testing.assert_close(data["m1"].responses[:, 0],
-                               mouse.responses[np.isin(mouse.image_ids, data["m1"].image_ids), transfer_set[0]])
+    torch.testing.assert_close(
+        data["m1"].responses[:, 0], mouse.responses[np.isin(mouse.image_ids, data["m1"].image_ids), transfer_set[0]]
+    )
     assert len(data["m1"].indices("train")) == 20
 
 
@@ -144,11 +157,14 @@ def test_plan_has_every_point_and_trains_each_model_once():
     assert per_experiment == {"readouts": 3 * (2 + 1), "within": 4 * 2, "across": 5 * 2, "cores": 3}
     assert not points.duplicated().any()
     # diff-core/best-readout with all images is best-core/diff-readout with all images: one run
-    both = points[(points["experiment"] == "within") & (points["n_images"] == 60)
-                  & points["condition"].isin(["best-core/diff-readout", "diff-core/best-readout"])]
+    both = points[
+        (points["experiment"] == "within")
+        & (points["n_images"] == 60)
+        & points["condition"].isin(["best-core/diff-readout", "diff-core/best-readout"])
+    ]
     assert both["run"].nunique() == 1
     # the within core set with all images is also the first core set of the across experiment
-    assert plan.runs["across/core-m1-core-set/images20"].core_run == "cores/m1-core-set/images60"
+    assert plan.runs["across/core-m1-core-set/images20/seed1"].core_run == "cores/m1-core-set/images60/seed1"
     assert len(plan.runs) == len({run.content() for run in plan.runs.values()})
 
 
@@ -160,13 +176,40 @@ def test_plan_orders_cores_first_and_never_trains_on_the_held_out_mouse():
             assert names.index(run.core_run) < names.index(run.name)
             assert "m2" not in plan.runs[run.core_run].mice
         assert (run.core == "frozen") == (run.core_run is not None)
-    assert plan.runs["within/diff-core/images20"].images == 60
-    assert plan.runs["cores/m1-core-set/images20"].images == 20
-    assert plan.runs["across/position-network-ablation/images20"].readout["position_network"] is False
+    assert plan.runs["within/diff-core/images20/seed1"].images == 60
+    assert plan.runs["cores/m1-core-set/images20/seed1"].images == 20
+    assert plan.runs["across/position-network-ablation/images20/seed1"].readout["position_network"] is False
     free = plan_runs(settings(readouts={"gaussian": {"type": "gaussian"}, "factorized": {"type": "factorized"}}))
-    assert free.runs["across/position-network-ablation/images20"].readout["position_network"] is True
+    assert free.runs["across/position-network-ablation/images20/seed1"].readout["position_network"] is True
     assert "core: m1-core-set, with position network" in {point.condition for point in free.points}
-    assert plan.runs["readouts/gaussian-feature-sharing/images20"].share_features
+    assert plan.runs["readouts/gaussian-feature-sharing/images20/seed1"].share_features
+
+
+def test_every_seed_repeats_the_plan_with_its_own_cores():
+    one, two = plan_runs(settings()), plan_runs(settings(seeds=[1, 2]))
+    assert len(two.runs) == 2 * len(one.runs) and len(two.points) == 2 * len(one.points)
+    for name, run in two.runs.items():
+        assert name.endswith(f"/seed{run.seed}")
+        if run.core_run is not None:  # a transferred core is the one trained with the same seed
+            assert two.runs[run.core_run].seed == run.seed
+    first = {name.removesuffix("/seed1"): run for name, run in two.runs.items() if run.seed == 1}
+    second = {name.removesuffix("/seed2"): run for name, run in two.runs.items() if run.seed == 2}
+    assert first.keys() == second.keys()
+    assert {point.seed for point in two.points} == {1, 2}
+
+
+def test_fixed_budgets_give_the_arms_compared_with_a_frozen_core_twice_the_steps():
+    plan = plan_runs(settings())
+    budgets = {(point.experiment, point.condition): plan.runs[point.run].budget for point in plan.points}
+    assert budgets[("within", "direct")] == budgets[("within", "random core")] == 2
+    assert budgets[("across", "direct")] == budgets[("across", "random core")] == 2
+    assert {
+        budget
+        for (experiment, _), budget in budgets.items()
+        if experiment != "across" and _ not in ("direct", "random core")
+    } == {1}
+    converged = plan_runs(settings(scale_epochs=False))  # early stopping decides: no budgets
+    assert {run.budget for run in converged.runs.values()} == {1}
 
 
 @pytest.mark.parametrize(
@@ -214,9 +257,9 @@ def _train(model, data, tmp_path: Path, epochs: int = 2) -> None:
 
 def _saved_core_model(tmp_path: Path) -> Path:
     """A model trained end to end on the core set, saved as a transfer core."""
-    run = TransferRun("core", ("m1",), "core_set", 60, GAUSSIAN)
+    run = TransferRun("core", ("m1",), "core_set", 60, GAUSSIAN, seed=3)
     data = _toy_data(run)
-    model = build_run_model(run, data, CORE, seed=3)
+    model = build_run_model(run, data, CORE)
     _train(model, data, tmp_path / "core")
     path = tmp_path / "core" / "model.pt"
     info = {name: training.mouse_info(mouse) for name, mouse in data.items()}
@@ -226,9 +269,9 @@ def _saved_core_model(tmp_path: Path) -> Path:
 
 def test_a_frozen_core_is_bitwise_unchanged_by_readout_training(tmp_path):
     core_path = _saved_core_model(tmp_path)
-    run = TransferRun("transfer", ("m1",), "transfer_set", 40, GAUSSIAN, core="frozen", core_run="core")
+    run = TransferRun("transfer", ("m1",), "transfer_set", 40, GAUSSIAN, seed=1, core="frozen", core_run="core")
     data = _toy_data(run)
-    model = build_run_model(run, data, CORE, seed=1, core_model=core_path)
+    model = build_run_model(run, data, CORE, core_model=core_path)
     core_before = {key: value.clone() for key, value in model.core.state_dict().items()}
     saved = model_run.read_model_file(core_path)["state_dict"]
     for key, value in core_before.items():  # the transferred weights and BatchNorm statistics
@@ -242,10 +285,10 @@ def test_a_frozen_core_is_bitwise_unchanged_by_readout_training(tmp_path):
 
 
 def test_a_random_core_stays_at_its_seeded_initialization(tmp_path):
-    run = TransferRun("random", ("m1",), "transfer_set", 40, GAUSSIAN, core="random")
+    run = TransferRun("random", ("m1",), "transfer_set", 40, GAUSSIAN, seed=5, core="random")
     data = _toy_data(run)
-    model = build_run_model(run, data, CORE, seed=5)
-    again = build_run_model(run, data, CORE, seed=5)
+    model = build_run_model(run, data, CORE)
+    again = build_run_model(run, data, CORE)
     before = {key: value.clone() for key, value in model.core.state_dict().items()}
     _train(model, data, tmp_path)
     for key, value in model.core.state_dict().items():
@@ -254,49 +297,91 @@ def test_a_random_core_stays_at_its_seeded_initialization(tmp_path):
 
 def test_the_core_of_another_architecture_is_refused(tmp_path):
     core_path = _saved_core_model(tmp_path)
-    run = TransferRun("transfer", ("m1",), "transfer_set", 40, GAUSSIAN, core="frozen", core_run="core")
-    model = build_run_model(run, _toy_data(run), CORE, seed=1, core_model=core_path)
+    run = TransferRun("transfer", ("m1",), "transfer_set", 40, GAUSSIAN, seed=1, core="frozen", core_run="core")
+    model = build_run_model(run, _toy_data(run), CORE, core_model=core_path)
     with pytest.raises(ValueError, match="is not the transfer core"):
         load_core(model, core_path, {**CORE, "channels": 4})
 
 
 def test_feature_sharing_ties_the_features_of_matched_neurons(tmp_path):
-    shared = TransferRun("shared", ("m1",), "all", 60, GAUSSIAN, sessions=2, share_features=True)
-    separate = TransferRun("separate", ("m1",), "all", 60, GAUSSIAN, sessions=2)
+    shared = TransferRun("shared", ("m1",), "all", 60, GAUSSIAN, seed=0, sessions=2, share_features=True)
+    separate = TransferRun("separate", ("m1",), "all", 60, GAUSSIAN, seed=0, sessions=2)
     data = _toy_data(shared)
-    model = build_run_model(shared, data, CORE, seed=0)
+    model = build_run_model(shared, data, CORE)
     first, second = model.readouts["m1-session1"], model.readouts["m1-session2"]
     assert first.features is second.features
     n_shared = sum(p.numel() for p in model.parameters())
-    n_separate = sum(p.numel() for p in build_run_model(separate, data, CORE, seed=0).parameters())
+    n_separate = sum(p.numel() for p in build_run_model(separate, data, CORE).parameters())
     assert n_separate - n_shared == first.features.numel()
     _train(model, data, tmp_path, epochs=1)
     assert torch.equal(first.features, second.features)
     assert not torch.equal(first.mu, second.mu) or not torch.equal(first.bias, second.bias)
 
 
-def test_scale_epochs_keeps_the_trials_per_run_constant():
-    run = TransferRun("few", ("m1",), "all", 15, GAUSSIAN)
+def test_runs_of_the_neuron_axis_are_also_scored_on_the_neurons_they_all_share(tmp_path):
+    mouse = toy_mouse()
+    common = neuron_subset(12, 4, seed=0)
+    for neurons in ("all", 8, 4):
+        run = TransferRun("r", ("m1",), neurons, 60, GAUSSIAN, seed=1, common_neurons=4)
+        data = _toy_data(run)
+        positions = common_positions(mouse, run, transfer_fraction=0.5, seed=0)
+        np.testing.assert_array_equal(data["m1"].unit_ids[positions], mouse.unit_ids[common])
+    with pytest.raises(ValueError, match="lack some of the 4 common"):
+        common_positions(mouse, dataclasses.replace(run, neurons=3), transfer_fraction=0.5, seed=0)
+    # scored on all of its neurons, a run gets its own fraction oracle
+    run = TransferRun("r", ("m1",), "all", 60, GAUSSIAN, seed=1, sessions=2)
     data = _toy_data(run)
+    model = build_run_model(run, data, CORE)
+    _train(model, data, tmp_path, epochs=1)
+    own = training.evaluate(model, data)["mean"]["fraction_oracle"]
+    assert fraction_oracle_on(model, data, np.arange(12)) == pytest.approx(own)
+    assert plan_runs(settings()).runs["readouts/factorized/images20/seed1"].common_neurons == 6
+    assert plan_runs(settings()).runs["within/direct/images20/seed1"].common_neurons is None
+
+
+def test_scale_epochs_gives_every_run_its_budget_of_optimizer_steps():
+    """Batch 16 over the whole tier of 60 trials: 4 batches, so B = 3 epochs x 4 = 12 steps and patience 2 x 4
+    = 8 steps, in epochs of the run's own data (15 images: 1 batch each; 2 pseudo-scans of 30: 2 batches)."""
     base = training_settings(batch_size=16, max_epochs=3, patience=2)
-    scaled = run_training_config(run, data, {"m1": 60}, base, scale_epochs=True)
+    few = TransferRun("few", ("m1",), "all", 15, GAUSSIAN, seed=1)
+    scaled = run_training_config(few, _toy_data(few), {"m1": 60}, base, scale_epochs=True)
     assert (scaled.max_epochs, scaled.patience, scaled.batch_size) == (12, 8, 16)
-    fixed = run_training_config(run, data, {"m1": 60}, base, scale_epochs=False)
+    matched = dataclasses.replace(few, budget=2)
+    assert (run_training_config(matched, _toy_data(few), {"m1": 60}, base, True).max_epochs, scaled.patience) == (24, 8)
+    scans = TransferRun("scans", ("m1",), "all", 60, GAUSSIAN, seed=1, sessions=2)
+    data = _toy_data(scans)
+    assert steps_per_epoch(data, 16) == 2
+    pseudo_scans = run_training_config(scans, data, {"m1": 60}, base, True)
+    assert (pseudo_scans.max_epochs, pseudo_scans.patience) == (6, 4)
+    fixed = run_training_config(few, _toy_data(few), {"m1": 60}, base, scale_epochs=False)
     assert (fixed.max_epochs, fixed.patience) == (3, 2)
 
 
-def test_pseudo_scans_train_for_as_many_optimizer_steps_as_one_scan():
-    """L21 Fig. 3's readouts (pseudo-scans) and an end-to-end run on the same images of the tiny config:
-    each step takes one batch per pseudo-scan, so scale_epochs must give the scans as many steps."""
-    jobs = plan_jobs(tiny_config())
-    steps = {}
-    for name in ("readouts/gaussian/images240", "within/direct/images240"):
+def test_every_compared_arm_takes_the_same_optimizer_steps():
+    """The tiny plan with two image counts: a run's steps are its epochs x batches per epoch (one batch of each
+    pseudo-scan per step), and a frozen-core arm's add those of its core. Tiny: batch 32, max_epochs 1, so one
+    model's budget over the toy tier of 60 trials is B = 2 steps; Fig. 3's readouts all take B, every arm of
+    Figs. 4-5 2B (a transferred core's B and its readout's B, or 2B of direct and random-core training)."""
+    config = tiny_config()
+    config["transfer"]["image_counts"] = [20, 60]
+    section, jobs = config["transfer"], plan_jobs(config)
+    mice = {"m1": toy_mouse(), "m2": toy_tensors("m2", 1, TRIALS, n_neurons=12, height=10, width=12)}
+
+    def steps(name: str) -> int:
         run = TransferRun.from_dict(jobs[name]["run"])
-        data = _toy_data(run)
-        config = run_training_config(run, data, {"m1": N_TRAIN}, jobs[name]["settings"]["training"], True)
-        per_epoch = max(math.ceil(len(mouse.indices("train")) / config.batch_size) for mouse in data.values())
-        steps[run.sessions] = config.max_epochs * per_epoch
-    assert steps[2] == steps[1]
+        data = run_data(run, mice, section["transfer_fraction"], section["split_seed"])
+        run_config = run_training_config(
+            run, data, {"m1": N_TRAIN, "m2": N_TRAIN}, jobs[name]["settings"]["training"], section["scale_epochs"]
+        )
+        batches = max(math.ceil(len(mouse.indices("train")) / run_config.batch_size) for mouse in data.values())
+        return run_config.max_epochs * batches + (steps(run.core_run) if run.core_run else 0)
+
+    budget = 2
+    expected = {"readouts": budget, "within": 2 * budget, "across": 2 * budget}
+    points = [point for point in plan_runs(section).points if point.experiment in expected]
+    assert {point.seed for point in points} == {1, 2} and len(points) == 2 * (3 * 2 + 4 * 2 + 4 * 2)
+    for point in points:
+        assert steps(point.run) == expected[point.experiment], point
 
 
 # ----------------------------------------------------------------------------------------------
@@ -304,38 +389,71 @@ def test_pseudo_scans_train_for_as_many_optimizer_steps_as_one_scan():
 
 
 def _fake_metrics(tmp_path: Path, plan) -> dict[str, Path]:
+    """Metrics with a fraction oracle per run (its index in the plan / 100, + 0.1 for seed 2), 0.2 less on the
+    common neurons, 12 neurons (or its subset's), and 10 steps per core, 20 per other run."""
     files = {}
-    for index, name in enumerate(plan.runs):
+    for index, (name, run) in enumerate(plan.runs.items()):
         path = tmp_path / f"{index}.json"
-        mean = {"fraction_oracle": 0.5 + index / 100, "single_trial_correlation": 0.3, "oracle": 0.6,
-                "correlation_to_average": 0.4}
-        path.write_text(json.dumps({"mean": mean, "images_used": 7, "n_neurons_used": 5, "epochs": 2,
-                                    "best_epoch": 2, "train_seconds": 1.0}))
+        score = 0.5 + index / 100 + 0.1 * (run.seed - 1)
+        mean = {"fraction_oracle": score, "single_trial_correlation": 0.3, "oracle": 0.6, "correlation_to_average": 0.4}
+        common = {"fraction_oracle_common": score - 0.2} if run.common_neurons else {}
+        n_neurons = run.neurons if isinstance(run.neurons, int) else 12
+        steps = 10 if name.startswith("cores/") else 20
+        metrics = {
+            "mean": mean,
+            "images_used": 7,
+            "n_neurons_used": n_neurons,
+            "epochs": 2,
+            "best_epoch": 2,
+            "optimizer_steps": steps,
+            "train_seconds": 1.0,
+            **common,
+        }
+        path.write_text(json.dumps(metrics))
         files[name] = path
     return files
 
 
-def test_table_has_one_row_per_point_with_its_run_measures(tmp_path):
-    plan = plan_runs(settings())
-    files = _fake_metrics(tmp_path, plan)
-    table = transfer_table(files, plan)
+def test_table_has_one_row_per_point_with_its_run_measures_and_steps(tmp_path):
+    plan = plan_runs(settings(seeds=[1, 2]))
+    table = transfer_table(_fake_metrics(tmp_path, plan), plan)
     assert len(table) == len(plan.points)
     index = list(plan.runs)
     for row in table.itertuples():
-        assert row.fraction_oracle == pytest.approx(0.5 + index.index(row.run) / 100)
-    curves = condition_curves(table, "readouts")
-    assert list(curves) == ["gaussian", FEATURE_SHARING, "factorized"]
-    assert all(list(curve["n_images"]) == [20, 60] for curve in curves.values())
-    within = condition_curves(table, "within", neurons="transfer_set")
-    assert list(within) == ["direct", "best-core/diff-readout", "diff-core/best-readout", "random core"]
-    with pytest.raises(ValueError, match="no 'within' rows"):
-        condition_curves(table, "within", neurons="all")
+        run = plan.runs[row.run]
+        assert row.seed == run.seed
+        assert row.fraction_oracle == pytest.approx(0.5 + index.index(row.run) / 100 + 0.1 * (run.seed - 1))
+        common = row.fraction_oracle - 0.2 if row.experiment == "readouts" else np.nan
+        np.testing.assert_allclose(row.fraction_oracle_common, common)
+        assert (row.steps, row.total_steps) == (
+            (10, 10) if row.experiment == "cores" else (20, 30) if run.core == "frozen" else (20, 20)
+        )
     with pytest.raises(ValueError, match="no metrics file"):
         transfer_table({}, plan)
 
 
-def test_each_figure_draws_a_curve_per_condition_of_its_experiment(tmp_path):
-    plan = plan_runs(settings())
+def test_curves_are_mean_and_sd_over_seeds(tmp_path):
+    plan = plan_runs(settings(seeds=[1, 2]))
+    table = transfer_table(_fake_metrics(tmp_path, plan), plan)
+    curves = condition_curves(experiment_rows(table, "readouts"))
+    assert list(curves) == ["gaussian", FEATURE_SHARING, "factorized"]
+    for condition, curve in curves.items():
+        assert list(curve["n_images"]) == [20, 60] and list(curve["seeds"]) == [2, 2]
+        first = table[(table["condition"] == condition) & (table["neurons"] == "all") & (table["seed"] == 1)]
+        # seed 2 scores 0.1 + (its runs' offset in the plan) above seed 1: mean and sample sd of the two
+        second = first["fraction_oracle"].to_numpy() + 0.1 + len(plan.runs) / 2 / 100
+        np.testing.assert_allclose(curve["mean"], (first["fraction_oracle"].to_numpy() + second) / 2)
+        np.testing.assert_allclose(curve["sd"], (second - first["fraction_oracle"].to_numpy()) / np.sqrt(2))
+    within = condition_curves(experiment_rows(table, "within", neurons="transfer_set"))
+    assert list(within) == ["direct", "best-core/diff-readout", "diff-core/best-readout", "random core"]
+    with pytest.raises(ValueError, match="no 'within' rows"):
+        experiment_rows(table, "within", neurons="all")
+    one_seed = condition_curves(experiment_rows(table[table["seed"] == 1], "readouts"))
+    assert all((curve["sd"] == 0).all() for curve in one_seed.values())
+
+
+def test_each_figure_draws_mean_and_sd_over_seeds_per_condition(tmp_path):
+    plan = plan_runs(settings(seeds=[1, 2]))
     table = transfer_table(_fake_metrics(tmp_path, plan), plan)
     table.to_csv(tmp_path / "transfer.csv", index=False)
     path = str(tmp_path / "transfer.csv")
@@ -347,10 +465,24 @@ def test_each_figure_draws_a_curve_per_condition_of_its_experiment(tmp_path):
     neurons = {"readouts": "all", "within": "transfer_set", "across": "all"}
     for experiment, fig in figures.items():
         assert_figure_files(tmp_path / f"{experiment}.pdf")
-        curves = condition_curves(table, experiment, neurons=neurons[experiment])
+        assert legends_off_the_data(fig)
+        curves = condition_curves(experiment_rows(table, experiment, neurons=neurons[experiment]))
         ax = panels(fig)[0]  # by number of images
-        assert legend_labels(ax) == list(curves)
-        for line, curve in zip(ax.get_lines(), curves.values()):
-            assert list(line.get_xdata()) == list(curve["n_images"])
-            np.testing.assert_allclose(line.get_ydata(), curve["fraction_oracle"])
-    assert len(panels(figures["readouts"])) == 2  # and by number of neurons
+        drawn = errorbar_curves(ax)
+        assert list(drawn) == list(curves)
+        for condition, curve in curves.items():
+            np.testing.assert_allclose(drawn[condition][0], curve["n_images"], rtol=0.1)  # dodged side by side
+            np.testing.assert_allclose(drawn[condition][1], curve["mean"])
+            container = next(c for c in ax.containers if c.get_label() == condition)
+            half = [(segment[1][1] - segment[0][1]) / 2 for segment in container.lines[2][0].get_segments()]
+            np.testing.assert_allclose(half, curve["sd"])
+        assert "2 seeds" in (fig.texts[0].get_text() if fig.texts else ax.get_title())
+    # and by number of neurons trained on, each scored on the 6 neurons every run has (0.2 below its own)
+    by_neurons = panels(figures["readouts"])[1]
+    for condition, (x, y) in errorbar_curves(by_neurons).items():
+        rows = table[(table["condition"] == condition) & (table["n_images"] == 60)]
+        np.testing.assert_allclose(x, [6, 12], rtol=0.1)
+        np.testing.assert_allclose(y, rows.groupby("n_neurons")["fraction_oracle"].mean() - 0.2)
+    assert by_neurons.get_xlabel() == "neurons trained on (60 images), scored on the 6 all share"
+    # the steps of the arms drawn: within, a frozen core's 10 + its readout's 20 but 20 for the others
+    assert "20–30 optimizer steps" in panels(figures["within"])[0].get_title()

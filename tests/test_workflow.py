@@ -26,10 +26,10 @@ def test_demo_config_plans_all_figures(tmp_path):
     # sim1, sim2, the continuum control and DECEMber's retina-style mouse
     assert jobs["data_simulate"] == 4 and jobs["data_cache"] == 4
     # 7 study variants (gaussian_g0_long and DECEMber's CNN included) x 3 seeds, 2 control populations x 3
-    # seeds, DECEMber's retina-style variant (3 seeds), the factorized sweep (3 x 1 seed), the adaptive grid
-    # (4 x 2 seeds), the two core-regularizer sweeps (2 x 2 seeds) and the regularization control (2
+    # seeds, DECEMber's retina-style variant (3 seeds), the factorized sweep (3 x 2 seeds), the adaptive grid
+    # (3 x 3 x 2 seeds), the two core-regularizer sweeps (2 x 3 x 2 seeds) and the regularization control (2
     # populations x 4 L1 strengths x 3 seeds)
-    assert jobs["training_run"] == 7 * 3 + 2 * 3 + 3 + 3 + 4 * 2 + 2 * 2 + 2 * 4 * 3
+    assert jobs["training_run"] == 7 * 3 + 2 * 3 + 3 + 3 * 2 + 9 * 2 + 2 * 3 * 2 + 2 * 4 * 3 == 90
 
 
 def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):

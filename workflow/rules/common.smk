@@ -7,7 +7,7 @@ from dataclasses import asdict
 from v1twin import regularization_control, walltime
 from v1twin.config import dataset_mice, landscape_sweep, pruned_variants, study_variants, training_runs
 from v1twin.december import plan as december_plan
-from v1twin.pruning import plan_variants
+from v1twin.pruning import control_variants, plan_variants
 from v1twin.transfer import plan_jobs
 
 # SLURM's SIGUSR1 before the time limit (profiles/slurm) reaches every process of a job step: this
@@ -24,13 +24,17 @@ LOGS = f"{RESULTS}/logs"
 # `benchmark:` files of every job submitted to a cluster (wall time, peak memory, CPU time: to size
 # the rules' `runtime` and `mem_mb`), one folder per rule, named like the job's log.
 BENCHMARKS = f"{RESULTS}/benchmarks"
+# The results page (results_summary.smk): every reported number with its source table.
+RESULTS_PAGE = f"{RESULTS}/results.md"
 RUNS = training_runs(VARIANTS)
 SIMULATED = DATASET["source"] == "simulate"
 
-# The selected pruned model of a variant is analysed like a trained variant, named <variant>-pruned.
+# The selected pruned model of a variant is analysed like a trained variant, named <variant>-pruned;
+# its matched-budget control (the trained model fine-tuned as long, nothing removed) is <variant>-finetuned.
 PRUNED = pruned_variants(config)
-# Every model the analyses (embeddings, clustering, in-silico) accept: trained variants and pruned ones.
-MODEL_VARIANTS = [*VARIANTS, *PRUNED]
+FINETUNED = control_variants(config)
+# Every model the analyses (embeddings, clustering, in-silico) accept: trained variants, pruned ones, controls.
+MODEL_VARIANTS = [*VARIANTS, *PRUNED, *FINETUNED]
 # The models compared across seeds: named variants on the study's mice, and their pruned versions
 # (sweeps choose hyperparameters; controls on other mice have their own figures).
 STUDY_VARIANTS = study_variants(config, VARIANTS)
@@ -38,8 +42,8 @@ ANALYSED = STUDY_VARIANTS + list(PRUNED)
 
 
 def base_variant(variant):
-    """The trained variant a model name comes from (itself, or what was pruned)."""
-    return PRUNED.get(variant, variant)
+    """The trained variant a model name comes from (itself, or what was pruned or fine-tuned)."""
+    return {**PRUNED, **FINETUNED}.get(variant, variant)
 
 
 def variant_seeds(variant):
@@ -102,11 +106,16 @@ def figure_outputs(fig):
 
 # Training (training.smk)
 PERFORMANCE_TABLE = f"{RESULTS}/tables/performance.csv"
+# The read-position check (simulated data): every seed of the study's Gaussian-readout variants.
+READ_POSITION_VARIANTS = [v for v in STUDY_VARIANTS if VARIANTS[v]["readout"]["type"] == "gaussian"]
+READ_POSITION_RUNS = [(v, s) for v in READ_POSITION_VARIANTS for s in variant_seeds(v)]
+READ_POSITIONS_TABLE = f"{RESULTS}/tables/read_positions.csv"
+READ_POSITIONS_NEURONS = f"{RESULTS}/read_positions/neurons.csv"
 
 
 # Embedding consistency (clustering.smk); path templates: `.format(variant=..., seed=...)` names one file.
 CLUSTERING = config["clustering"]
-CLUSTER_VARIANTS = ANALYSED
+CLUSTER_VARIANTS = ANALYSED + list(FINETUNED)  # the pruning controls too (not in-silico: keeps it cheap)
 EMBEDDING = f"{RESULTS}/embeddings/{{variant}}/seed{{seed}}.npz"
 LABELS = f"{RESULTS}/clusters/{{variant}}/seed{{seed}}.npz"
 TSNE_MAP = f"{RESULTS}/embeddings/{{variant}}/seed{{seed}}.tsne.csv"
@@ -140,6 +149,7 @@ REMOVAL = f"{STEP_DIR}/removal.json"
 PRUNING_CURVES = f"{PRUNING_DIR}/curves.csv"
 PRUNING_SELECTION = f"{PRUNING_DIR}/selection.json"
 PRUNING_TABLE = f"{RESULTS}/tables/pruning.csv"
+PRUNING_MODELS_TABLE = f"{RESULTS}/tables/pruning_models.csv"
 PRUNING_VARIANTS = list(PRUNED.values())
 PRUNING_CONSTRAINT = "|".join(map(re.escape, PRUNING_VARIANTS))
 # Per pruned variant: its steps down to pruning.min_channels and the fine-tuning's training settings.
@@ -149,6 +159,11 @@ PRUNING_PLAN = plan_variants(config, VARIANTS)
 def step_model(variant, seed, step):
     """The model a pruning step starts from: the trained model at step 0."""
     return model_file(variant, seed) if step == 0 else STEP_MODEL.format(variant=variant, seed=seed, step=step)
+
+
+def pruning_removals(variant, seed):
+    """Every pruning step's summary of one seed, in step order."""
+    return [REMOVAL.format(variant=variant, seed=seed, step=n) for n in range(1, PRUNING_PLAN[variant]["steps"] + 1)]
 
 
 # DECEMber (december.smk): the stage's plan, its runs by name with every setting resolved (empty without
@@ -203,6 +218,7 @@ def december_files(name, runs=None):
 # config's rows; path templates `.format(variant=..., seed=...)`. Empty without the config section.
 REG_CONTROL = config.get("regularization_control")
 REG_CONTROL_RUNS = regularization_control.plan(REG_CONTROL["rows"], VARIANTS) if REG_CONTROL else []
+REG_CONTROL_RUN = {(run.variant, run.seed): run for run in REG_CONTROL_RUNS}
 REG_CONTROL_MEASURES = f"{RESULTS}/regularization_control/{{variant}}/seed{{seed}}.csv"
 REG_CONTROL_RUNS_TABLE = f"{RESULTS}/tables/regularization_control_runs.csv"
 REG_CONTROL_TABLE = f"{RESULTS}/tables/regularization_control.csv"
@@ -218,6 +234,11 @@ INSILICO_TABLE = f"{RESULTS}/tables/insilico_consistency.csv"
 GROUND_TRUTH_CHECK = f"{INSILICO_DIR}/ground_truth_check.csv"
 TUNING_FILES = [TUNING.format(variant=v, seed=s) for v, s in INSILICO_RUNS]
 FIRST_SEED_TUNING_FILES = [TUNING.format(variant=v, seed=FIRST_SEED[v]) for v in ANALYSED]
+# The same protocols on the simulator's own noise-free neurons, per mouse (`.format(mouse=...)`).
+TRUTH_OPTIMAL = f"{INSILICO_DIR}/ground_truth/{{mouse}}/optimal_gabors.csv"
+TRUTH_TUNING = f"{INSILICO_DIR}/ground_truth/{{mouse}}/tuning.npz"
+TRUTH_OPTIMAL_FILES = [TRUTH_OPTIMAL.format(mouse=m) for m in MICE] if SIMULATED else []
+TRUTH_TUNING_FILES = [TRUTH_TUNING.format(mouse=m) for m in MICE] if SIMULATED else []
 
 
 # Core transfer (transfer.smk); its runs exist only with a `transfer:` config section.

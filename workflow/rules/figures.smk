@@ -18,6 +18,34 @@ TABLES = []
 TRAINING_FIGURES = "Models and training"
 FACTORIZED_VARIANTS = [v for v in VARIANTS if VARIANTS[v]["readout"]["type"] == "factorized"]
 SWEEPS = config.get("sweeps", {})
+# In the learning curves, each run's [family, group]: its row of panels and its colour. A training_run model
+# belongs to the first of: the study's variants, the regularization control, a sweep (its group), the rest.
+TRAINING_FAMILY = {v: ["variants on other populations", v] for v in VARIANTS}
+TRAINING_FAMILY.update({v: ["sweep points", name] for name, sweep in SWEEPS.items() for v in sweep_points(name, sweep)})
+TRAINING_FAMILY.update({run.variant: ["regularization control", run.variant] for run in REG_CONTROL_RUNS})
+TRAINING_FAMILY.update({v: ["trained variants", v] for v in STUDY_VARIANTS})
+# Every training history the workflow writes -> [family, group].
+LEARNING_RUNS = {
+    **{f"{model_dir(v, s)}/training_log.csv": TRAINING_FAMILY[v] for v, s in RUNS},
+    **{
+        f"{DEC_PRETRAIN_DIR.format(pretrain=name)}/training_log.csv": ["DECEMber pretraining (replays)", run.variant]
+        for name, run in DEC_PRETRAINING.items()
+    },
+    **{
+        f"{run.folder(RESULTS)}/training_log.csv": ["DECEMber", f"{run.variant}, lr {run.lr:g}"]
+        for run in DEC_PLAN.values()
+    },
+    **{
+        f"{STEP_DIR.format(variant=v, seed=s, step=n)}/training_log.csv": ["pruning fine-tunes", f"{v}, step {n}"]
+        for v in PRUNING_VARIANTS
+        for s in variant_seeds(v)
+        for n in range(1, PRUNING_PLAN[v]["steps"] + 1)
+    },
+    **{
+        f"{TRANSFER_DIR}/{name}/training_log.csv": ["transfer", f"core {job['run']['core']}"]
+        for name, job in TRANSFER_JOBS.items()
+    },
+}
 
 TABLES += [PERFORMANCE_TABLE]
 FIGURES += [
@@ -31,9 +59,10 @@ FIGURES += [
     ),
     Figure(
         name="learning_curves",
-        description="Validation correlation and learning rate over epochs of every model.",
+        description="Validation correlation and learning rate over epochs of every trained model, a row per family of runs.",
         plot="training.learning_curves",
-        inputs={"histories": [f"{model_dir(v, s)}/training_log.csv" for v, s in RUNS if v in STUDY_VARIANTS]},
+        inputs={"histories": list(LEARNING_RUNS)},
+        options={"runs": list(LEARNING_RUNS.values())},
         category=TRAINING_FIGURES,
     ),
     Figure(
@@ -52,6 +81,21 @@ if SIMULATED:
             description="The simulated population: stimuli, receptive fields by cell type, responses by tier.",
             plot="population.population_overview",
             inputs={"mouse": mouse_folder(MICE[0]), "truth": f"{RESOURCES}/{MICE[0]}.ground_truth.npz"},
+            category=TRAINING_FIGURES,
+        )
+    ]
+if SIMULATED and READ_POSITION_VARIANTS:
+    TABLES += [READ_POSITIONS_TABLE]
+    FIGURES += [
+        Figure(
+            name="read_positions",
+            description="Gaussian read positions vs the true RF centres: offset per seed with and without the shifter.",
+            plot="read_positions.read_positions",
+            inputs={"table": READ_POSITIONS_TABLE, "neurons": READ_POSITIONS_NEURONS},
+            options={
+                "variants": READ_POSITION_VARIANTS,
+                "first_seeds": {v: FIRST_SEED[v] for v in READ_POSITION_VARIANTS},
+            },
             category=TRAINING_FIGURES,
         )
     ]
@@ -231,6 +275,7 @@ if REG_CONTROL:
             },
             options={
                 "rows": REG_CONTROL_ROWS,
+                "row_mice": {row: variant_mice(names[0]) for row, names in REG_CONTROL_ROWS.items()},
                 "truth_mice": REG_CONTROL_MICE if SIMULATED else [],
                 "k": REG_CONTROL["figure_k"],
             },
@@ -244,7 +289,7 @@ if REG_CONTROL:
 
 if PRUNING_VARIANTS:
     PRUNING_FIGURES = "Channel pruning"
-    TABLES += [PRUNING_TABLE]
+    TABLES += [PRUNING_TABLE, PRUNING_MODELS_TABLE]
     FIGURES += [
         Figure(
             name="pruning_curves",
@@ -256,24 +301,25 @@ if PRUNING_VARIANTS:
         ),
         Figure(
             name="pruning_ari",
-            description="R24 Fig. 4B: k-means ARI across seeds before and after pruning.",
+            description="R24 Fig. 4B: k-means ARI across seeds before and after pruning, and after fine-tuning alone (control).",
             plot="pruning.pruning_ari",
             inputs={"table": ACROSS_SEEDS_TABLE},
-            options={"pruned": PRUNED},
+            options={"pruned": PRUNED, "finetuned": FINETUNED},
             category=PRUNING_FIGURES,
         ),
         Figure(
             name="pruning_tradeoff",
-            description="R24 Fig. 4C: ARI across seeds at clustering.figure_k vs fraction oracle of every analysed variant.",
+            description="R24 Fig. 4C: ARI across seeds at clustering.figure_k vs fraction oracle of every analysed variant and pruning control.",
             plot="pruning.consistency_tradeoff",
             inputs={
                 "table": ACROSS_SEEDS_TABLE,
-                "metrics": [f"{model_dir(v, s)}/metrics.json" for v, s in ANALYSED_RUNS],
+                "metrics": [f"{model_dir(v, s)}/metrics.json" for v, s in CLUSTER_RUNS],
             },
             options={
-                "runs": ANALYSED_RUNS,
-                "variants": ANALYSED,
+                "runs": CLUSTER_RUNS,
+                "variants": CLUSTER_VARIANTS,
                 "pruned": PRUNED,
+                "finetuned": FINETUNED,
                 "k": CLUSTERING["figure_k"],
             },
             category=PRUNING_FIGURES,
@@ -315,7 +361,7 @@ if DECEMBER:
         ),
         Figure(
             name="december_sweeps",
-            description="D25 Figs. 5-6: validation and test correlation over learning rate x PE, ARI across seeds and test correlation vs PE.",
+            description="D25 Figs. 5-6: validation and test correlation and ARI across seeds over learning rate x PE; ARI and test correlation vs PE.",
             plot="december.sweeps_figure",
             inputs={"runs": DEC_RUNS_TABLE, "vs_baseline": DEC_VS_BASELINE},
             options={"main": DEC_MAIN, "k": DEC_FIGURE_K, "variant": DEC_VARIANT},
@@ -361,25 +407,28 @@ FIGURES += [
     ),
     Figure(
         name="tuning_examples",
-        description="R24 Fig. 5: tuning curves of example neurons, every variant and seed.",
+        description="R24 Fig. 5: tuning curves of example neurons, every variant and seed (and the true neuron's).",
         plot="insilico.tuning_examples",
-        inputs={"tuning": TUNING_FILES},
+        inputs={"tuning": TUNING_FILES, "truth": TRUTH_TUNING_FILES},
         options={"runs": INSILICO_RUNS, "neurons": INSILICO["figure_neurons"]},
         category=INSILICO_FIGURES,
     ),
     Figure(
         name="tuning_indices",
-        description="R24 Fig. 5: distributions of the tuning indices per variant (first seed).",
+        description="R24 Fig. 5: distributions of the tuning indices per variant (first seed) and of the true neurons.",
         plot="insilico.tuning_indices",
-        inputs={"tuning": FIRST_SEED_TUNING_FILES},
+        inputs={"tuning": FIRST_SEED_TUNING_FILES, "truth": TRUTH_TUNING_FILES},
         options={"variants": ANALYSED},
         category=INSILICO_FIGURES,
     ),
     Figure(
         name="optimal_gabors",
-        description="R24 A.7: optimal Gabors of example neurons for every variant and seed.",
+        description="R24 A.7: optimal Gabors of example neurons for every variant and seed (and the true neuron's).",
         plot="insilico.optimal_gabors",
-        inputs={"optimal": [OPTIMAL_GABORS.format(variant=v, seed=s) for v, s in INSILICO_RUNS]},
+        inputs={
+            "optimal": [OPTIMAL_GABORS.format(variant=v, seed=s) for v, s in INSILICO_RUNS],
+            "truth": TRUTH_OPTIMAL_FILES,
+        },
         options={"runs": INSILICO_RUNS, "neurons": INSILICO["figure_neurons"]},
         category=INSILICO_FIGURES,
     ),
@@ -389,9 +438,14 @@ if SIMULATED:
     FIGURES += [
         Figure(
             name="insilico_ground_truth",
-            description="Tuning indices by planted type and recovered vs planted orientation (simulated data).",
+            description="Tuning indices by planted type, of the models and of the true neurons (simulated data).",
             plot="insilico.ground_truth",
-            inputs={"check": GROUND_TRUTH_CHECK, "tuning": FIRST_SEED_TUNING_FILES, "truth": ground_truth_files()},
+            inputs={
+                "check": GROUND_TRUTH_CHECK,
+                "tuning": FIRST_SEED_TUNING_FILES,
+                "truth": ground_truth_files(),
+                "truth_tuning": TRUTH_TUNING_FILES,
+            },
             options={"variants": ANALYSED, "mice": MICE},
             category=INSILICO_FIGURES,
         )

@@ -82,16 +82,48 @@ rule insilico_consistency:
 
 if SIMULATED:
 
+    rule insilico_truth:
+        """The same Gabor search and tuning experiments on the simulator's own noise-free neurons of one mouse."""
+        input:
+            truth=f"{RESOURCES}/{{mouse}}.ground_truth.npz",
+            cache=mouse_cache("{mouse}"),
+        output:
+            optimal=TRUTH_OPTIMAL,
+            tuning=TRUTH_TUNING,
+        params:
+            grid=INSILICO["grid"],
+            tuning=INSILICO["tuning"],
+            location_stride=INSILICO["location_stride"],
+            batch_size=INSILICO["batch_size"],
+            image_scale=DATASET["image_scale"],
+        log:
+            f"{LOGS}/insilico_truth/{{mouse}}.log",
+        benchmark:
+            f"{BENCHMARKS}/insilico_truth/{{mouse}}.tsv"
+        conda:
+            CPU_ENV
+        threads: 1
+        resources:
+            mem_mb=4000,
+            runtime=60,
+        script:
+            "../scripts/insilico_truth.py"
+
     rule insilico_ground_truth:
-        """Do the tuning indices recover the planted neurons? (phase invariance, surround, orientation)"""
+        """Do the tuning indices recover the planted neurons, and what do the true neurons give? (phase
+        invariance, surround, orientation, optima on the grid's edge)"""
         input:
             tuning=TUNING_FILES,
+            optimal=[OPTIMAL_GABORS.format(variant=v, seed=s) for v, s in INSILICO_RUNS],
+            truth_tuning=TRUTH_TUNING_FILES,
+            truth_optimal=TRUTH_OPTIMAL_FILES,
             truth=ground_truth_files(),
         output:
             GROUND_TRUTH_CHECK,
         params:
             runs=INSILICO_RUNS,
             mice=MICE,
+            grid=INSILICO["grid"],
         log:
             f"{LOGS}/insilico_ground_truth.log",
         localrule: True

@@ -16,9 +16,7 @@ if REG_CONTROL:
         output:
             REG_CONTROL_MEASURES,
         params:
-            run=lambda wc: next(
-                asdict(run) for run in REG_CONTROL_RUNS if (run.variant, run.seed) == (wc.variant, int(wc.seed))
-            ),
+            run=lambda wc: asdict(REG_CONTROL_RUN[(wc.variant, int(wc.seed))]),
             mice=lambda wc: variant_mice(wc.variant),
             settings={
                 **{

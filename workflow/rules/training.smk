@@ -49,3 +49,28 @@ rule training_performance:
         CPU_ENV
     script:
         "../scripts/training_performance.py"
+
+
+if SIMULATED:
+
+    rule training_read_positions:
+        """Gaussian read positions of every study model against the simulator's true RF centres: the
+        mean offset per seed with and without the shifter, and the shifter's slope against the true gain."""
+        input:
+            models=[model_file(v, s) for v, s in READ_POSITION_RUNS],
+            caches=[mouse_cache(m) for m in MICE],
+            truth=ground_truth_files(),
+        output:
+            table=READ_POSITIONS_TABLE,
+            neurons=READ_POSITIONS_NEURONS,
+        params:
+            runs=READ_POSITION_RUNS,
+            mice=MICE,
+            image_scale=DATASET["image_scale"],
+        log:
+            f"{LOGS}/training_read_positions.log",
+        localrule: True
+        conda:
+            CPU_ENV
+        script:
+            "../scripts/training_read_positions.py"

@@ -12,6 +12,7 @@ import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes fro
 
 from v1twin.device import configure_device
 from v1twin.files import content_digest, rule_log, write_table
+from v1twin.insilico.probes import model_probes
 from v1twin.insilico.search import optimal_gabor_table
 from v1twin.insilico.stimuli import GaborGrid
 from v1twin.model_run import load_run
@@ -26,7 +27,7 @@ def main(rule) -> None:
     logging.info("model %s (%s), %d Gabors, device %s", rule.input.model, saved.mice, len(grid),
                  next(saved.model.parameters()).device)
     table = optimal_gabor_table(
-        saved, grid, rule.params.location_stride, rule.params.batch_size, state_path=rule.params.state,
+        model_probes(saved), grid, rule.params.location_stride, rule.params.batch_size, state_path=rule.params.state,
         identity={"model": content_digest(rule.input.model)}, checkpoint_seconds=rule.params.checkpoint_seconds)
     write_table(rule.output[0], table)
     logging.info("%d neurons -> %s in %.1f s", len(table), rule.output[0], time.perf_counter() - start)

@@ -12,6 +12,7 @@ import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes fro
 from v1twin.device import configure_device
 from v1twin.files import content_digest, read_table, rule_log
 from v1twin.insilico.indices import tuning_indices
+from v1twin.insilico.probes import model_probes
 from v1twin.insilico.search import OPTIMAL_COLUMNS
 from v1twin.insilico.tuning import TuningConfig, save_tuning, tuning_curves
 from v1twin.model_run import load_run
@@ -25,7 +26,7 @@ def main(rule) -> None:
     optimal = read_table(rule.input.optimal, OPTIMAL_COLUMNS).astype({"mouse": str})
     config = TuningConfig.from_config(dict(rule.params.tuning))
     identity = {"model": content_digest(rule.input.model), "optimal": content_digest(rule.input.optimal)}
-    curves = tuning_curves(saved, optimal, config, rule.params.batch_size, state_path=rule.params.state,
+    curves = tuning_curves(model_probes(saved), optimal, config, rule.params.batch_size, state_path=rule.params.state,
                            identity=identity, checkpoint_seconds=rule.params.checkpoint_seconds)
     indices = tuning_indices(curves, config)
     logging.info("mean indices:\n%s", indices.mean().to_string())

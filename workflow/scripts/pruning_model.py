@@ -1,5 +1,6 @@
 """Snakemake entry point of rule pruning_model: the selected pruning step of one seed becomes model
 <variant>-pruned, a saved model with test measures like every trained one."""
+
 import logging
 import shutil
 
@@ -32,8 +33,14 @@ def main(rule) -> None:
     model = load_model(rule.output.model)
     scores = training.evaluate(model, data, "test", rates)
     logging.info("%s (%d channels) test measures (mean over mice): %s", source, selection["channels"], scores["mean"])
-    summary = {"source": source, "step": selection["step"], "channels": selection["channels"],
-               "n_features": selection["n_features"], "val_correlation": training.validation_correlation(model, data)}
+    summary = {
+        "source": source,
+        "step": selection["step"],
+        "channels": selection["channels"],
+        "n_features": selection["n_features"],
+        "val_correlation": training.validation_correlation(model, data),
+        "fine_tune_epochs": pruning.fine_tune_epochs(list(rule.input.removals), selection["step"]),
+    }
     write_json(rule.output.metrics, {**scores, "pruning": summary})
 
 

@@ -4,6 +4,7 @@ The masked evaluations and the fine-tuning checkpoint into the step's folder (ca
 the training state: not declared outputs, so a killed job resumes); both are removed once model.pt
 is written.
 """
+
 import logging
 from dataclasses import asdict
 from pathlib import Path
@@ -29,18 +30,43 @@ def main(rule) -> None:
     model = load_model(rule.input.model)
     config = training.TrainingConfig.from_dict(rule.params.training)  # the fine-tuning's (pruning.plan_variants)
     input_digests = [content_digest(path) for path in [*rule.input.caches, rule.input.model]]
-    removal, result = pruning.prune_and_fine_tune(model, data, config, files.folder, seed, source["variant"],
-                                                  history_path=files.history, input_digests=input_digests)
-    logging.info("removed feature %d (%d left): validation correlation %.4f -> %.4f masked -> %.4f fine-tuned",
-                 removal["removed_feature"], removal["channels"], removal["val_correlation_before"],
-                 removal["val_correlation_masked"], removal["val_correlation"])
-    removal = {"step": int(rule.params.step), **removal,
-               "fine_tune": {**removal["fine_tune"], "training": asdict(config)}}
+    removal, result = pruning.prune_and_fine_tune(
+        model,
+        data,
+        config,
+        files.folder,
+        seed,
+        source["variant"],
+        history_path=files.history,
+        input_digests=input_digests,
+    )
+    logging.info(
+        "removed feature %d (%d left): validation correlation %.4f -> %.4f masked -> %.4f fine-tuned",
+        removal["removed_feature"],
+        removal["channels"],
+        removal["val_correlation_before"],
+        removal["val_correlation_masked"],
+        removal["val_correlation"],
+    )
+    removal = {
+        "step": int(rule.params.step),
+        **removal,
+        "fine_tune": {**removal["fine_tune"], "training": asdict(config)},
+    }
     write_json(rule.output.removal, removal)
     # the source's extras (its training settings, seed, …) describe the model; the step adds its removal
-    finish_run(files, model, data, source["variant"], seed=seed, image_scale=rule.params.image_scale,
-               config=config, result=result, extras={**source["extras"], "pruning": removal},
-               leftovers=(pruning.CANDIDATES_FILE,))
+    finish_run(
+        files,
+        model,
+        data,
+        source["variant"],
+        seed=seed,
+        image_scale=rule.params.image_scale,
+        config=config,
+        result=result,
+        extras={**source["extras"], "pruning": removal},
+        leftovers=(pruning.CANDIDATES_FILE,),
+    )
 
 
 with rule_log(snakemake.log[0]):  # noqa: F821

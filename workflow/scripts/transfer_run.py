@@ -1,4 +1,5 @@
 """Snakemake entry point of rule transfer_run: train one run of the transfer experiments (v1twin.transfer)."""
+
 from pathlib import Path
 
 import torch

@@ -1,4 +1,5 @@
 """Snakemake entry point of rule transfer_table: one row per point of the transfer plan (v1twin.transfer)."""
+
 import logging
 
 import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)

@@ -40,11 +40,20 @@ Decisions (where L21 is silent or does not apply):
 - The random core is the seeded initialization, frozen in evaluation mode (its BatchNorm layers keep
   their initial statistics; the input is normalized, so its features have unit-order scale).
 - `scale_epochs`: at demo scale `max_epochs` is a hard cap that ends training before convergence, so
-  a run on n images would be cut short far more than one on all images. With `scale_epochs` a run on
-  n images gets max_epochs × (whole training tier / n) epochs, and its patience grows by the same
-  factor: every run takes as many optimizer steps as max_epochs over the whole tier (a pseudo-scan of
-  n/k images counts as a tier of n/k, since each step takes one batch of every pseudo-scan), and early
-  stopping (which still ends a run that overfits) waits as many steps for an improvement.
+  the arms of a comparison must take equal numbers of optimizer steps, not epochs, or a gain would be
+  one of extra training. With `scale_epochs` each model trained takes B = max_epochs × (batches of
+  one epoch over the whole training tier) steps, whatever its number of images or pseudo-scans (each
+  step takes one batch of every pseudo-scan), and early stopping (which still ends a run that
+  overfits) waits as many steps as `patience` epochs of the whole tier. A frozen-core arm of Figs. 4-5
+  has spent B steps on its core and B on its readout, so the arms it is compared with take 2B
+  (`TransferRun.budget`): direct training and the random core's readout. Fig. 3's readouts all take B.
+  Without `scale_epochs` (the paper) every arm trains until early stopping: to convergence.
+- Fig. 3's neuron axis compares the runs on the same neurons: each readouts run is also scored on the
+  smallest neuron subset (`common_neurons`, which every larger subset contains), since a subset may hold
+  easier neurons than the whole population (demo: +0.03 fraction oracle for 100 of 500 neurons).
+- Seeds (L21: 5 initializations per point): every run of the plan is repeated for each of `seeds`
+  (the model's initialization and batch order; a transferred core is the one of the same seed), while
+  the neuron split and the image subsets stay those of `split_seed`; figures show mean ± sd over seeds.
 """
 
 from __future__ import annotations
@@ -61,7 +70,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from v1twin import checkpoint, training
+from v1twin import checkpoint, metrics, training
 from v1twin.data.tensors import MouseTensors, load_training_mice
 from v1twin.device import default_device
 from v1twin.files import content_digest
@@ -72,7 +81,7 @@ log = logging.getLogger(__name__)
 
 NEURON_SETS = ("all", "core_set", "transfer_set")
 # The section's settings every run reads; its `training` is merged over the global one (plan_jobs).
-RUN_SETTINGS = ("seed", "split_seed", "transfer_fraction", "scale_epochs", "core")
+RUN_SETTINGS = ("split_seed", "transfer_fraction", "scale_epochs", "core")
 FEATURE_SHARING = "gaussian + feature sharing"
 TABLE_MEASURES = ("fraction_oracle", "single_trial_correlation", "oracle", "correlation_to_average")
 
@@ -192,7 +201,9 @@ class TransferRun:
     """One model to train: its data, readout and where its core comes from.
 
     `core` is "trained" (end to end), "frozen" (the core of run `core_run`, fixed) or "random" (the
-    seeded initialization, fixed). `images` is the number of training images of each mouse.
+    seeded initialization, fixed). `images` is the number of training images of each mouse. `budget`
+    is its optimizer steps in units of B, one model's steps (see `run_training_config`). A run with
+    `common_neurons` is also scored on that many neurons, the subset every run of Fig. 3 has.
     """
 
     name: str
@@ -200,10 +211,13 @@ class TransferRun:
     neurons: str | int
     images: int
     readout: dict
+    seed: int
     core: str = "trained"
     core_run: str | None = None
     sessions: int = 1
     share_features: bool = False
+    budget: int = 1
+    common_neurons: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {**dataclasses.asdict(self), "mice": list(self.mice)}
@@ -221,11 +235,12 @@ class TransferRun:
 @dataclass(frozen=True)
 class TransferPoint:
     """One point of a figure: `condition` of `experiment` at `n_images` (the count the experiment varies;
-    for diff-core/best-readout the core's), measured by run `run`."""
+    for diff-core/best-readout the core's) and `seed`, measured by run `run`."""
 
     experiment: str
     condition: str
     n_images: int
+    seed: int
     run: str
 
 
@@ -243,7 +258,7 @@ class TransferPlan:
             if run.name in self.runs:
                 raise ValueError(f"two different transfer runs are both named {run.name!r}")
             self.runs[run.name] = same = run
-        point = TransferPoint(experiment, condition, n_images, same.name)
+        point = TransferPoint(experiment, condition, n_images, run.seed, same.name)
         if point not in self.points:
             self.points.append(point)
         return same.name
@@ -257,52 +272,66 @@ def plan_jobs(config: dict) -> dict[str, dict[str, Any]]:
     """Run name -> the plain-data params of its transfer_run job: the run, and the settings `train_run`
     reads, with the section's `training` merged over the global training settings."""
     section = config["transfer"]
-    settings = {**{key: section[key] for key in RUN_SETTINGS},
-                "training": {**config["training"], **section.get("training", {})}}
+    settings = {
+        **{key: section[key] for key in RUN_SETTINGS},
+        "training": {**config["training"], **section.get("training", {})},
+    }
     return {name: {"run": run.as_dict(), "settings": settings} for name, run in plan_runs(section).runs.items()}
 
 
 def plan_runs(settings: dict) -> TransferPlan:
-    """Every run and point of the three experiments (and the cores they transfer), in a fixed order, from
-    the `transfer` config section (its references checked by config.check_references)."""
+    """Every run and point of the three experiments (and the cores they transfer) for each seed, in a fixed
+    order, from the `transfer` config section (its references checked by config.check_references)."""
+    plan = TransferPlan()
+    for seed in settings["seeds"]:
+        _plan_seed(plan, settings, seed)
+    return plan
+
+
+def _plan_seed(plan: TransferPlan, settings: dict, seed: int) -> None:
+    """The runs and points of one seed; run names end in /seed<seed>."""
     counts = sorted(settings["image_counts"])
     every = counts[-1]
     gaussian, factorized = settings["readouts"]["gaussian"], settings["readouts"]["factorized"]
     within, held_out = settings["within_mouse"], settings["held_out_mouse"]
-    plan = TransferPlan()
+    # with fixed budgets, the arms compared with a frozen core match its core's and its readout's steps
+    matched = 2 if settings["scale_epochs"] else 1
+
+    def add(experiment: str, condition: str, n: int, name: str, *args, **kwargs) -> str:
+        return plan.add(experiment, condition, n, TransferRun(f"{name}/seed{seed}", *args, seed=seed, **kwargs))
 
     def core(name: str, mice: list[str], neurons: str, images: int) -> str:
-        return plan.add("cores", name, images, TransferRun(f"cores/{name}/images{images}", tuple(mice), neurons,
-                                                          images, gaussian))
+        return add("cores", name, images, f"cores/{name}/images{images}", tuple(mice), neurons, images, gaussian)
 
     # L21 Fig. 3: readouts on pseudo-scans of the within mouse, vs images (all neurons) and neurons (all images)
-    for label, readout, share in (("gaussian", gaussian, False), (FEATURE_SHARING, gaussian, True),
-                                  ("factorized", factorized, False)):
-        scans = dict(readout=readout, sessions=settings["sessions"], share_features=share)
+    for label, readout, share in (
+        ("gaussian", gaussian, False),
+        (FEATURE_SHARING, gaussian, True),
+        ("factorized", factorized, False),
+    ):
+        common = min(settings["neuron_counts"], default=None)
+        scans = dict(readout=readout, sessions=settings["sessions"], share_features=share, common_neurons=common)
         for n in counts:
-            plan.add("readouts", label, n, TransferRun(f"readouts/{_slug(label)}/images{n}", (within,), "all", n,
-                                                       **scans))
+            add("readouts", label, n, f"readouts/{_slug(label)}/images{n}", (within,), "all", n, **scans)
         for m in settings["neuron_counts"]:
-            plan.add("readouts", label, every, TransferRun(f"readouts/{_slug(label)}/neurons{m}", (within,), m, every,
-                                                           **scans))
+            add("readouts", label, every, f"readouts/{_slug(label)}/neurons{m}", (within,), m, every, **scans)
 
     # L21 Fig. 4: core set -> transfer set of the within mouse
-    def transfer_set(kind: str, n: int, images: int, **core_source) -> TransferRun:
-        return TransferRun(f"within/{kind}/images{n}", (within,), "transfer_set", images, gaussian, **core_source)
+    def transfer_set(condition: str, kind: str, n: int, images: int, **arm) -> None:
+        name = f"within/{kind}/images{n}"
+        add("within", condition, n, name, (within,), "transfer_set", images, gaussian, **arm)
 
     best_core = core(f"{within}-core-set", [within], "core_set", every)
     for n in counts:
-        plan.add("within", "direct", n, transfer_set("direct", n, n))
-        plan.add("within", "best-core/diff-readout", n,
-                 transfer_set("best-core", n, n, core="frozen", core_run=best_core))
+        transfer_set("direct", "direct", n, n, budget=matched)
+        transfer_set("best-core/diff-readout", "best-core", n, n, core="frozen", core_run=best_core)
         diff_core = core(f"{within}-core-set", [within], "core_set", n)
-        plan.add("within", "diff-core/best-readout", n,
-                 transfer_set("diff-core", n, every, core="frozen", core_run=diff_core))
-        plan.add("within", "random core", n, transfer_set("random-core", n, n, core="random"))
+        transfer_set("diff-core/best-readout", "diff-core", n, every, core="frozen", core_run=diff_core)
+        transfer_set("random core", "random-core", n, n, core="random", budget=matched)
 
     # L21 Fig. 5: cores of other mice -> the held-out mouse
-    def held_out_run(kind: str, n: int, readout: dict = gaussian, **core_source) -> TransferRun:
-        return TransferRun(f"across/{kind}/images{n}", (held_out,), "all", n, readout, **core_source)
+    def held_out_run(condition: str, kind: str, n: int, readout: dict = gaussian, **arm) -> None:
+        add("across", condition, n, f"across/{kind}/images{n}", (held_out,), "all", n, readout, **arm)
 
     cores = {name: core(name, spec["mice"], spec["neurons"], every) for name, spec in settings["core_sets"].items()}
     first = next(iter(cores))
@@ -311,21 +340,20 @@ def plan_runs(settings: dict) -> TransferPlan:
     ablation = f"core: {first}, {'with' if with_network else 'no'} position network"
     ablated = {**gaussian, "position_network": with_network}
     for n in counts:
-        plan.add("across", "direct", n, held_out_run("direct", n))
+        held_out_run("direct", "direct", n, budget=matched)
         for name, core_run in cores.items():
-            plan.add("across", f"core: {name}", n, held_out_run(f"core-{name}", n, core="frozen", core_run=core_run))
-        plan.add("across", "random core", n, held_out_run("random-core", n, core="random"))
-        plan.add("across", ablation, n,
-                 held_out_run("position-network-ablation", n, ablated, core="frozen", core_run=cores[first]))
-    return plan
+            held_out_run(f"core: {name}", f"core-{name}", n, core="frozen", core_run=core_run)
+        held_out_run("random core", "random-core", n, core="random", budget=matched)
+        held_out_run(ablation, "position-network-ablation", n, ablated, core="frozen", core_run=cores[first])
 
 
 # ----------------------------------------------------------------------------------------------
 # Data, model and training settings of one run
 
 
-def run_data(run: TransferRun, mice: dict[str, MouseTensors], transfer_fraction: float,
-             split_seed: int) -> dict[str, MouseTensors]:
+def run_data(
+    run: TransferRun, mice: dict[str, MouseTensors], transfer_fraction: float, split_seed: int
+) -> dict[str, MouseTensors]:
     """The run's training view of the loaded `mice`: its neurons and training images, as pseudo-scans if asked."""
     missing = sorted(set(run.mice) - set(mice))
     if missing:
@@ -356,17 +384,20 @@ def load_core(model: V1Model, path: str | Path, core_config: dict) -> None:
     content = read_model_file(path)
     if content["variant"]["core"] != checkpoint.plain_json(core_config):
         raise ValueError(f"{path}: its core {content['variant']['core']} is not the transfer core {core_config}")
-    state = {key.removeprefix("core."): value
-             for key, value in content["state_dict"].items() if key.startswith("core.")}
+    state = {
+        key.removeprefix("core."): value for key, value in content["state_dict"].items() if key.startswith("core.")
+    }
     model.core.load_state_dict(state)
 
 
-def build_run_model(run: TransferRun, data: dict[str, MouseTensors], core_config: dict, seed: int,
-                    core_model: str | Path | None = None) -> V1Model:
-    """The run's model: a new readout per mouse (or pseudo-scan) on a trained, transferred or random core."""
+def build_run_model(
+    run: TransferRun, data: dict[str, MouseTensors], core_config: dict, core_model: str | Path | None = None
+) -> V1Model:
+    """The run's model, initialized from its seed: a new readout per mouse (or pseudo-scan) on a trained,
+    transferred or random core."""
     if (run.core == "frozen") != (core_model is not None):
         raise ValueError(f"run {run.name}: a core model file is needed exactly when the core is transferred")
-    training.seed_everything(seed)
+    training.seed_everything(run.seed)
     mice_info = {name: training.mouse_info(mouse) for name, mouse in data.items()}
     input_shape = next(iter(data.values())).input_shape
     model = build_model({"core": core_config, "readout": run.readout}, mice_info, input_shape)
@@ -380,24 +411,53 @@ def build_run_model(run: TransferRun, data: dict[str, MouseTensors], core_config
     return model
 
 
-def run_training_config(run: TransferRun, data: dict[str, MouseTensors], full_counts: dict[str, int],
-                        base: dict, scale_epochs: bool) -> training.TrainingConfig:
-    """The training settings of a run; with `scale_epochs`, max_epochs and patience grow as the training set
-    shrinks.
+def steps_per_epoch(data: dict[str, MouseTensors], batch_size: int) -> int:
+    """Optimizer steps of one epoch: each takes one batch of every mouse or pseudo-scan
+    (training._batch_schedule), so the one with the most training trials sets the count."""
+    return math.ceil(max(len(mouse.indices("train")) for mouse in data.values()) / batch_size)
 
-    `full_counts` is each mouse's whole training tier. Every optimizer step takes one batch of each of
-    the run's mice or pseudo-scans (training._batch_schedule), so an epoch has as many steps as the
-    largest of them has batches: k pseudo-scans of n images take 1/k of the steps of one scan. Scaled,
-    the run takes as many steps (each readout sees as many batches) as max_epochs over the largest whole
-    tier of its mice, and early stopping waits as many steps as `patience` epochs of that tier would.
+
+def run_training_config(
+    run: TransferRun, data: dict[str, MouseTensors], full_counts: dict[str, int], base: dict, scale_epochs: bool
+) -> training.TrainingConfig:
+    """The training settings of a run; with `scale_epochs`, epochs for a fixed number of optimizer steps.
+
+    `full_counts` is each mouse's whole training tier. Scaled, the run takes `run.budget` × B steps,
+    B = max_epochs × the batches of one epoch over the largest whole tier of its mice (rounded up to
+    whole epochs of its own data), and early stopping waits as many steps as `patience` epochs of that
+    tier would: k pseudo-scans of n images take as many steps as one scan of all images.
     """
     config = training.TrainingConfig.from_dict(base)
     if not scale_epochs:
         return config
-    used = max(len(mouse.indices("train")) for mouse in data.values())
-    factor = max(full_counts[mouse] for mouse in run.mice) / used
-    return dataclasses.replace(config, max_epochs=math.ceil(config.max_epochs * factor),
-                               patience=math.ceil(config.patience * factor))
+    whole_tier = math.ceil(max(full_counts[mouse] for mouse in run.mice) / config.batch_size)
+    per_epoch = steps_per_epoch(data, config.batch_size)
+    return dataclasses.replace(
+        config,
+        max_epochs=math.ceil(run.budget * config.max_epochs * whole_tier / per_epoch),
+        patience=math.ceil(config.patience * whole_tier / per_epoch),
+    )
+
+
+def common_positions(mouse: MouseTensors, run: TransferRun, transfer_fraction: float, seed: int) -> np.ndarray:
+    """Where, among the run's neurons of `mouse`, the `run.common_neurons` neurons shared by every run lie."""
+    own = neuron_indices(mouse, run.neurons, transfer_fraction, seed)
+    common = neuron_subset(mouse.n_neurons, run.common_neurons, seed)
+    if not np.isin(common, own).all():
+        raise ValueError(f"run {run.name}: its neurons {run.neurons} lack some of the {run.common_neurons} common ones")
+    return np.flatnonzero(np.isin(own, common))
+
+
+def fraction_oracle_on(model: V1Model, data: dict[str, MouseTensors], positions: np.ndarray) -> float:
+    """Test-tier fraction oracle of the neurons at `positions`, averaged over the mice or pseudo-scans."""
+    scores = []
+    for mouse in data.values():
+        idx = mouse.indices("test")
+        responses = mouse.responses[torch.as_tensor(idx)].numpy()[:, positions]
+        predictions = training.predict(model, mouse, idx)[:, positions]
+        oracle = metrics.jackknife_oracle(responses, mouse.image_ids[idx])
+        scores.append(metrics.fraction_oracle(metrics.correlation(responses, predictions), oracle))
+    return float(np.mean(scores))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -405,23 +465,42 @@ def run_training_config(run: TransferRun, data: dict[str, MouseTensors], full_co
 
 
 def transfer_table(metrics_files: dict[str, str | Path], plan: TransferPlan) -> pd.DataFrame:
-    """One row per point of the plan: what its run trained on and the run's test-tier measures (averaged
-    over its mice or pseudo-scans); `metrics_files` maps each run to its metrics.json."""
+    """One row per point of the plan: what its run trained on, its optimizer steps (`total_steps` adds
+    those of the core it transfers) and its test-tier measures (averaged over its mice or pseudo-scans);
+    `metrics_files` maps each run to its metrics.json."""
     missing = sorted(set(plan.runs) - set(metrics_files))
     if missing:
         raise ValueError(f"no metrics file given for transfer runs {missing}")
-    metrics = {name: read_metrics(path, ("mean", "images_used", "n_neurons_used", "epochs", "best_epoch",
-                                         "train_seconds")) for name, path in metrics_files.items()}
+    metrics = {
+        name: read_metrics(
+            path, ("mean", "images_used", "n_neurons_used", "epochs", "best_epoch", "optimizer_steps", "train_seconds")
+        )
+        for name, path in metrics_files.items()
+    }
     rows = []
     for point in plan.points:
         run, scores = plan.runs[point.run], metrics[point.run]
-        rows.append({
-            **dataclasses.asdict(point), "images": run.images, "images_used": scores["images_used"],
-            "neurons": str(run.neurons), "n_neurons": scores["n_neurons_used"], "mice": "+".join(run.mice),
-            "readout": run.readout["type"], "core": run.core, "core_run": run.core_run or "",
-            **{measure: scores["mean"][measure] for measure in TABLE_MEASURES},
-            "epochs": scores["epochs"], "best_epoch": scores["best_epoch"], "train_seconds": scores["train_seconds"],
-        })
+        rows.append(
+            {
+                **dataclasses.asdict(point),
+                "images": run.images,
+                "images_used": scores["images_used"],
+                "neurons": str(run.neurons),
+                "n_neurons": scores["n_neurons_used"],
+                "mice": "+".join(run.mice),
+                "readout": run.readout["type"],
+                "core": run.core,
+                "core_run": run.core_run or "",
+                **{measure: scores["mean"][measure] for measure in TABLE_MEASURES},
+                "fraction_oracle_common": scores.get("fraction_oracle_common", float("nan")),
+                "epochs": scores["epochs"],
+                "best_epoch": scores["best_epoch"],
+                "steps": scores["optimizer_steps"],
+                "total_steps": scores["optimizer_steps"]
+                + (metrics[run.core_run]["optimizer_steps"] if run.core_run else 0),
+                "train_seconds": scores["train_seconds"],
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -429,8 +508,14 @@ def transfer_table(metrics_files: dict[str, str | Path], plan: TransferPlan) -> 
 # One run, end to end
 
 
-def train_run(run: TransferRun, settings: dict, caches: dict[str, str | Path], image_scale: float,
-              files: RunFiles, core_model: str | Path | None = None) -> dict:
+def train_run(
+    run: TransferRun,
+    settings: dict,
+    caches: dict[str, str | Path],
+    image_scale: float,
+    files: RunFiles,
+    core_model: str | Path | None = None,
+) -> dict:
     """Train one run, write its outputs (v1twin.model_run.finish_run) and return its test-tier measures.
 
     `settings` are the job's from `plan_jobs`: the RUN_SETTINGS keys of the `transfer` config section
@@ -444,20 +529,46 @@ def train_run(run: TransferRun, settings: dict, caches: dict[str, str | Path], i
     data = run_data(run, mice, settings["transfer_fraction"], settings["split_seed"])
     full_counts = {name: len(mouse.indices("train")) for name, mouse in mice.items()}
     config = run_training_config(run, data, full_counts, settings["training"], settings["scale_epochs"])
-    model = build_run_model(run, data, settings["core"], settings["seed"], core_model)
-    identity = {"core": settings["core"], "run": run.as_dict(), "split_seed": settings["split_seed"],
-                "transfer_fraction": settings["transfer_fraction"]}
-    log.info("run %s: %d training trials, %d epochs at most, device %s", run.name,
-             sum(len(mouse.indices("train")) for mouse in data.values()), config.max_epochs, default_device())
+    model = build_run_model(run, data, settings["core"], core_model)
+    identity = {
+        "core": settings["core"],
+        "run": run.as_dict(),
+        "split_seed": settings["split_seed"],
+        "transfer_fraction": settings["transfer_fraction"],
+    }
+    log.info(
+        "run %s: %d training trials, %d epochs at most, device %s",
+        run.name,
+        sum(len(mouse.indices("train")) for mouse in data.values()),
+        config.max_epochs,
+        default_device(),
+    )
     inputs = [caches[name] for name in run.mice] + ([core_model] if core_model is not None else [])
     input_digests = [content_digest(path) for path in inputs]
-    result = training.train(model, data, config, files.folder, settings["seed"], identity,
-                            history_path=files.history, input_digests=input_digests)
-    summary = {"max_epochs": config.max_epochs,
-               "images_used": sum(len(training_images(mouse)) for mouse in data.values()) // len(run.mice),
-               "n_neurons_used": sum(mouse.n_neurons for mouse in data.values()) // run.sessions}
-    metrics = finish_run(files, model, data, {"core": settings["core"], "readout": run.readout},
-                         seed=settings["seed"], image_scale=image_scale, config=config, result=result,
-                         summary=summary, extras={"run": run.as_dict()})
+    result = training.train(
+        model, data, config, files.folder, run.seed, identity, history_path=files.history, input_digests=input_digests
+    )
+    summary = {
+        "max_epochs": config.max_epochs,
+        "optimizer_steps": result.epochs * steps_per_epoch(data, config.batch_size),
+        "images_used": sum(len(training_images(mouse)) for mouse in data.values()) // len(run.mice),
+        "n_neurons_used": sum(mouse.n_neurons for mouse in data.values()) // run.sessions,
+    }
+    if run.common_neurons is not None:
+        (mouse,) = run.mice
+        positions = common_positions(mice[mouse], run, settings["transfer_fraction"], settings["split_seed"])
+        summary["fraction_oracle_common"] = fraction_oracle_on(model, data, positions)
+    metrics = finish_run(
+        files,
+        model,
+        data,
+        {"core": settings["core"], "readout": run.readout},
+        seed=run.seed,
+        image_scale=image_scale,
+        config=config,
+        result=result,
+        summary=summary,
+        extras={"run": run.as_dict()},
+    )
     log.info("run %s: test fraction oracle %.3f", run.name, metrics["mean"]["fraction_oracle"])
     return metrics

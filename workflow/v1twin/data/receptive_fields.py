@@ -28,7 +28,7 @@ def gabor_pair(dx: np.ndarray, dy: np.ndarray, orientation: np.ndarray, frequenc
     return pair[0], pair[1]
 
 
-def _filter_bank(neurons: dict, idx: np.ndarray, height: int, width: int) -> np.ndarray:
+def filter_bank(neurons: dict, idx: np.ndarray, height: int, width: int) -> np.ndarray:
     """Six filters per neuron, (6·n, H·W) float32: centre even/odd, surround even/odd, orthogonal even/odd."""
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
     dx = xs[None] - neurons["rf_x"][idx, None, None]
@@ -46,7 +46,7 @@ def _filter_bank(neurons: dict, idx: np.ndarray, height: int, width: int) -> np.
 
 def linear_responses(neurons: dict, idx: np.ndarray, pixels: np.ndarray, height: int, width: int) -> np.ndarray:
     """Raw filter outputs (6, T, n) for contrast images `pixels` (T, H·W)."""
-    bank = _filter_bank(neurons, idx, height, width)
+    bank = filter_bank(neurons, idx, height, width)
     return (pixels @ bank.T).reshape(len(pixels), 6, len(idx)).transpose(1, 0, 2)
 
 

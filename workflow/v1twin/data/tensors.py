@@ -86,8 +86,10 @@ def _response_scale(std: np.ndarray) -> np.ndarray:
     return np.maximum(std, 0.01 * std.mean())
 
 
-def _normalized_images(images: np.ndarray, mean: float, std: float, image_scale: float) -> torch.Tensor:
-    """(x − mean)/std then antialiased bilinear rescaling, in chunks so a memory-mapped stack is read once."""
+def normalized_images(images: np.ndarray, mean: float, std: float, image_scale: float) -> torch.Tensor:
+    """(x − mean)/std then antialiased bilinear rescaling, in chunks so a memory-mapped stack is read once.
+
+    The in-silico ground truth inverts this map (`insilico.true_neurons`)."""
     n_trials, _, height, width = images.shape
     size = (round(height * image_scale), round(width * image_scale))
     if min(size) < 1:
@@ -103,31 +105,50 @@ def _normalized_images(images: np.ndarray, mean: float, std: float, image_scale:
     return out
 
 
-def prepare_mouse(name: str, arrays: MouseArrays, image_scale: float) -> MouseTensors:
-    """The standard transform chain of METHODS §1, applied once to a whole mouse."""
-    if image_scale <= 0:
-        raise ValueError(f"image_scale must be positive, got {image_scale}")
+@dataclass(frozen=True)
+class Normalization:
+    """How one mouse's stored values become model units (METHODS §1): (value − offset) / scale."""
+
+    image_mean: float
+    image_std: float
+    response_scale: np.ndarray
+    behavior_scale: np.ndarray
+    pupil_mean: np.ndarray
+    pupil_scale: np.ndarray
+
+
+def normalization(name: str, arrays: MouseArrays) -> Normalization:
+    """The offsets and scales of one mouse, from its stored statistics (or its training tier's)."""
     statistics = arrays.statistics if arrays.statistics is not None else compute_statistics(arrays)
     n_neurons = np.shape(arrays.responses)[1]
     def statistic(group: str, statistic_name: str) -> np.ndarray:
         return _statistic(statistics, group, statistic_name, n_neurons, name)
 
-    image_mean = float(statistic("images", "mean"))
-    image_std = float(_safe_scale(statistic("images", "std")))
-    response_scale = _response_scale(statistic("responses", "std"))
-    behavior_scale = _safe_scale(statistic("behavior", "std"))
-    pupil_mean = statistic("pupil_center", "mean")
-    pupil_scale = _safe_scale(statistic("pupil_center", "std"))
+    return Normalization(
+        image_mean=float(statistic("images", "mean")),
+        image_std=float(_safe_scale(statistic("images", "std"))),
+        response_scale=_response_scale(statistic("responses", "std")),
+        behavior_scale=_safe_scale(statistic("behavior", "std")),
+        pupil_mean=statistic("pupil_center", "mean"),
+        pupil_scale=_safe_scale(statistic("pupil_center", "std")),
+    )
+
+
+def prepare_mouse(name: str, arrays: MouseArrays, image_scale: float) -> MouseTensors:
+    """The standard transform chain of METHODS §1, applied once to a whole mouse."""
+    if image_scale <= 0:
+        raise ValueError(f"image_scale must be positive, got {image_scale}")
+    units = normalization(name, arrays)
 
     def scaled(values: np.ndarray, offset: float | np.ndarray, scale: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(((np.asarray(values, dtype=np.float64) - offset) / scale).astype(np.float32))
 
     return MouseTensors(
         name=name,
-        images=_normalized_images(arrays.images, image_mean, image_std, image_scale),
-        behavior=scaled(arrays.behavior, 0.0, behavior_scale),
-        pupil_center=scaled(arrays.pupil_center, pupil_mean, pupil_scale),
-        responses=scaled(arrays.responses, 0.0, response_scale),
+        images=normalized_images(arrays.images, units.image_mean, units.image_std, image_scale),
+        behavior=scaled(arrays.behavior, 0.0, units.behavior_scale),
+        pupil_center=scaled(arrays.pupil_center, units.pupil_mean, units.pupil_scale),
+        responses=scaled(arrays.responses, 0.0, units.response_scale),
         tiers=np.asarray(arrays.tiers).astype(str),
         image_ids=np.asarray(arrays.image_ids, dtype=np.int64),
         cell_motor_coordinates=np.asarray(arrays.cell_motor_coordinates, dtype=np.float32),

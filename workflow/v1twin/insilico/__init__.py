@@ -9,9 +9,11 @@ All stimuli are in normalized input units on a gray (0) background; the behaviou
 at the mouse's training-set medians and the shifter is off. Pixel units are those of the model input.
 
 Modules, in the order they build on each other: `stimuli` (Gabors, grating disks, the search grid),
-`probes` (stimuli -> one mouse's responses), `search` (the optimal Gabor of every neuron), `tuning`
-(experiments and their curves, tuning.npz), `indices` (OSI, PI, SI, COI), `consistency` (NMAE across
-seeds, R24 Table 1) and `ground_truth` (indices against the simulator's planted neurons).
+`probes` (stimuli -> one mouse's responses), `search` (the optimal Gabor of every neuron, the share of
+optima on the grid's edges), `tuning` (experiments and their curves, tuning.npz), `indices` (OSI, PI,
+SI, COI), `consistency` (NMAE across seeds, R24 Table 1), `true_neurons` (the simulator's own neurons
+behind the probe interface, so the same search and experiments give the ground truth) and
+`ground_truth` (indices of the models and of the true neurons against the planted neurons).
 """
 
 

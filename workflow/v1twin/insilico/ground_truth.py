@@ -1,15 +1,15 @@
 """Ground-truth check on simulated data: do the in-silico indices recover the planted neurons'
-types (simple/complex, suppressed or not) and orientations?"""
+types (simple/complex, suppressed or not) and orientations, and what does the same protocol give on
+the simulator's own neurons (`true_neurons`)?"""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from v1twin.insilico import InSilicoError
-from v1twin.insilico.tuning import load_tuning
+from v1twin.insilico.search import edge_shares
+from v1twin.insilico.stimuli import GaborGrid
 
 
 def axial_circular_correlation(a: np.ndarray, b: np.ndarray) -> float:
@@ -57,34 +57,42 @@ def planted_neuron_table(truth: dict[str, dict[str, np.ndarray]]) -> pd.DataFram
     return pd.concat(frames, ignore_index=True)
 
 
-def ground_truth_check(tuning_files: dict[str, dict[int, str | Path]], planted: pd.DataFrame) -> pd.DataFrame:
-    """Per variant and seed, do the in-silico indices recover the planted properties?
+TRUTH = "ground truth"  # the variant name of the simulator's own neurons in the check and its figure
+TRUTH_SEED = 0  # the noise-free simulator has no training seed
+
+
+def ground_truth_check(tuning: dict[tuple[str, int], dict[str, np.ndarray]],
+                       optimal: dict[tuple[str, int], pd.DataFrame], planted: pd.DataFrame, grid: GaborGrid,
+                       ) -> pd.DataFrame:
+    """Per (variant, seed), and for the true neurons (TRUTH, TRUTH_SEED): what the in-silico experiments
+    recover of the planted neurons, and how often the search's optimum lies on the grid's edge.
 
     complex vs simple types: mean phase invariance; suppressed vs unsuppressed types: mean surround
-    suppression; preferred vs planted orientation: axial circular correlation and median error (degrees).
+    suppression; preferred vs planted orientation: axial circular correlation and median error (degrees);
+    `<axis>_at_smallest` / `<axis>_at_largest`: share of optima at the ends of each ordered grid axis.
     """
     rows = []
-    for variant, files in tuning_files.items():
-        for seed, path in files.items():
-            tuning = load_tuning(path)
-            if (len(tuning["unit_id"]) != len(planted)
-                    or not np.array_equal(tuning["mouse"], planted["mouse"].to_numpy())):
-                raise InSilicoError(f"{path}: its neurons do not match the ground truth "
-                                    f"({len(tuning['unit_id'])} vs {len(planted)} neurons)")
-            invariance, suppression = tuning["phase_invariance"], tuning["surround_suppression"]
-            complex_type, suppressed = planted["complex_type"].to_numpy(), planted["suppressed_type"].to_numpy()
-            recovered, true = tuning["preferred_orientation"], planted["planted_orientation"].to_numpy()
-            row = {
-                "variant": variant, "seed": seed,
-                "phase_invariance_complex": np.nanmean(invariance[complex_type]),
-                "phase_invariance_simple": np.nanmean(invariance[~complex_type]),
-                "surround_suppression_suppressed": np.nanmean(suppression[suppressed]),
-                "surround_suppression_unsuppressed": np.nanmean(suppression[~suppressed]),
-                "orientation_circular_correlation": axial_circular_correlation(recovered, true),
-                "orientation_median_error_deg": float(np.degrees(np.median(orientation_error(recovered, true)))),
-            }
-            row["complex_more_invariant"] = row["phase_invariance_complex"] > row["phase_invariance_simple"]
-            row["suppressed_more_suppressed"] = (row["surround_suppression_suppressed"]
-                                                 > row["surround_suppression_unsuppressed"])
-            rows.append(row)
+    for (variant, seed), values in tuning.items():
+        if (len(values["unit_id"]) != len(planted)
+                or not np.array_equal(values["mouse"], planted["mouse"].to_numpy())):
+            raise InSilicoError(f"the tuning of {variant} seed {seed}: its neurons do not match the ground truth "
+                                f"({len(values['unit_id'])} vs {len(planted)} neurons)")
+        invariance, suppression = values["phase_invariance"], values["surround_suppression"]
+        complex_type, suppressed = planted["complex_type"].to_numpy(), planted["suppressed_type"].to_numpy()
+        recovered, true = values["preferred_orientation"], planted["planted_orientation"].to_numpy()
+        row = {
+            "variant": variant, "seed": seed,
+            "phase_invariance_complex": np.nanmean(invariance[complex_type]),
+            "phase_invariance_simple": np.nanmean(invariance[~complex_type]),
+            "surround_suppression_suppressed": np.nanmean(suppression[suppressed]),
+            "surround_suppression_unsuppressed": np.nanmean(suppression[~suppressed]),
+            "orientation_circular_correlation": axial_circular_correlation(recovered, true),
+            "orientation_median_error_deg": float(np.degrees(np.median(orientation_error(recovered, true)))),
+        }
+        row["complex_more_invariant"] = row["phase_invariance_complex"] > row["phase_invariance_simple"]
+        row["suppressed_more_suppressed"] = (row["surround_suppression_suppressed"]
+                                             > row["surround_suppression_unsuppressed"])
+        edges = edge_shares(optimal[(variant, seed)], grid)
+        row.update({f"{axis}_at_{end}": edges.loc[axis, end] for axis in edges.index for end in edges.columns})
+        rows.append(row)
     return pd.DataFrame(rows)

@@ -14,10 +14,8 @@ import pandas as pd
 import torch
 
 from v1twin.checkpoint import ResumableState
-from v1twin.insilico import InSilicoError
-from v1twin.insilico.probes import GaussianProbe, Probe, gaussian_positions, make_probe
-from v1twin.insilico.stimuli import GRID_AXES, GaborGrid, gabor
-from v1twin.model_run import SavedRun
+from v1twin.insilico.probes import Probe, gaussian_positions
+from v1twin.insilico.stimuli import GRID_AXES, ORDERED_AXES, GaborGrid, gabor
 from v1twin.models import V1Model
 from v1twin.progress import progress_bar
 
@@ -81,56 +79,66 @@ def _search_mouse(probe: Probe, grid: GaborGrid, locations: np.ndarray, batch_si
     return {"best": best, "index": index}
 
 
-def optimal_gabor_table(saved: SavedRun, grid: GaborGrid, location_stride: int, batch_size: int,
+def optimal_gabor_table(probes: dict[str, Probe], grid: GaborGrid, location_stride: int, batch_size: int,
                         state_path: str | Path | None = None, identity: dict[str, Any] | None = None,
                         checkpoint_seconds: float = 300.0) -> pd.DataFrame:
-    """The optimal Gabor of every neuron of every mouse: one row per neuron, mice in checkpoint order.
+    """The optimal Gabor of every neuron of every mouse: one row per neuron, mice in the order of `probes`.
 
     Columns: mouse, unit_id, neuron (row within its mouse), readout, response, the parameters and their
     grid indices, location_index and the stimulus centre x, y in input pixels (a Gaussian neuron's
-    learned position; a factorized neuron's searched location), and the input size. A state saved
-    at `state_path` every `checkpoint_seconds` lets a killed job resume; `identity` names the model.
+    learned position, a true neuron's receptive field centre, a factorized neuron's searched location),
+    and the input size. A state saved at `state_path` every `checkpoint_seconds` lets a killed job
+    resume; `identity` names the probed neurons (model or ground truth).
     """
     checkpoint = ResumableState(state_path, {**(identity or {}), "grid": grid.as_dict(), "stride": location_stride,
                                              "batch_size": batch_size}, checkpoint_seconds,
                                 differs="model, grid or settings")
     progress = checkpoint.restore() or {"done": {}, "current": None}
     tables = []
-    for mouse in saved.mice:
-        probe = make_probe(saved, mouse)
+    for mouse, probe in probes.items():
         locations = probe.search_locations(location_stride)
         if mouse not in progress["done"]:
             progress["done"][mouse] = _search_mouse(probe, grid, locations, batch_size, progress, checkpoint)
             log.info("mouse %s: %d neurons, %d Gabors x %d locations, mean optimal response %.3f", mouse,
                      probe.n_neurons, len(grid), len(locations), float(progress["done"][mouse]["best"].mean()))
         result = progress["done"][mouse]
-        tables.append(_mouse_table(saved, probe, grid, locations, result["best"].numpy(), result["index"].numpy()))
+        tables.append(_mouse_table(probe, grid, locations, result["best"].numpy(), result["index"].numpy()))
     checkpoint.clear()
-    return pd.concat(tables, ignore_index=True)
+    table = pd.concat(tables, ignore_index=True)
+    log.info("share of optimal Gabors on the grid's edge (smallest, largest value of each axis):\n%s",
+             edge_shares(table, grid).to_string())
+    return table
 
 
-def _mouse_table(saved: SavedRun, probe: Probe, grid: GaborGrid, locations: np.ndarray, best: np.ndarray,
-                 flat: np.ndarray) -> pd.DataFrame:
-    mouse = probe.mouse
-    unit_ids = np.asarray(saved.unit_ids[mouse])
-    if len(unit_ids) != probe.n_neurons:
-        raise InSilicoError(f"mouse {mouse}: {probe.n_neurons} readout rows but {len(unit_ids)} unit ids")
+def _mouse_table(probe: Probe, grid: GaborGrid, locations: np.ndarray, best: np.ndarray, flat: np.ndarray,
+                 ) -> pd.DataFrame:
     location_index, gabor_index = np.divmod(flat, len(grid))
     axes = grid.axis_indices(gabor_index)
-    table = pd.DataFrame({"mouse": mouse, "unit_id": unit_ids, "neuron": np.arange(probe.n_neurons),
+    table = pd.DataFrame({"mouse": probe.mouse, "unit_id": probe.unit_ids, "neuron": np.arange(probe.n_neurons),
                           "readout": probe.readout_kind, "response": best, "gabor_index": gabor_index,
                           "location_index": location_index})
     for column, axis in enumerate(GRID_AXES):
         table[f"{axis}_index"] = axes[:, column]
         table[axis] = np.asarray(getattr(grid, axis))[axes[:, column]]
     table["spatial_frequency"] = table["relative_sf"] / table["size"]
-    if isinstance(probe, GaussianProbe):
-        centre = gaussian_positions(saved.model, mouse, saved.input_shape)
-    else:
-        centre = locations[location_index]
+    centre = probe.stimulus_centres(locations, location_index)
     table["y"], table["x"] = centre[:, 0], centre[:, 1]
-    table["input_height"], table["input_width"] = saved.input_shape[1:]
+    table["input_height"], table["input_width"] = probe.input_shape[1:]
     return table
+
+
+def edge_shares(optimal: pd.DataFrame, grid: GaborGrid) -> pd.DataFrame:
+    """Share of neurons whose optimum is the smallest or the largest value of each ordered grid axis.
+
+    One row per axis with more than one value (size, relative SF, contrast; orientation and phase are
+    circular), columns `smallest` and `largest`: a grid contains the optimum where both are small.
+    """
+    rows = {}
+    for axis, length in zip(GRID_AXES, grid.shape):
+        if axis in ORDERED_AXES and length > 1:
+            index = optimal[f"{axis}_index"].to_numpy()
+            rows[axis] = {"smallest": float(np.mean(index == 0)), "largest": float(np.mean(index == length - 1))}
+    return pd.DataFrame.from_dict(rows, orient="index", columns=["smallest", "largest"])
 
 
 OPTIMAL_COLUMNS = ("mouse", "unit_id", "neuron", "readout", "response", "location_index", "x", "y",

@@ -15,6 +15,7 @@ import torch
 from v1twin.insilico import InSilicoError
 
 GRID_AXES = ("size", "relative_sf", "contrast", "orientation", "phase")
+ORDERED_AXES = ("size", "relative_sf", "contrast")  # orientation and phase are circular: no edges
 
 
 def _column(values: torch.Tensor | float, device: torch.device) -> torch.Tensor:

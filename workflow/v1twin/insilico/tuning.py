@@ -19,10 +19,9 @@ import torch
 from v1twin.checkpoint import ResumableState
 from v1twin.files import read_npz, write_npz
 from v1twin.insilico import InSilicoError
-from v1twin.insilico.probes import Probe, make_probe
+from v1twin.insilico.probes import Probe
 from v1twin.insilico.search import OPTIMAL_COLUMNS
 from v1twin.insilico.stimuli import gabor, grating_disk
-from v1twin.model_run import SavedRun
 from v1twin.progress import progress_bar
 
 INDEX_NAMES = {  # R24 Table 1 column -> index (an array of tuning.npz)
@@ -32,8 +31,8 @@ INDEX_NAMES = {  # R24 Table 1 column -> index (an array of tuning.npz)
     "surround": "surround_suppression",
 }
 CURVE_NAMES = ("orientation", "phase", "surround", "cross_orientation")
-TUNING_ARRAYS = ("mouse", "unit_id", *CURVE_NAMES, "orientation_angles", "phase_angles", "disk_diameters",
-                 "plaid_contrasts", *INDEX_NAMES.values())
+TUNING_AXES = ("orientation_angles", "phase_angles", "disk_diameters", "plaid_contrasts")  # shared by all neurons
+TUNING_ARRAYS = ("mouse", "unit_id", *CURVE_NAMES, *TUNING_AXES, *INDEX_NAMES.values())
 
 
 @dataclass(frozen=True)
@@ -162,17 +161,16 @@ def _group_curves(probe: Probe, experiment: Experiment, optimal: pd.DataFrame, r
     return experiment.curve(responses.T).cpu()
 
 
-def tuning_curves(saved: SavedRun, optimal: pd.DataFrame, config: TuningConfig, batch_size: int,
+def tuning_curves(probes: dict[str, Probe], optimal: pd.DataFrame, config: TuningConfig, batch_size: int,
                   state_path: str | Path | None = None, identity: dict[str, Any] | None = None,
                   checkpoint_seconds: float = 300.0) -> dict[str, np.ndarray]:
-    """Every experiment's curve for every row of `optimal` (the optimal-Gabor table of this model)."""
+    """Every experiment's curve for every row of `optimal` (the optimal-Gabor table of the probed neurons)."""
     missing = [column for column in OPTIMAL_COLUMNS if column not in optimal.columns]
     if missing:
         raise InSilicoError(f"the optimal-Gabor table lacks columns {missing}")
-    unknown = sorted(set(optimal["mouse"]) - set(saved.mice))
+    unknown = sorted(set(optimal["mouse"]) - set(probes))
     if unknown:
-        raise InSilicoError(f"the optimal-Gabor table has mice {unknown} that the model does not know")
-    probes = {mouse: make_probe(saved, mouse) for mouse in saved.mice if mouse in set(optimal["mouse"])}
+        raise InSilicoError(f"the optimal-Gabor table has mice {unknown} that the probed model does not know")
     work = [(experiment, rows) for experiment in experiments(config) for rows in _neuron_groups(optimal, experiment)]
     checkpoint = ResumableState(state_path, {**(identity or {}), "config": asdict(config), "batch_size": batch_size},
                                 checkpoint_seconds, differs="model, optimal Gabors or settings")
@@ -208,3 +206,13 @@ def save_tuning(path: str | Path, optimal: pd.DataFrame, curves: dict[str, np.nd
 
 def load_tuning(path: str | Path) -> dict[str, np.ndarray]:
     return read_npz(path, TUNING_ARRAYS, InSilicoError)
+
+
+def load_tunings(paths: list[str | Path]) -> dict[str, np.ndarray]:
+    """Several tuning.npz files (such as the true neurons' one per mouse) as one: neurons in file order."""
+    parts = [load_tuning(path) for path in paths]
+    for path, part in zip(paths, parts):
+        if set(part) != set(parts[0]) or any(not np.array_equal(part[axis], parts[0][axis]) for axis in TUNING_AXES):
+            raise InSilicoError(f"{path}: its arrays or tuning axes differ from those of {paths[0]}")
+    return {key: parts[0][key] if key in TUNING_AXES else np.concatenate([part[key] for part in parts])
+            for key in parts[0]}

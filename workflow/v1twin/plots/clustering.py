@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator, NullLocator
+from scipy.optimize import linear_sum_assignment
 from scipy.stats import spearmanr
 
 from v1twin.clustering.labels import METHODS, load_labels
@@ -57,16 +58,46 @@ def _colour_rows(tsne_rows: pd.DataFrame, mouse: np.ndarray, unit_id: np.ndarray
     return merged["value"].to_numpy()
 
 
-def _scatter(ax: plt.Axes, table: pd.DataFrame, values: np.ndarray, n_colours: int) -> None:
-    colours = np.asarray(sns.color_palette("husl", n_colours))
-    ax.scatter(table["x"], table["y"], c=colours[values.astype(int) % n_colours], s=4, alpha=0.8, linewidths=0)
+def category_colours(n: int, n_extra: int = 0) -> np.ndarray:
+    """`n` colours of categories (planted types, or clusters shown alone), then `n_extra` darker ones at the
+    hues between them, for clusters matched to no planted type."""
+    extra = sns.husl_palette(n_extra, h=0.01 + 0.5 / max(n, 1), l=0.35) if n_extra else []
+    return np.asarray([*sns.color_palette("husl", n), *extra]).reshape(-1, 3)
+
+
+def cluster_colours(clusters: np.ndarray, types: np.ndarray | None = None,
+                    n_types: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Each neuron's colour index and the palette it indexes, for a map coloured by cluster.
+
+    Beside a map coloured by planted type (`types`, of `n_types`), a cluster is drawn in the colour of the
+    type it is matched to (Hungarian assignment on the cluster × type counts: the most neurons in common),
+    so the two maps read alike; clusters left over get extra colours of their own. Without types,
+    cluster c has colour c.
+    """
+    clusters = np.asarray(clusters).astype(int)
+    if types is None:
+        return clusters, category_colours(int(clusters.max()) + 1)
+    ids, rows = np.unique(clusters, return_inverse=True)
+    counts = np.zeros((len(ids), n_types), dtype=np.int64)
+    np.add.at(counts, (rows, np.asarray(types).astype(int)), 1)
+    matched, matched_types = linear_sum_assignment(-counts)
+    colour = np.empty(len(ids), dtype=int)
+    colour[matched] = matched_types
+    leftover = np.setdiff1d(np.arange(len(ids)), matched)
+    colour[leftover] = n_types + np.arange(len(leftover))
+    return colour[rows], category_colours(n_types, len(leftover))
+
+
+def _scatter(ax: plt.Axes, table: pd.DataFrame, values: np.ndarray, palette: np.ndarray) -> None:
+    """The t-SNE points of `table`, each in colour `palette[value]`."""
+    ax.scatter(table["x"], table["y"], c=palette[values.astype(int)], s=4, alpha=0.8, linewidths=0)
     ax.set(xticks=[], yticks=[])
     ax.set_aspect("equal", adjustable="datalim")
 
 
 def _planted_type_legend(fig: plt.Figure, type_names: list[str]) -> None:
     """One marker per planted type, in the colours _scatter gives them, below the panels."""
-    colours = sns.color_palette("husl", len(type_names))
+    colours = category_colours(len(type_names))
     handles = [plt.Line2D([], [], marker="o", linestyle="", color=colours[i], label=name)
                for i, name in enumerate(type_names)]
     fig.legend(handles=handles, loc="lower center", ncol=min(len(type_names), 6), fontsize="small",
@@ -77,7 +108,8 @@ def tsne_embeddings(
     tsne: list[str], labels: list[str], truth: list[str], pdf: str, variants: list[str], k: int, mice: list[str]
 ) -> plt.Figure:
     """t-SNE map per variant (columns), coloured by the k-means cluster at K = k and, on simulated
-    data (ground-truth files given), by the planted cell type in a second row."""
+    data (ground-truth files given), by the planted cell type in a second row; there each cluster takes
+    the colour of the planted type it is matched to (`cluster_colours`)."""
     _check_pairs(tsne, variants, "t-SNE tables")
     _check_pairs(labels, variants, "label files")
     rows = 2 if truth else 1
@@ -86,16 +118,17 @@ def tsne_embeddings(
     for column, (variant, tsne_path, labels_path) in enumerate(zip(variants, tsne, labels)):
         table = read_table(tsne_path, ("mouse", "unit_id", "x", "y"))
         clusters = load_labels(labels_path)
+        cell_types = planted_types(truth, mice, clusters.mouse) if truth else None
         try:
-            cluster = _colour_rows(table, clusters.mouse, clusters.unit_id, clusters.at("kmeans", k))
+            values, palette = cluster_colours(clusters.at("kmeans", k), cell_types, len(type_names))
+            cluster = _colour_rows(table, clusters.mouse, clusters.unit_id, values)
         except (KeyError, ValueError) as error:
             raise ValueError(f"{tsne_path} / {labels_path}: {error}") from error
-        _scatter(axes[0, column], table, cluster, k)
+        _scatter(axes[0, column], table, cluster, palette)
         axes[0, column].set_title(f"{variant}\n(n = {len(table)})", fontsize="medium")
         if truth:
-            cell_type = _colour_rows(table, clusters.mouse, clusters.unit_id,
-                                     planted_types(truth, mice, clusters.mouse))
-            _scatter(axes[1, column], table, cell_type, len(type_names))
+            cell_type = _colour_rows(table, clusters.mouse, clusters.unit_id, cell_types)
+            _scatter(axes[1, column], table, cell_type, category_colours(len(type_names)))
     axes[0, 0].set_ylabel(f"k-means cluster (K = {k})")
     if truth:
         axes[1, 0].set_ylabel("planted cell type")
@@ -232,9 +265,17 @@ def planted_type_separability(separability: str, planted: str, pdf: str, variant
 # ----------------------------------------------------------------------------------------------
 # Regularization sweeps (R24 Fig. 3, L25 Fig. 5)
 
-SWEEP_COLUMNS = ("sweep", "variant", "role", "method", "k", "ari_mean", "ari_sd", "fraction_oracle_mean",
-                 "fraction_oracle_sd")
+SWEEP_COLUMNS = ("sweep", "variant", "role", "method", "k", "n_pairs", "ari_mean", "ari_sd", "n_seeds",
+                 "fraction_oracle_mean", "fraction_oracle_sd")
 BETA_COLUMNS = ("variant", "mouse", "unit_id", "beta", "test_correlation", "oracle")
+PARAMETER_NAMES = {"readout.gamma": "γ", "readout.adaptive_sigma": "σ", "core.gamma_input": "γ input",
+                   "core.gamma_hidden": "γ hidden"}
+# Lines at the same swept values are drawn this many decades apart on the log axis: their error bars stay apart.
+DODGE_DECADES = 0.03
+
+
+def _parameter_name(column: str) -> str:
+    return PARAMETER_NAMES.get(column, column.split(".")[-1])
 
 
 def _sweep_rows(path: str, sweep: str, k: int) -> pd.DataFrame:
@@ -244,6 +285,15 @@ def _sweep_rows(path: str, sweep: str, k: int) -> pd.DataFrame:
     if rows.empty:
         raise ValueError(f"{path} has no rows for sweep {sweep!r} at K = {k}")
     return rows
+
+
+def _spread(rows: pd.DataFrame, count: str, unit: str) -> str:
+    """What the error bars of means over seeds or seed pairs are, from each mean's `count` (n_seeds, n_pairs)
+    of `unit`s: an axis label's second line."""
+    low, high = int(rows[count].min()), int(rows[count].max())
+    if high == 1:
+        return f"one {unit}, no sd"
+    return f"mean ± sd over {low if low == high else f'{low}–{high}'} {unit}s"
 
 
 def _value_axis(ax: plt.Axes, values: pd.Series) -> None:
@@ -260,8 +310,10 @@ def _value_axis(ax: plt.Axes, values: pd.Series) -> None:
 
 
 def _sweep_lines(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None, measure: str,
-                 label: str | None = None, color: Any = None, linestyle: str = "-") -> None:
-    """Mean ± sd of `measure` vs parameter `x`, one line per value of `hue` (or one line in `color`).
+                 label: str | None = None, color: Any = None, linestyle: str = "-", shift: float = 0.0) -> None:
+    """Mean ± sd of `measure` vs parameter `x`, one line per value of `hue` (or one line in `color`), the
+    lines `DODGE_DECADES` apart (and all `shift` decades off the swept values) so that their error bars do
+    not hide each other.
 
     The base variant sits on its line, ringed, where its value of `x` is known; otherwise it is a
     dotted horizontal reference.
@@ -269,21 +321,21 @@ def _sweep_lines(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None, meas
     placed = rows[rows[x].notna()]
     groups = list(placed.groupby(hue, sort=True)) if hue else [(None, placed)]
     colours = sns.color_palette("viridis", len(groups)) if hue else [color]
-    for colour, (hue_value, group) in zip(colours, groups):
-        group = group.sort_values(x)
-        name = f"{hue.split('.')[-1]} = {hue_value:g}" if hue else label
-        ax.errorbar(group[x], group[f"{measure}_mean"], yerr=group[f"{measure}_sd"], marker="o", markersize=4,
-                    capsize=3, color=colour, linestyle=linestyle, label=name)
     suffix = f" ({label})" if label else ""
-    for _, base in rows[rows["role"] == "base"].iterrows():
-        if pd.isna(base[x]):
-            ax.axhline(base[f"{measure}_mean"], color=color or "grey", linestyle=":",
-                       label=f"base: {base['variant']}{suffix}")
-        else:
-            ax.plot(base[x], base[f"{measure}_mean"], marker="o", markersize=11, markerfacecolor="none",
+    for index, (colour, (hue_value, group)) in enumerate(zip(colours, groups)):
+        group = group.assign(position=group[x] * 10 ** (shift + DODGE_DECADES * (index - (len(groups) - 1) / 2)))
+        group = group.sort_values(x)
+        name = f"{_parameter_name(hue)} = {hue_value:g}" if hue else label
+        ax.errorbar(group["position"], group[f"{measure}_mean"], yerr=group[f"{measure}_sd"], marker="o",
+                    markersize=4, capsize=3, color=colour, linestyle=linestyle, label=name)
+        for _, base in group[group["role"] == "base"].iterrows():
+            ax.plot(base["position"], base[f"{measure}_mean"], marker="o", markersize=11, markerfacecolor="none",
                     color=color or "grey", linestyle="", label=f"base: {base['variant']}{suffix}")
+    for _, base in rows[(rows["role"] == "base") & rows[x].isna()].iterrows():
+        ax.axhline(base[f"{measure}_mean"], color=color or "grey", linestyle=":",
+                   label=f"base: {base['variant']}{suffix}")
     _value_axis(ax, placed[x])
-    ax.set_xlabel(x)
+    ax.set_xlabel(f"{_parameter_name(x)} ({x})")
 
 
 def _points_by_method(rows: pd.DataFrame, method: str, path: str) -> pd.DataFrame:
@@ -309,11 +361,17 @@ def _beta_scatter(ax: plt.Axes, beta: pd.DataFrame, column: str, label: str) -> 
     ax.set(xlabel=label, ylabel="log10 β", title=f"β vs {label} (Spearman ρ = {rho:.2f})")
 
 
+def legend_right(ax: plt.Axes) -> None:
+    """The panel's legend right of it, off the data."""
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+
+
 def adaptive_regularization(sweeps: str, beta: str, truth: list[str], pdf: str, sweep: str, k: int,
                             x: str = "readout.gamma", hue: str = "readout.adaptive_sigma") -> plt.Figure:
     """R24 Fig. 3: ARI across seeds (K = k) and fraction oracle vs γ for each σ of the adaptive
-    regularizer, and the learned per-neuron β: its distribution per setting and, for the setting with
-    the highest k-means ARI, its relation to prediction quality and (simulated data) the planted type."""
+    regularizer (mean ± sd over seed pairs and seeds), and the learned per-neuron β: its distribution per
+    setting and, for the setting with the highest k-means ARI, its relation to prediction quality and
+    (simulated data) the planted type."""
     rows = _sweep_rows(sweeps, sweep, k)
     if x not in rows.columns:
         raise ValueError(f"{sweeps}: sweep {sweep!r} does not vary {x}")
@@ -327,15 +385,16 @@ def adaptive_regularization(sweeps: str, beta: str, truth: list[str], pdf: str, 
     best = points.loc[points["ari_mean"].idxmax(), "variant"]
     best_beta = beta_table[beta_table["variant"] == best]
 
-    fig, axes = plt.subplots(2, 3, figsize=(15, 8.5), squeeze=False)
+    fig, axes = plt.subplots(2, 3, figsize=(16, 8.5), squeeze=False)
     for ax, method in zip(axes[0, :2], METHODS):
         _sweep_lines(ax, _points_by_method(rows, method, sweeps), x, hue, "ari")
-        ax.set(ylabel=f"ARI across seeds (K = {k})", title=METHOD_NAMES[method])
+        ax.set(ylabel=f"ARI across seeds (K = {k})\n{_spread(rows, 'n_pairs', 'seed pair')}",
+               title=METHOD_NAMES[method])
     _sweep_lines(axes[0, 2], kmeans_rows, x, hue, "fraction_oracle")
-    axes[0, 2].set(ylabel="fraction oracle", title="performance")
-    axes[0, 0].legend(fontsize="small")
+    axes[0, 2].set(ylabel=f"fraction oracle\n{_spread(rows, 'n_seeds', 'seed')}", title="performance")
+    legend_right(axes[0, 2])
 
-    labels = [", ".join(f"{column.split('.')[-1]} {point[column]:g}" for column in (x, hue) if column)
+    labels = [", ".join(f"{_parameter_name(column)} {point[column]:g}" for column in (x, hue) if column)
               for _, point in points.iterrows()]
     _log_beta_by_group(axes[1, 0], beta_table, "variant", points["variant"].tolist(), labels)
     axes[1, 0].set_title("learned β per setting (first seed)")
@@ -352,22 +411,25 @@ def adaptive_regularization(sweeps: str, beta: str, truth: list[str], pdf: str, 
 
 
 def core_regularization(sweeps: str, pdf: str, sweep_names: list[str], k: int) -> plt.Figure:
-    """L25 Fig. 5: ARI across seeds (K = k; k-means solid, GMM dashed) and fraction oracle vs the
-    strength of each core regularizer, one column per sweep, the base variant ringed at its own value."""
-    fig, axes = plt.subplots(2, len(sweep_names), figsize=(5.0 * len(sweep_names), 7.5), squeeze=False)
+    """L25 Fig. 5: ARI across seeds (K = k; k-means solid, GMM dashed; mean ± sd over seed pairs) and
+    fraction oracle (mean ± sd over seeds) vs the strength of each core regularizer, one column per sweep,
+    the base variant ringed at its own value."""
+    fig, axes = plt.subplots(2, len(sweep_names), figsize=(5.0 * len(sweep_names) + 2.5, 7.5), squeeze=False)
     for column, sweep in enumerate(sweep_names):
         rows = _sweep_rows(sweeps, sweep, k)
         parameters = [name for name in rows.columns if "." in name and rows[name].notna().any()]
         if len(parameters) != 1:
             raise ValueError(f"{sweeps}: sweep {sweep!r} varies {parameters}; this figure needs one parameter")
-        for method, colour, linestyle in zip(METHODS, sns.color_palette("colorblind", len(METHODS)), ("-", "--")):
+        styles = zip(METHODS, sns.color_palette("colorblind", len(METHODS)), ("-", "--"), (-0.5, 0.5))
+        for method, colour, linestyle, side in styles:
             _sweep_lines(axes[0, column], _points_by_method(rows, method, sweeps), parameters[0], None, "ari",
-                         label=METHOD_NAMES[method], color=colour, linestyle=linestyle)
+                         label=METHOD_NAMES[method], color=colour, linestyle=linestyle, shift=side * DODGE_DECADES)
         _sweep_lines(axes[1, column], _points_by_method(rows, "kmeans", sweeps), parameters[0], None,
                      "fraction_oracle", color="black")
-        axes[0, column].set(title=sweep, ylabel=f"ARI across seeds (K = {k})" if column == 0 else "")
-        axes[1, column].set(ylabel="fraction oracle" if column == 0 else "")
-        axes[0, column].legend(fontsize="small")
+        axes[0, column].set(title=sweep, ylabel=f"ARI across seeds (K = {k})\n{_spread(rows, 'n_pairs', 'seed pair')}")
+        axes[1, column].set(ylabel=f"fraction oracle\n{_spread(rows, 'n_seeds', 'seed')}")
+    legend_right(axes[0, -1])
+    legend_right(axes[1, -1])
     fig.suptitle("Core regularization: consistency and performance (L25 Fig. 5)")
     fig.tight_layout()
     return save_figure(fig, pdf)
@@ -411,14 +473,14 @@ def tsne_landscape(tsne: list[str], labels: list[str], truth: list[str], perform
             table = read_table(tsne_path, ("mouse", "unit_id", "x", "y"))
             clusters = load_labels(labels_path)
             if truth:
-                values, n_colours = planted_types(truth, mice, clusters.mouse), len(type_names)
+                values, palette = planted_types(truth, mice, clusters.mouse), category_colours(len(type_names))
             else:
-                values, n_colours = clusters.at("kmeans", k), k
+                values, palette = cluster_colours(clusters.at("kmeans", k))
             try:
                 colour = _colour_rows(table, clusters.mouse, clusters.unit_id, values)
             except ValueError as error:
                 raise ValueError(f"{tsne_path} / {labels_path}: {error}") from error
-            _scatter(ax, table, colour, n_colours)
+            _scatter(ax, table, colour, palette)
             fraction_oracle = _fraction_oracle(frame, variant, performance)
             subtitle = " · ".join(filter(None, [titles.get(variant), f"FO {fraction_oracle:.2f}"]))
             ax.set_title(f"{variant}\n{subtitle}", fontsize="medium")

@@ -22,7 +22,15 @@ from v1twin.december.tables import CORRELATION, DECEMBER_METHOD, INITIAL_METHOD
 from v1twin.december.toy import TARGET_READINGS
 from v1twin.files import read_npz
 from v1twin.plots import read_table, save_figure
-from v1twin.plots.clustering import MEASURE_NAMES, _colour_rows, _curve, _scatter
+from v1twin.plots.clustering import (
+    MEASURE_NAMES,
+    _colour_rows,
+    _curve,
+    _scatter,
+    _spread,
+    category_colours,
+    legend_right,
+)
 
 METHOD_STYLE = {
     DECEMBER_METHOD: {"label": "DECEMber", "color": sns.color_palette("colorblind")[3]},
@@ -136,13 +144,13 @@ def beta_figure(
     run_rows = read_table(runs, ("model", "variant", "pe", "k", "beta_ratio", "lr", "seed", CORRELATION))
     table = read_table(vs_baseline, ("method", "pe", "beta_ratio", "lr", "k", "ari_mean", "ari_sd"))
     columns = max(len(ratios), 2)
-    fig = plt.figure(figsize=(3.3 * columns, 7.0))
+    fig = plt.figure(figsize=(3.3 * columns + 4.0, 7.0))  # 4 inches for the legend right of the panels
     grid = fig.add_gridspec(2, columns)
     for column, (ratio, tsne_path, clusters_path) in enumerate(zip(ratios, tsne, clusters)):
         ax = fig.add_subplot(grid[0, column])
         frame = read_table(tsne_path, ("mouse", "unit_id", "x", "y"))
         labels = load_clusters(clusters_path)
-        _scatter(ax, frame, _colour_rows(frame, labels.mouse, labels.unit_id, labels.labels), k)
+        _scatter(ax, frame, _colour_rows(frame, labels.mouse, labels.unit_id, labels.labels), category_colours(k))
         ax.set_title(f"β ratio {ratio:g}", fontsize="medium")
     fig.axes[0].set_ylabel(f"t-SNE, DECEMber cluster (K = {k})")
     half = columns // 2
@@ -153,7 +161,7 @@ def beta_figure(
     _baseline_band(performance, run_rows, CORRELATION, variant)
     performance.set(xscale="log", xlabel="β / model loss per step at the start",
                     ylabel=f"test correlation (K = {k}, mean ± sd over seeds)")
-    performance.legend(fontsize="small")
+    performance.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2)  # off the data
     ax = fig.add_subplot(grid[1, half:])
     colours = sns.color_palette("rocket", len(ratios))
     for index, (colour, ratio) in enumerate(zip(colours, ratios)):  # marker sizes: coinciding curves stay visible
@@ -162,7 +170,7 @@ def beta_figure(
     _start_vs_k(ax, table, main, "ari")
     _baselines_vs_k(ax, table, "ari")
     ax.set(xlabel="number of clusters K", ylabel="ARI across seeds (mean ± sd over pairs)")
-    ax.legend(fontsize="x-small")
+    legend_right(ax)
     fig.suptitle(f"DECEMber over β (D25 Fig. 4), {variant}: PE {main['pe']}, lr {main['lr']:g}; baselines on the "
                  "raw readout weights of the converged models")
     fig.tight_layout()
@@ -173,43 +181,64 @@ def beta_figure(
 # D25 Figs. 5 and 6, B.5
 
 
+def _lr_axis(ax: plt.Axes, learning_rates: list[float]) -> None:
+    """Log learning-rate axis ticked at the swept rates."""
+    ax.set(xscale="log", xlabel="learning rate with the loss")
+    ax.set_xticks(learning_rates, [f"{lr:g}" for lr in learning_rates])
+    ax.xaxis.set_minor_locator(NullLocator())
+
+
 def sweeps_figure(runs: str, vs_baseline: str, pdf: str, main: dict[str, Any], k: int, variant: str) -> plt.Figure:
-    """At K = k and the main β ratio. Top: best validation correlation (D25 Fig. 5A/B) and test correlation
-    (Fig. 6) vs learning rate, one curve per PE. Bottom: ARI across seeds vs PE (Fig. 5C) against the
-    converged GMM and k-means, and test correlation vs PE against the converged models."""
+    """At K = k and the main β ratio. Top, one curve per PE against the learning rate: best validation
+    correlation (D25 Fig. 5A/B) and test correlation (Fig. 6), mean ± sd over seeds, and ARI across seeds
+    (mean ± sd over seed pairs, settings with 2+ seeds). Bottom, at the main lr: ARI across seeds vs PE
+    (Fig. 5C) against the converged GMM and k-means, and test correlation vs PE against the converged models."""
     run_rows = read_table(runs, ("model", "variant", "pe", "k", "beta_ratio", "lr", "seed", "best_val_correlation",
                                  CORRELATION))
-    table = read_table(vs_baseline, ("method", "pe", "beta_ratio", "lr", "k", "ari_mean", "ari_sd"))
+    table = read_table(vs_baseline, ("method", "pe", "beta_ratio", "lr", "k", "n_pairs", "ari_mean", "ari_sd"))
     ours = run_rows[(run_rows["model"] == "DECEMber") & (run_rows["variant"] == variant) & (run_rows["k"] == k)
                     & np.isclose(run_rows["beta_ratio"].astype(float), float(main["beta_ratio"]))]
-    fig, axes = plt.subplots(2, 2, figsize=(10.0, 7.5))
+    agreement = table[(table["method"] == DECEMBER_METHOD) & (table["k"] == k)
+                      & np.isclose(table["beta_ratio"].astype(float), float(main["beta_ratio"]))]
+    fig, axes = plt.subplots(2, 3, figsize=(15.0, 7.5))
     pe_values = sorted(ours["pe"].dropna().unique())
     colours = sns.color_palette("viridis", len(pe_values))
+    learning_rates = sorted(ours["lr"].unique())
+    seeds = _spread(ours.groupby(["pe", "lr"]).size().rename("n").reset_index(), "n", "seed")
     for ax, column, name in ((axes[0, 0], "best_val_correlation", "validation"), (axes[0, 1], CORRELATION, "test")):
         for colour, pe in zip(colours, pe_values):
             _curve(ax, _summary(ours[ours["pe"] == pe], "lr", column).rename(columns={"lr": "k"}), column,
                    color=colour, label=f"PE {int(pe)}")
-        ax.set(xscale="log", xlabel="learning rate with the loss", ylabel=f"{name} correlation (mean ± sd over seeds)")
-        learning_rates = sorted(ours["lr"].unique())
-        ax.set_xticks(learning_rates, [f"{lr:g}" for lr in learning_rates])
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.legend(fontsize="small", title=f"K = {k}", title_fontsize="small")
+        ax.set(ylabel=f"{name} correlation (K = {k})\n{seeds}")
+        _lr_axis(ax, learning_rates)
+    for colour, pe in zip(colours, pe_values):
+        _curve(axes[0, 2], agreement[agreement["pe"] == pe].rename(columns={"k": "K", "lr": "k"}), "ari",
+               color=colour, label=f"PE {int(pe)}")
+    axes[0, 2].set(ylabel=f"ARI across seeds (K = {k})\n{_spread(agreement, 'n_pairs', 'seed pair')}")
+    _lr_axis(axes[0, 2], learning_rates)
+    axes[0, 2].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))  # off the data
     style = {"color": METHOD_STYLE[DECEMBER_METHOD]["color"], "label": "DECEMber"}
     for method, method_style in ((DECEMBER_METHOD, style), (INITIAL_METHOD, METHOD_STYLE[INITIAL_METHOD])):
-        agreement = _setting_rows(table, main, free="pe", method=method)
-        _curve(axes[1, 0], agreement[agreement["k"] == k].drop(columns="k").rename(columns={"pe": "k"}), "ari",
-               **method_style)
+        at_main = _setting_rows(table, main, free="pe", method=method)
+        at_main = at_main[at_main["k"] == k]
+        _curve(axes[1, 0], at_main.drop(columns="k").rename(columns={"pe": "k"}), "ari", **method_style)
     for method in BASELINE_METHODS:
         level = table.loc[(table["method"] == method) & (table["k"] == k), "ari_mean"]
         axes[1, 0].axhline(level.mean(), linestyle="--", color=METHOD_STYLE[method]["color"],
                            label=METHOD_STYLE[method]["label"])
-    axes[1, 0].set(xlabel="pretraining epochs PE", ylabel=f"ARI across seeds (K = {k})")
-    axes[1, 0].legend(fontsize="x-small")
+    axes[1, 0].set(xlabel="pretraining epochs PE",
+                   ylabel=f"ARI across seeds (K = {k})\n{_spread(at_main, 'n_pairs', 'seed pair')}")
     at_main_lr = ours[np.isclose(ours["lr"].astype(float), float(main["lr"]))]
     _curve(axes[1, 1], _summary(at_main_lr, "pe", CORRELATION).rename(columns={"pe": "k"}), CORRELATION, **style)
     _baseline_band(axes[1, 1], run_rows, CORRELATION, variant)
-    axes[1, 1].set(xlabel="pretraining epochs PE", ylabel="test correlation")
-    axes[1, 1].legend(fontsize="x-small")
+    per_pe = at_main_lr.groupby("pe").size().rename("n").reset_index()
+    axes[1, 1].set(xlabel="pretraining epochs PE", ylabel=f"test correlation\n{_spread(per_pe, 'n', 'seed')}")
+    entries = {}
+    for ax in axes[1, :2]:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    axes[1, 2].axis("off")  # the bottom row's legend, in the free slot: off the data
+    axes[1, 2].legend(entries.values(), entries.keys(), fontsize="small", loc="center left")
     fig.suptitle(f"DECEMber: learning rate × pretraining epochs (D25 Figs. 5, 6), {variant}, β ratio "
                  f"{main['beta_ratio']:g}, lr {main['lr']:g} in the bottom row")
     fig.tight_layout()
@@ -228,7 +257,7 @@ def agreement_figure(vs_baseline: str, pdf: str, main: dict[str, Any]) -> plt.Fi
         _start_vs_k(ax, table, main, measure)
         _baselines_vs_k(ax, table, measure)
         ax.set(xlabel="number of clusters K", ylabel=f"{MEASURE_NAMES[measure]} across seeds")
-    axes[0].legend(fontsize="small")
+    legend_right(axes[-1])
     fig.suptitle(f"Agreement of clusterings across seeds (D25 B.5); DECEMber at PE {main['pe']}, "
                  f"β ratio {main['beta_ratio']:g}, lr {main['lr']:g}; mean ± sd over seed pairs")
     fig.tight_layout()

@@ -14,10 +14,10 @@ import pandas as pd
 import seaborn as sns
 
 from v1twin.data.simulate import load_ground_truth
-from v1twin.insilico.ground_truth import planted_neuron_table
+from v1twin.insilico.ground_truth import TRUTH, TRUTH_SEED, planted_neuron_table
 from v1twin.insilico.search import OPTIMAL_COLUMNS
 from v1twin.insilico.stimuli import gabor
-from v1twin.insilico.tuning import load_tuning
+from v1twin.insilico.tuning import load_tuning, load_tunings
 from v1twin.plots import read_table, save_figure
 
 INDEX_LABELS = {
@@ -26,6 +26,7 @@ INDEX_LABELS = {
     "orientation_selectivity": "orientation selectivity (F2/F0)",
     "surround_suppression": "surround suppression",
 }
+GROUND_TRUTH_INDICES = ("phase_invariance", "surround_suppression", "preferred_orientation")
 TABLE_COLUMNS = {
     "response_correlation": "response corr.",
     "nmae_cross_orientation": "NMAE cross-ori.",
@@ -34,6 +35,7 @@ TABLE_COLUMNS = {
     "nmae_surround": "NMAE surround",
 }
 EXAMPLE_SEED = 0  # draws the example neurons: the same ones in every figure and run
+TRUTH_LABEL = f"{TRUTH} (simulator, same protocol)"
 
 
 def _palette(variants: list[str]) -> dict[str, Any]:
@@ -86,6 +88,15 @@ def consistency_table(table: str, pdf: str, variants: list[str]) -> plt.Figure:
 # R24 Fig. 5
 
 
+TRUTH_STYLE = {"color": "black", "linestyle": "--", "linewidth": 1.8}  # the simulator's own neuron
+EXPERIMENTS = (  # column title, x label of each experiment of R24 Fig. 5
+    ("orientation\n(max over phase)", "orientation (deg)"),
+    ("phase\n(at the optimal Gabor's orientation)", "phase (deg)"),
+    ("surround: grating disk\n(at the optimal Gabor's SF)", "disk diameter (input px)"),
+    ("cross-orientation: plaid\n(preferred grating at top contrast)", "orthogonal contrast"),
+)
+
+
 def _normalized(curve: np.ndarray) -> np.ndarray:
     return curve / np.max(curve)
 
@@ -99,48 +110,63 @@ def _plot_experiments(axes: np.ndarray, tuning: dict[str, np.ndarray], row: int,
     axes[3].plot(tuning["plaid_contrasts"], plaid[:, -1] / plaid[0, -1], **style)
 
 
-def tuning_examples(tuning: list[str], pdf: str, runs: list, neurons: int) -> plt.Figure:
-    """R24 Fig. 5: curves of example neurons (rows) per experiment (columns); colour = variant, one line per seed."""
+def neuron_index(tuning: dict[str, np.ndarray], mouse: str, unit_id: int) -> int:
+    """The row of one neuron (mouse, unit id) in a tuning file's arrays."""
+    (row,) = np.flatnonzero((tuning["mouse"].astype(str) == str(mouse)) & (tuning["unit_id"] == unit_id))
+    return int(row)
+
+
+def tuning_examples(tuning: list[str], pdf: str, runs: list, neurons: int, truth: list[str] = ()) -> plt.Figure:
+    """R24 Fig. 5: curves of example neurons (rows) per experiment (columns); colour = variant, one line per
+    seed; dashed black: the same neuron of the simulator under the same protocol (`truth`, one file per mouse)."""
     files = _by_run(tuning, runs)
     content = {run: load_tuning(path) for run, path in files.items()}
+    true_neurons = load_tunings(list(truth)) if len(truth) else None
     variants = list(dict.fromkeys(variant for variant, _ in files))
     palette = _palette(variants)
     first = next(iter(content.values()))
     rows = example_rows(len(first["unit_id"]), neurons)
-    fig, axes = plt.subplots(len(rows), 4, figsize=(14, 2.6 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 4, figsize=(15, 2.9 * len(rows) + 0.8), squeeze=False)
     for axes_row, row in zip(axes, rows):
         for (variant, seed), values in content.items():
             _plot_experiments(axes_row, values, row, color=palette[variant], alpha=0.8, linewidth=1.2,
                               label=variant if seed == min(s for v, s in files if v == variant) else None)
-        axes_row[0].set_ylabel(f"{first['mouse'][row]} unit {first['unit_id'][row]}\nresponse / max")
-    titles = ("orientation (max over phase)", "phase at the optimal orientation", "grating disk, max contrast",
-              "plaid: preferred at top contrast")
-    xlabels = ("orientation (deg)", "phase (deg)", "disk diameter (px)", "orthogonal contrast")
-    for column, (title, xlabel) in enumerate(zip(titles, xlabels)):
+        mouse, unit = str(first["mouse"][row]), int(first["unit_id"][row])
+        if true_neurons is not None:
+            _plot_experiments(axes_row, true_neurons, neuron_index(true_neurons, mouse, unit), **TRUTH_STYLE,
+                              label=TRUTH_LABEL)
+        axes_row[0].set_ylabel(f"{mouse} unit {unit}\nresponse / max")
+        axes_row[3].set_ylabel("response / without orthogonal")
+    for column, (title, xlabel) in enumerate(EXPERIMENTS):
         axes[0, column].set_title(title, fontsize="medium")
-        axes[-1, column].set_xlabel(xlabel)
+        for ax in axes[:, column]:
+            ax.set_xlabel(xlabel)
     contrasts = np.asarray(first["plaid_contrasts"], dtype=float)
     for ax in axes[:, 3]:  # log-spaced contrasts from 0: logarithmic above the smallest positive one
         ax.set_xscale("symlog", linthresh=contrasts[contrasts > 0].min())
-    axes[0, 3].set_ylabel("response / without orthogonal", fontsize="small")
-    axes[0, 0].legend(fontsize="small", title="variant (one line per seed)")
-    fig.suptitle("In-silico tuning curves of example neurons (R24 Fig. 5)")
-    fig.tight_layout()
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.suptitle("In-silico tuning curves of example neurons (R24 Fig. 5): each model (one line per seed)"
+                 + (" and the true neuron" if true_neurons is not None else ""))
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize="small",
+               title="variant (one line per seed)", frameon=False)
     return save_figure(fig, pdf)
 
 
-def tuning_indices(tuning: list[str], pdf: str, variants: list[str]) -> plt.Figure:
-    """R24 Fig. 5: distribution of each tuning index over neurons, per variant (first seed)."""
+def tuning_indices(tuning: list[str], pdf: str, variants: list[str], truth: list[str] = ()) -> plt.Figure:
+    """R24 Fig. 5: distribution of each tuning index over neurons, per variant (first seed), and of the true
+    neurons under the same protocol (`truth`, one file per mouse; grey, last)."""
     if len(tuning) != len(variants):
         raise ValueError(f"got {len(tuning)} tuning files for {len(variants)} variants")
-    frames = []
-    for variant, path in zip(variants, tuning):
-        values = load_tuning(path)
-        frames.append(pd.DataFrame({"variant": variant, **{name: values[name] for name in INDEX_LABELS}}))
-    frame = pd.concat(frames, ignore_index=True)
+    contents = dict(zip(variants, map(load_tuning, tuning)))
+    palette = _palette(variants)
+    if len(truth):
+        contents[TRUTH], palette[TRUTH] = load_tunings(list(truth)), "0.6"
+    frame = pd.concat([pd.DataFrame({"variant": variant, **{name: values[name] for name in INDEX_LABELS}})
+                       for variant, values in contents.items()], ignore_index=True)
     fig, axes = plt.subplots(1, len(INDEX_LABELS), figsize=(4.0 * len(INDEX_LABELS), 3.8), sharey=False)
     for ax, (name, label) in zip(axes, INDEX_LABELS.items()):
-        sns.violinplot(data=frame, x="variant", y=name, hue="variant", palette=_palette(variants), cut=0,
+        sns.violinplot(data=frame, x="variant", y=name, hue="variant", palette=palette, cut=0,
                        inner="quartile", ax=ax, legend=False)
         ax.set(xlabel="", ylabel=label)
         ax.tick_params(axis="x", rotation=45)
@@ -160,11 +186,17 @@ def _optimal_image(row: pd.Series) -> np.ndarray:
     return image[0].numpy()
 
 
-def optimal_gabors(optimal: list[str], pdf: str, runs: list, neurons: int) -> plt.Figure:
-    """R24 A.7: the optimal Gabor of example neurons for every variant (rows) and seed (columns, per neuron)."""
+def optimal_gabors(optimal: list[str], pdf: str, runs: list, neurons: int, truth: list[str] = ()) -> plt.Figure:
+    """R24 A.7: the optimal Gabor of example neurons for every variant (rows) and seed (columns, per neuron),
+    and in a last row the true neuron's under the same search (`truth`, one file per mouse)."""
     files = _by_run(optimal, runs)
     tables = {run: read_table(path, OPTIMAL_COLUMNS) for run, path in files.items()}
-    first = next(iter(tables.values()))
+    if len(truth):
+        files[(TRUTH, TRUTH_SEED)] = ", ".join(truth)
+        tables[(TRUTH, TRUTH_SEED)] = pd.concat([read_table(path, OPTIMAL_COLUMNS) for path in truth],
+                                                ignore_index=True)
+    reference = next(iter(tables))
+    first = tables[reference]
     rows = example_rows(len(first), neurons)
     seeds = {variant: sorted(seed for v, seed in tables if v == variant) for variant, _ in tables}
     n_seeds = max(len(values) for values in seeds.values())
@@ -175,8 +207,8 @@ def optimal_gabors(optimal: list[str], pdf: str, runs: list, neurons: int) -> pl
     for line, (variant, variant_seeds) in enumerate(seeds.items()):
         for position, seed in enumerate(variant_seeds):
             table = tables[(variant, seed)]
-            if len(table) != len(first):
-                raise ValueError(f"{files[(variant, seed)]}: {len(table)} neurons, expected {len(first)}")
+            if not table[["mouse", "unit_id"]].astype(str).equals(first[["mouse", "unit_id"]].astype(str)):
+                raise ValueError(f"{files[(variant, seed)]}: its neurons differ from those of {files[reference]}")
             for example, row in enumerate(rows):
                 ax = axes[line, example * n_seeds + position]
                 image = _optimal_image(table.iloc[row])
@@ -188,7 +220,8 @@ def optimal_gabors(optimal: list[str], pdf: str, runs: list, neurons: int) -> pl
                     ax.set_title(f"{first['mouse'].iloc[row]} unit {first['unit_id'].iloc[row]}\nseed {seed}",
                                  fontsize="small")
         axes[line, 0].set_ylabel(variant, fontsize="small")
-    fig.suptitle("Optimal Gabors of example neurons across variants and seeds (R24 A.7)")
+    fig.suptitle("Optimal Gabors of example neurons across variants and seeds (R24 A.7)"
+                 + (f"; last row: the {TRUTH}" if len(truth) else ""))
     fig.tight_layout()
     return save_figure(fig, pdf)
 
@@ -197,42 +230,44 @@ def optimal_gabors(optimal: list[str], pdf: str, runs: list, neurons: int) -> pl
 # Ground truth (simulated data)
 
 
-def ground_truth(check: str, tuning: list[str], truth: list[str], pdf: str, variants: list[str],
-                 mice: list[str]) -> plt.Figure:
-    """Phase invariance and surround suppression by planted type, and recovered vs planted orientation."""
+def ground_truth(check: str, tuning: list[str], truth: list[str], truth_tuning: list[str], pdf: str,
+                 variants: list[str], mice: list[str]) -> plt.Figure:
+    """Phase invariance and surround suppression by planted type, and recovered vs planted orientation, of each
+    variant's first seed and of the true neurons under the same protocol (black)."""
     if len(tuning) != len(variants):
         raise ValueError(f"got {len(tuning)} tuning files for {len(variants)} variants")
     planted = planted_neuron_table({m: load_ground_truth(Path(p)) for m, p in zip(mice, truth, strict=True)})
     summary = read_table(check, ("variant", "seed", "orientation_circular_correlation"))
-    palette = _palette(variants)
-    frames = []
-    for variant, path in zip(variants, tuning):
-        values = load_tuning(path)
-        frames.append(planted.assign(variant=variant, phase_invariance=values["phase_invariance"],
-                                     surround_suppression=values["surround_suppression"],
-                                     preferred_orientation=values["preferred_orientation"]))
-    frame = pd.concat(frames, ignore_index=True)
+    shown = [*variants, TRUTH]
+    palette = {**_palette(variants), TRUTH: "black"}
+    indices = [load_tuning(path) for path in tuning] + [load_tunings(list(truth_tuning))]
+    frame = pd.concat([planted.assign(variant=variant, **{name: values[name] for name in GROUND_TRUTH_INDICES})
+                       for variant, values in zip(shown, indices)], ignore_index=True)
     types = sorted(frame["type_name"].unique())
-    fig, axes = plt.subplots(2, 2, figsize=(13, 9.5))
+    fig, axes = plt.subplots(2, 2, figsize=(13, 10))
     panels = ((axes[0, 0], "phase_invariance", "complex types should be more phase-invariant"),
               (axes[0, 1], "surround_suppression", "suppressed (SS) types should be more surround-suppressed"))
     for ax, index, title in panels:
-        sns.pointplot(data=frame, x="type_name", y=index, hue="variant", palette=palette, errorbar=("ci", 95),
-                      dodge=0.4, linestyle="none", order=types, ax=ax)
+        sns.pointplot(data=frame, x="type_name", y=index, hue="variant", hue_order=shown, palette=palette,
+                      errorbar=("ci", 95), dodge=0.4, linestyle="none", order=types, ax=ax, legend=ax is axes[0, 0])
         ax.set(xlabel="", ylabel=INDEX_LABELS[index] + " (mean, 95% CI)", title=title)
         ax.tick_params(axis="x", rotation=30)
-        ax.legend(fontsize="x-small")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    axes[0, 0].get_legend().remove()
     sns.stripplot(data=summary, x="variant", y="orientation_circular_correlation", hue="variant", palette=palette,
-                  order=variants, size=7, ax=axes[1, 0], legend=False)
-    axes[1, 0].set(xlabel="", ylabel="Fisher–Lee circular correlation (one point per seed)", ylim=(0, 1.02),
-                   title="preferred vs planted orientation")
+                  order=shown, size=7, ax=axes[1, 0], legend=False)
+    lowest = min(0.0, float(summary["orientation_circular_correlation"].min()))
+    axes[1, 0].set(xlabel="", ylabel="Fisher–Lee circular correlation (one point per seed)",
+                   ylim=(lowest - 0.02, 1.02), title="preferred vs planted orientation")
     axes[1, 0].tick_params(axis="x", rotation=30)
-    shown = frame[frame["variant"] == variants[0]]
-    axes[1, 1].scatter(np.degrees(shown["planted_orientation"]), np.degrees(shown["preferred_orientation"]), s=4,
-                       alpha=0.5, color=palette[variants[0]])
+    for variant in (variants[0], TRUTH):
+        neurons = frame[frame["variant"] == variant]
+        axes[1, 1].scatter(np.degrees(neurons["planted_orientation"]), np.degrees(neurons["preferred_orientation"]),
+                           s=4, alpha=0.5, color=palette[variant])
     axes[1, 1].plot([0, 180], [0, 180], color="grey", linestyle=":")
     axes[1, 1].set(xlabel="planted orientation (deg)", ylabel="in-silico preferred orientation (deg)",
-                   title=f"{variants[0]}, first seed", xlim=(0, 180), ylim=(0, 180))
-    fig.suptitle("In-silico tuning against the simulator's planted neurons")
-    fig.tight_layout()
+                   title=f"{variants[0]}, first seed, and the true neurons (black)", xlim=(0, 180), ylim=(0, 180))
+    fig.suptitle("In-silico tuning against the simulator's planted neurons; black: the true neurons, same protocol")
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), fontsize="small", frameon=False)
     return save_figure(fig, pdf)

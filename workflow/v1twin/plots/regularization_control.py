@@ -9,7 +9,7 @@ import pandas as pd
 
 from v1twin.clustering.labels import load_labels
 from v1twin.plots import read_table, save_figure
-from v1twin.plots.clustering import _colour_rows, _planted_type_legend, _scatter
+from v1twin.plots.clustering import _colour_rows, _planted_type_legend, _scatter, category_colours, cluster_colours
 from v1twin.regularization_control import planted_types_if_typed
 
 SUMMARY_COLUMNS = ("row", "variant", "gamma", "k", "silhouette", "null_gaussian_mean", "null_shuffled_mean",
@@ -51,29 +51,28 @@ def _summary_panels(axes: np.ndarray, summary: pd.DataFrame, rows: dict[str, lis
 
 
 def control_figure(tsne: list[str], labels: list[str], summary: str, runs: str, truth: list[str], pdf: str,
-                   rows: dict[str, list[str]], truth_mice: list[str], k: int) -> plt.Figure:
+                   rows: dict[str, list[str]], row_mice: dict[str, list[str]], truth_mice: list[str],
+                   k: int) -> plt.Figure:
     """Rows: each population coloured by k-means at K = k (and by planted type where it has types);
     columns: increasing L1 γ; each panel gives the silhouette vs its Gaussian null, the k-means ARI
     across seeds, the test correlation and any collapsed seeds. Below: silhouette and ARI vs γ.
 
-    `tsne` and `labels` list the first seed's files of the variants of `rows`, row after row; `truth`
-    lists the ground-truth files of `truth_mice` (both empty for real data).
+    `tsne` and `labels` list the first seed's files of the variants of `rows`, row after row; `row_mice`
+    names each row's mice; `truth` lists the ground-truth files of `truth_mice` (both empty for real data).
     """
     variants = [variant for names in rows.values() for variant in names]
     if len(tsne) != len(variants) or len(labels) != len(variants):
         raise ValueError(f"{len(tsne)} t-SNE tables and {len(labels)} label files for {len(variants)} variants")
     table = read_table(summary, SUMMARY_COLUMNS)
     table = table[table["k"] == k]
-    collapsed = read_table(runs, RUN_COLUMNS).drop_duplicates(["variant", "seed"])
+    first_seed_collapsed = _first_seed_collapsed(read_table(runs, RUN_COLUMNS))
     files = dict(zip(variants, zip(tsne, labels)))
     first_labels = {variant: load_labels(files[variant][1]) for variant in variants}
     truth_of = dict(zip(truth_mice, truth, strict=True))
     planted = {}
     for row, names in rows.items():
-        clusters = first_labels[names[0]]
-        mice = _mice(clusters)
-        row_truth = [truth_of[mouse] for mouse in mice] if truth_of else []
-        planted[row] = planted_types_if_typed(row_truth, mice, clusters.mouse)
+        row_truth = [truth_of[mouse] for mouse in row_mice[row]] if truth_of else []
+        planted[row] = planted_types_if_typed(row_truth, row_mice[row], first_labels[names[0]].mouse)
     map_rows = _map_rows(rows, {row: planted[row] is not None for row in rows})
     n_columns = max(len(names) for names in rows.values())
     fig = plt.figure(figsize=(max(3.0 * n_columns, 10.0), 3.1 * len(map_rows) + 3.8))
@@ -86,15 +85,15 @@ def control_figure(tsne: list[str], labels: list[str], summary: str, runs: str, 
                 continue
             variant = rows[row][column]
             clusters = first_labels[variant]
-            values = clusters.at("kmeans", k) if colouring == "kmeans" else planted[row]
+            n_types = int(planted[row].max()) + 1 if planted[row] is not None else 0
+            if colouring == "kmeans":  # beside the planted types, each cluster in its matched type's colour
+                values, palette = cluster_colours(clusters.at("kmeans", k), planted[row], n_types)
+            else:
+                values, palette = planted[row], category_colours(n_types)
             points = read_table(files[variant][0], ("mouse", "unit_id", "x", "y"))
-            n_colours = k if colouring == "kmeans" else int(planted[row].max()) + 1
-            _scatter(ax, points, _colour_rows(points, clusters.mouse, clusters.unit_id, values), n_colours)
+            _scatter(ax, points, _colour_rows(points, clusters.mouse, clusters.unit_id, values), palette)
             numbers = table[table["variant"] == variant].iloc[0]
-            first_seed = int(collapsed[collapsed["variant"] == variant]["seed"].min())
-            map_collapsed = bool(collapsed[(collapsed["variant"] == variant)
-                                           & (collapsed["seed"] == first_seed)]["collapsed"].iloc[0])
-            title = f"γ {numbers['gamma']:g}" + (" (this seed collapsed)" if map_collapsed else "")
+            title = f"γ {numbers['gamma']:g}" + (" (this seed collapsed)" if first_seed_collapsed[variant] else "")
             ax.set_title(f"{title}\n{_panel_text(numbers)}", fontsize="small")
             if column == 0:
                 ax.set_ylabel(f"{row}\n{'k-means K = ' + str(k) if colouring == 'kmeans' else 'planted type'}")
@@ -111,6 +110,7 @@ def control_figure(tsne: list[str], labels: list[str], summary: str, runs: str, 
     return save_figure(fig, pdf)
 
 
-def _mice(labels) -> list[str]:
-    """The mice of a labels file in their row order."""
-    return list(dict.fromkeys(np.asarray(labels.mouse).astype(str).tolist()))
+def _first_seed_collapsed(runs: pd.DataFrame) -> dict[str, bool]:
+    """Per variant, whether its first seed (the one the maps show) is flagged as collapsed."""
+    first = runs.sort_values("seed").drop_duplicates("variant")
+    return dict(zip(first["variant"], first["collapsed"].astype(bool)))

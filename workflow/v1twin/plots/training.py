@@ -5,7 +5,6 @@ Every function takes file paths (the rule's inputs) and writes `pdf` plus the PN
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from matplotlib import ticker
 
 from v1twin.model_run import load_model
 from v1twin.plots import read_table, save_figure
+from v1twin.plots.clustering import _spread, _value_axis
 
 MEAN_ROW = "mean"  # the performance table's row averaging over mice
 PERFORMANCE_MEASURES = {
@@ -26,19 +26,10 @@ PERFORMANCE_MEASURES = {
     "ground_truth_correlation": "correlation with true rates",
 }
 HISTORY_COLUMNS = ("epoch", "val_correlation", "lr")
-RUN_PATTERN = re.compile(r"(?P<variant>[^/\\]+)[/\\]seed(?P<seed>\d+)[/\\][^/\\]+$")
 
 
 # ----------------------------------------------------------------------------------------------
 # Small pure helpers
-
-
-def run_from_path(path: str | Path) -> tuple[str, int]:
-    """(variant, seed) of a file laid out as .../<variant>/seed<S>/<file>, e.g. a training log."""
-    match = RUN_PATTERN.search(str(path))
-    if match is None:
-        raise ValueError(f"{path}: expected a path of the form .../<variant>/seed<S>/<file>")
-    return match["variant"], int(match["seed"])
 
 
 def mask_effective_size(masks: np.ndarray) -> np.ndarray:
@@ -176,23 +167,42 @@ def performance(table: str, pdf: str, variants: list[str]) -> plt.Figure:
     return save_figure(fig, pdf)
 
 
-def learning_curves(histories: list[str], pdf: str) -> plt.Figure:
-    """Validation correlation and learning rate per epoch; colour = variant, one line per seed."""
-    runs = [(*run_from_path(path), read_table(path, HISTORY_COLUMNS)) for path in histories]
-    variants = list(dict.fromkeys(variant for variant, _, _ in runs))
-    palette = _palette(variants)
-    fig, (correlation_ax, lr_ax) = plt.subplots(1, 2, figsize=(11, 4), sharex=True)
-    for variant, seed, history in runs:
-        style = {"color": palette[variant], "alpha": 0.8, "linewidth": 1.2}
-        correlation_ax.plot(history["epoch"], history["val_correlation"], **style)
-        lr_ax.plot(history["epoch"], history["lr"], drawstyle="steps-post", **style)  # constant within an epoch
-    correlation_ax.set(xlabel="epoch", ylabel="validation single-trial correlation", title="Validation correlation")
-    lr_ax.set(xlabel="epoch", ylabel="learning rate", yscale="log", title="Learning rate")
-    _plain_log_ticks(lr_ax, "y")
-    handles = [plt.Line2D([], [], color=palette[variant], label=variant) for variant in variants]
-    correlation_ax.legend(handles=handles, title="variant (one line per seed)", fontsize="small")
-    fig.suptitle("Learning curves of every training run")
-    fig.tight_layout()
+def _group_palette(groups: list[str]) -> dict[str, Any]:
+    """One colour per group of a learning-curve row: the colour-blind palette, husl beyond its 10 colours."""
+    return dict(zip(groups, sns.color_palette("colorblind" if len(groups) <= 10 else "husl", len(groups))))
+
+
+def learning_curves(histories: list[str], pdf: str, runs: list[list[str]]) -> plt.Figure:
+    """Validation correlation and learning rate per epoch of every trained model: a row per family of runs
+    (trained variants, sweep points, DECEMber, pruning fine-tunes, transfer, ...), a thin line per run.
+
+    `runs` gives each history's [family, group]; a group (a variant, a sweep, a setting) colours its lines,
+    and its legend lies right of the row.
+    """
+    if len(runs) != len(histories):
+        raise ValueError(f"{len(histories)} training histories for {len(runs)} runs; they must pair up")
+    logs = [(family, group, read_table(path, HISTORY_COLUMNS)) for path, (family, group) in zip(histories, runs)]
+    families = list(dict.fromkeys(family for family, _, _ in logs))
+    height = 2.8 * len(families) + 0.6
+    fig, axes = plt.subplots(len(families), 2, figsize=(13, height), squeeze=False)
+    for (correlation_ax, lr_ax), family in zip(axes, families):
+        members = [(group, history) for name, group, history in logs if name == family]
+        palette = _group_palette(list(dict.fromkeys(group for group, _ in members)))
+        for group, history in members:
+            style = {"color": palette[group], "alpha": 0.7, "linewidth": 0.8}
+            correlation_ax.plot(history["epoch"], history["val_correlation"], **style)
+            lr_ax.plot(history["epoch"], history["lr"], drawstyle="steps-post", **style)  # constant within an epoch
+        runs_text = f"{len(members)} run{'s' * (len(members) > 1)}"
+        correlation_ax.set(xlabel="epoch", ylabel="validation correlation", title=f"{family}: {runs_text}")
+        lr_ax.set(xlabel="epoch", ylabel="learning rate", yscale="log")
+        _plain_log_ticks(lr_ax, "y")
+        for ax in (correlation_ax, lr_ax):
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+        handles = [plt.Line2D([], [], color=colour, label=group) for group, colour in palette.items()]
+        lr_ax.legend(handles=handles, fontsize="x-small", ncol=1 + len(handles) // 12, loc="upper left",
+                     bbox_to_anchor=(1.02, 1.0))  # right of the row, off the data
+    fig.suptitle("Learning curves of every trained model (one line per run)")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / height))  # the title above the first row's
     return save_figure(fig, pdf)
 
 
@@ -253,7 +263,7 @@ def factorized_selection(table: str, pdf: str, sweep: str, points: dict[str, flo
     except ValueError as error:
         raise ValueError(f"{table}: {error}") from error
     best = selected_value(summary)
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(9, 4))
     for measure, label, marker in (("validation", "validation (best epoch)", "o"), ("test", "test", "s")):
         ax.errorbar(summary["value"], summary[f"{measure}_mean"], yerr=summary[f"{measure}_sd"],
                     marker=marker, capsize=3, label=label)
@@ -261,13 +271,9 @@ def factorized_selection(table: str, pdf: str, sweep: str, points: dict[str, flo
     ax.scatter(base_row["value"], base_row["validation_mean"], s=160, facecolors="none", edgecolors="black",
                label=f"base variant {base} ({int(base_row['n_seeds'].iloc[0])} seeds)", zorder=3)
     ax.axvline(best, color="grey", linestyle="--", label=f"selected γ = {best:g}")
-    positive = summary["value"][summary["value"] > 0]
-    if (summary["value"] <= 0).any():  # γ = 0 (no regularization) has no place on a log axis
-        ax.set_xscale("symlog", linthresh=positive.min() if not positive.empty else 1.0)
-    else:
-        ax.set_xscale("log")
-    ax.set(xlabel=f"γ ({sweep})", ylabel="single-trial correlation (mean ± sd over seeds)",
+    _value_axis(ax, summary["value"])
+    ax.set(xlabel=f"γ ({sweep})", ylabel=f"single-trial correlation\n{_spread(summary, 'n_seeds', 'seed')}",
            title="Choosing the factorized readout's γ (R24 Fig. 6)")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))  # off the data
     fig.tight_layout()
     return save_figure(fig, pdf)
