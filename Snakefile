@@ -8,6 +8,7 @@ from snakemake.utils import min_version
 sys.path.insert(0, f"{workflow.basedir}/workflow")  # the v1twin package of this checkout, installed or not
 from v1twin.config import check_references, expand_variants, with_bases
 from v1twin.config_schema import ConfigError, with_defaults, workflow_schema
+from v1twin.identifiability import with_populations
 
 min_version("9.0")
 
@@ -23,7 +24,8 @@ if not workflow.overwrite_configfiles:
 # The whole config is checked here, before any job: a mistake ends the run with one short message.
 # The schema (workflow/schemas/config.schema.yaml) holds every default; nothing downstream re-defaults.
 try:
-    _resolved_config = with_defaults(with_bases(config, workflow.basedir))
+    # the identifiability populations become simulated mice and variants like any other
+    _resolved_config = with_populations(with_defaults(with_bases(config, workflow.basedir)))
     config.clear()
     config.update(_resolved_config)
     VARIANTS = expand_variants(config, workflow_schema())  # every sweep point checked against the schema too
@@ -45,6 +47,7 @@ include: "workflow/rules/december.smk"
 include: "workflow/rules/insilico.smk"
 include: "workflow/rules/transfer.smk"
 include: "workflow/rules/regularization_control.smk"
+include: "workflow/rules/identifiability.smk"
 include: "workflow/rules/figures.smk"  # the figure registry reads the names common.smk defines
 include: "workflow/rules/results_summary.smk"  # last: the results page reads the registry's tables and figures
 

@@ -191,6 +191,10 @@ def schema():
          "config key dataset.extra_mice.retina_like.unlabelled_types.0: -1 is less than the minimum of 0"),
         (lambda c: c["dataset"]["simulation"].update(unlabelled_types=[0, 0]),
          "config key dataset.simulation.unlabelled_types: [0, 0] has non-unique elements"),
+        (lambda c: c["dataset"]["extra_mice"]["retina_like"].update(type_separation=-1.0),
+         "config key dataset.extra_mice.retina_like.type_separation: -1.0 is less than the minimum of 0"),
+        (lambda c: c["dataset"]["simulation"].update(rf_scatter="wide"),
+         "config key dataset.simulation.rf_scatter: 'wide' is not of type 'number'"),
     ],
 )
 def test_schema_mistakes_name_the_key_and_what_is_allowed(schema, edit, message):
@@ -289,6 +293,9 @@ def retina_like(config: dict) -> dict:
          r"dataset.extra_mice.retina_like.unlabelled_types: \[5\] are not types \(n_types = 5: 0..4\)"),
         (lambda c: c["dataset"]["simulation"].update(unlabelled_types=[0, 1, 2]),
          "dataset.simulation.unlabelled_types: all 3 types are unlabelled; leave at least one labelled"),
+        (lambda c: retina_like(c).update(type_separation=40.0),
+         r"dataset.extra_mice.retina_like.type_separation: 40.0 is beyond the design's separation for n_types = 5 "
+         r"\(16.58\), the most the prototypes allow"),
     ],
 )
 def test_simulation_keys_are_checked_per_mouse_with_a_one_line_message(schema, edit, message):

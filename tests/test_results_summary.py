@@ -183,6 +183,38 @@ def test_discrete_vs_continuum_words_and_peaks_come_from_the_table(tmp_path, con
     assert rs.discreteness(tables, page_settings()) == []  # no controls configured: no section
 
 
+def identifiability_rows(gmm_peaks: list[bool]) -> pd.DataFrame:
+    """Three populations (separations 8 and 2, the continuum): k-means peaks down to 8, GMM as given."""
+    rows = []
+    for index, (population, separation) in enumerate((("8", 8.0), ("2", 2.0), ("continuum", None))):
+        for method, peaks in (("kmeans", [True, False, False][index]), ("gmm", gmm_peaks[index])):
+            rows.append(dict(population=population, separation=separation, method=method, true_k=6, n_seeds=2,
+                             ari_truth_mean=0.9 - 0.4 * index, ari_truth_sd=0.05, ari_seeds_at_true_k=0.7 - 0.3 * index,
+                             peak_k=6 if peaks else 2, prominence=0.1 if peaks else -0.1, peaks_at_true_k=peaks))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("gmm_peaks", "gmm_line"),
+    [
+        ([True, True, False], "- GMM: ARI across seeds peaks at the true K = 6 at every tested separation, down to "
+                              "2.0 within-type spreads."),
+        ([False, True, False], "- GMM: ARI across seeds does not peak at the true K = 6 even at the largest "
+                               "separation"),
+    ],
+)
+def test_identifiability_rows_and_the_detection_limit_come_from_the_table(tmp_path, gmm_peaks, gmm_line):
+    tables = tables_of(tmp_path, identifiability=("consistency/identifiability.csv", identifiability_rows(gmm_peaks)))
+    text = "\n".join(rs.identifiability(tables, page_settings()))
+    assert "| 8.0 | 0.90 (0.05) | 0.70, peaks |" in text
+    assert "| continuum | 0.10 (0.05) | 0.10, no peak (max at K = 2) |" in text
+    assert ("- k-means: ARI across seeds peaks at the true K = 6 down to a separation of 8.0 within-type spreads "
+            "and not at 2.0, the next tested: with this model and data size, types separated by 2.0 within-type "
+            "spreads or less are not detectable by consistency." in text)
+    assert gmm_line in text and "[consistency/identifiability.csv]" in text
+    assert rs.identifiability(tables_of(tmp_path), page_settings()) == []  # not configured: no section
+
+
 def control_tables(root: Path, silhouette_strong: float) -> Tables:
     summary = pd.DataFrame(
         [
@@ -479,6 +511,7 @@ TINY_TABLES = {
     "consistency/response_correlation.csv",
     "consistency/planted_types.csv",
     "consistency/planted_type_separability.csv",
+    "consistency/identifiability.csv",
     "tables/regularization_control.csv",
     "tables/regularization_control_runs.csv",
     "tables/december_vs_baseline.csv",

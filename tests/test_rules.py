@@ -12,6 +12,7 @@ from v1twin import model_run
 from v1twin.data.cache import load_cache
 from v1twin.data.sensorium_static import load_mouse
 from v1twin.data.simulate import load_ground_truth
+from v1twin.identifiability.tables import SUMMARY_COLUMNS
 from v1twin.plots.population import N_EXAMPLES, TIER_ORDER
 
 from conftest import REPO, draw_figure, run_snakemake, tiny_results
@@ -64,7 +65,7 @@ def test_all_figures_builds_every_figure(tiny_workdir):
                 "december_sweeps", "december_agreement",
                 "december_confusion", "insilico_consistency", "tuning_examples", "tuning_indices", "optimal_gabors",
                 "insilico_ground_truth", "transfer_readouts", "transfer_within", "transfer_across",
-                "regularization_control", "read_positions"]
+                "regularization_control", "read_positions", "identifiability"]
     assert set(expected) <= {path.stem for path in figures.glob("*.pdf")}
     for name in expected:
         for suffix in (".pdf", ".png"):
@@ -73,7 +74,13 @@ def test_all_figures_builds_every_figure(tiny_workdir):
     table = pd.read_csv(tiny_workdir / "results" / "tiny" / "tables" / "performance.csv")
     assert set(table["variant"]) == {"factorized", "gaussian_g0", "factorized_gamma-0.001", "factorized_gamma-0.1",
                                      "adaptive_grid-adaptive-1.0-0.5", "december_retina", "control_discrete",
-                                     "control_continuum", "control_discrete_l1-10.0", "control_continuum_l1-10.0"}
+                                     "control_continuum", "control_discrete_l1-10.0", "control_continuum_l1-10.0",
+                                     "identifiability-15", "identifiability-0"}
+    identifiability = pd.read_csv(tiny_workdir / "results" / "tiny" / "consistency" / "identifiability.csv")
+    assert list(identifiability.columns) == list(SUMMARY_COLUMNS)
+    assert identifiability[["separation", "method"]].values.tolist() == [
+        [15, "kmeans"], [15, "gmm"], [0, "kmeans"], [0, "gmm"]]
+    assert (identifiability["true_k"] == 3).all() and (identifiability["n_seeds"] == 2).all()
     # Nothing left to do: a second run is a no-op.
     result = run_snakemake(tiny_workdir, "all_figures", options=("-n",))
     assert "Nothing to be done" in result.stdout + result.stderr

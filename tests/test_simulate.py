@@ -4,6 +4,8 @@ import hashlib
 
 import numpy as np
 import pytest
+from sklearn.cluster import KMeans
+from sklearn.metrics import adjusted_rand_score
 
 from v1twin import metrics
 from v1twin.data import DataError, simulate
@@ -34,7 +36,7 @@ def centred_neurons():
     rng = np.random.default_rng(0)
     neurons, _ = simulate.sample_neurons(rng, config)
     neurons["rf_x"][:], neurons["rf_y"][:] = WIDTH / 2, HEIGHT / 2
-    return simulate.calibrate(rng, neurons, HEIGHT, WIDTH)
+    return simulate.calibrate(rng, neurons, HEIGHT, WIDTH, config["rate_spread"])
 
 
 def one_neuron(neurons: dict, i: int) -> dict:
@@ -186,6 +188,12 @@ def test_bad_parameters_are_rejected_with_the_key_named():
         simulate.simulation_params({"n_types": 4, "unlabelled_types": [4]})
     with pytest.raises(simulate.SimulationError, match="at least one type labelled"):
         simulate.simulation_params({"n_types": 2, "unlabelled_types": [0, 1]})
+    with pytest.raises(simulate.SimulationError, match=r"type_separation: expected a number in \[0, 1\d\.\d\d\]"):
+        simulate.simulation_params({"type_separation": 40.0})
+    with pytest.raises(simulate.SimulationError, match="rf_scatter"):
+        simulate.simulation_params({"rf_scatter": -1.0})
+    with pytest.raises(simulate.SimulationError, match="rate_spread"):
+        simulate.simulation_params({"rate_spread": "wide"})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -327,6 +335,92 @@ def test_types_are_tight_at_discreteness_one_and_a_continuum_at_zero():
     gaps = np.linalg.norm(prototypes[:, None] - prototypes[None], axis=2)[np.triu_indices(len(prototypes), 1)]
     assert gaps.min() > 10 * tight  # well separated clusters
     assert len(set(neurons["type_names"])) == 6
+
+
+# ----------------------------------------------------------------------------------------------
+# Identifiability knobs: type separation and the nuisances
+
+
+def separated_neurons(separation: float | None, n: int = 600, **config) -> dict:
+    params = simulate.simulation_params({"neurons": n, "type_separation": separation, **config})
+    return simulate.sample_neurons(np.random.default_rng(6), params)[0]
+
+
+def kmeans_ari(features: np.ndarray, types: np.ndarray, k: int = 6) -> float:
+    labels = KMeans(k, n_init=10, random_state=0).fit_predict(features)
+    return adjusted_rand_score(types, labels)
+
+
+def test_the_design_separation_is_about_fifteen_spreads_and_none_keeps_the_default_population():
+    assert simulate.design_separation(6) == pytest.approx(15.0, abs=3.0)
+    assert simulate.design_separation(1) == np.inf
+    default, explicit = separated_neurons(None), separated_neurons(simulate.design_separation(6))
+    for key in ("type_coordinates", "cell_type", "phase", "rf_x"):
+        np.testing.assert_allclose(default[key], explicit[key], atol=1e-12)
+    assert float(default["type_separation"]) == pytest.approx(simulate.design_separation(6))
+
+
+def test_separation_zero_is_one_type_and_separation_scales_the_prototype_distances():
+    one = separated_neurons(0.0)
+    prototypes = one["type_prototype_coordinates"]
+    assert np.allclose(prototypes, prototypes[0])
+    # every planted type draws the same parameters and polarity: the labels carry nothing
+    coordinates, types = one["type_coordinates"], one["cell_type"]
+    assert kmeans_ari(coordinates, types) == pytest.approx(0.0, abs=0.02)
+    for k in range(6):
+        assert np.cos(one["phase"][types == k]).mean() == pytest.approx(0.0, abs=0.2)
+    half = separated_neurons(7.5)["type_prototype_coordinates"]
+    gaps = np.linalg.norm(half[:, None] - half[None], axis=2)[np.triu_indices(6, 1)]
+    assert gaps.min() / simulate.WITHIN_TYPE_SPREAD == pytest.approx(7.5)
+
+
+def test_planted_types_are_recovered_from_the_true_coordinates_in_proportion_to_the_separation():
+    aris = [kmeans_ari(separated_neurons(s)["type_coordinates"], separated_neurons(s)["cell_type"])
+            for s in (0.0, 1.0, 3.0, 6.0, None)]
+    assert aris[-1] > 0.99 and aris[0] < 0.02
+    assert aris == sorted(aris)
+
+
+def battery_responses(separation: float | None, n: int = 120) -> tuple[np.ndarray, np.ndarray]:
+    """A trivial model with the nuisances removed: centred neurons at one orientation, their noise-free
+    rates to gratings over frequency and size summarized over phase (peak, mean, ON minus OFF) and to
+    plaids, scaled by each neuron's peak. Returns (N, features) and the planted types."""
+    config = simulate.simulation_params({"neurons": n, "type_separation": separation})
+    rng = np.random.default_rng(0)
+    neurons, _ = simulate.sample_neurons(rng, config)
+    neurons["rf_x"][:], neurons["rf_y"][:], neurons["orientation"][:] = WIDTH / 2, HEIGHT / 2, 0.0
+    neurons = simulate.calibrate(rng, neurons, HEIGHT, WIDTH, config["rate_spread"])
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH] - np.array([HEIGHT / 2, WIDTH / 2])[:, None, None]
+    stimuli = []
+    for frequency in (0.02, 0.03, 0.045, 0.07, 0.1):
+        for radius in (6.0, 12.0, 24.0, 48.0):
+            disk = np.hypot(xs, ys) <= radius
+            stimuli += [64 * disk * np.cos(2 * np.pi * frequency * xs + phase) for phase in np.arange(8) * np.pi / 4]
+            stimuli.append(32 * disk * (np.cos(2 * np.pi * frequency * xs) + np.cos(2 * np.pi * frequency * ys)))
+    rates = simulate.population_rates(neurons, 128 + np.stack(stimuli)).T.reshape(n, 20, 9)
+    gratings, plaids = rates[:, :, :8], rates[:, :, 8]
+    features = np.hstack([gratings.max(axis=2), gratings.mean(axis=2), gratings[:, :, 0] - gratings[:, :, 4], plaids])
+    return features / gratings.max(axis=(1, 2))[:, None], neurons["cell_type"]
+
+
+def test_a_trivial_model_on_the_noise_free_rates_finds_separated_types_and_not_merged_ones():
+    separate = kmeans_ari(*battery_responses(None))
+    merged = kmeans_ari(*battery_responses(0.0))
+    assert separate > 0.85 and abs(merged) < 0.05
+
+
+def test_nuisance_knobs_set_rf_scatter_and_gain_spread():
+    tight, loose = separated_neurons(None, rf_scatter=0.0), separated_neurons(None, rf_scatter=8.0)
+    retinotopy = tight["retinotopy"]
+    assert np.allclose(tight["retinotopy"], loose["retinotopy"])
+    for key in ("rf_x", "rf_y"):  # same map and draws: the difference is the scatter (× image scale 1)
+        assert np.std(loose[key] - tight[key]) == pytest.approx(8.0, rel=0.15)
+    config = simulate.simulation_params({"neurons": 400, "rate_spread": 1.0})
+    rng = np.random.default_rng(1)
+    neurons, _ = simulate.sample_neurons(rng, config)
+    neurons = simulate.calibrate(rng, neurons, HEIGHT, WIDTH, config["rate_spread"])
+    assert np.std(np.log(neurons["baseline"])) == pytest.approx(1.0, rel=0.15)
+    assert retinotopy.shape == (2, 3)
 
 
 def test_complex_types_are_at_least_half_as_in_layer_2_3():

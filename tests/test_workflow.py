@@ -23,13 +23,13 @@ def test_demo_config_plans_all_figures(tmp_path):
     result = _dry_run(tmp_path, REPO / "config" / "config.yaml", "all_figures")
     assert result.returncode == 0, result.stderr
     jobs = _planned_jobs(result.stdout)
-    # sim1, sim2, the continuum control and DECEMber's retina-style mouse
-    assert jobs["data_simulate"] == 4 and jobs["data_cache"] == 4
+    # sim1, sim2, the continuum control, DECEMber's retina-style mouse and the 7 identifiability populations
+    assert jobs["data_simulate"] == 4 + 7 and jobs["data_cache"] == 4 + 7
     # 7 study variants (gaussian_g0_long and DECEMber's CNN included) x 3 seeds, 2 control populations x 3
     # seeds, DECEMber's retina-style variant (3 seeds), the factorized sweep (3 x 2 seeds), the adaptive grid
     # (3 x 3 x 2 seeds), the two core-regularizer sweeps (2 x 3 x 2 seeds) and the regularization control (2
-    # populations x 4 L1 strengths x 3 seeds)
-    assert jobs["training_run"] == 7 * 3 + 2 * 3 + 3 + 3 * 2 + 9 * 2 + 2 * 3 * 2 + 2 * 4 * 3 == 90
+    # populations x 4 L1 strengths x 3 seeds) and the identifiability populations (7 x 2 seeds)
+    assert jobs["training_run"] == 7 * 3 + 2 * 3 + 3 + 3 * 2 + 9 * 2 + 2 * 3 * 2 + 2 * 4 * 3 + 7 * 2 == 104
 
 
 def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):

@@ -4,7 +4,7 @@ import posixpath
 import re
 from dataclasses import asdict
 
-from v1twin import regularization_control, walltime
+from v1twin import identifiability, regularization_control, walltime
 from v1twin.config import dataset_mice, landscape_sweep, pruned_variants, study_variants, training_runs
 from v1twin.december import plan as december_plan
 from v1twin.pruning import control_variants, plan_variants
@@ -253,3 +253,11 @@ TRANSFER_CONSTRAINT = "|".join(map(re.escape, TRANSFER_JOBS))
 # conda environments, as paths relative to workflow/rules; GPU rules get the CUDA build of torch.
 CPU_ENV = "../../envs/cpu.yaml"
 GPU_ENV = "../../envs/gpu.yaml"
+
+
+# Identifiability (identifiability.smk): the populations by decreasing separation, then the continuum;
+# each is a simulated mouse of dataset.extra_mice with its variant (added when the config is resolved).
+IDENTIFIABILITY = config.get("identifiability")
+POPULATIONS = identifiability.populations(IDENTIFIABILITY) if IDENTIFIABILITY else []
+IDENTIFIABILITY_TABLE = f"{RESULTS}/consistency/identifiability.csv"
+IDENTIFIABILITY_CURVES = f"{RESULTS}/consistency/identifiability_curves.csv"

@@ -285,6 +285,27 @@ if REG_CONTROL:
 
 
 # ----------------------------------------------------------------------------------------------
+# Identifiability: how far apart must types be for clustering to find them? (identifiability.smk)
+
+if POPULATIONS:
+    TABLES += [IDENTIFIABILITY_TABLE, IDENTIFIABILITY_CURVES]
+    FIGURES += [
+        Figure(
+            name="identifiability",
+            description="ARI with the planted types and across seeds vs type separation; whether ARI peaks at the true K.",
+            plot="identifiability.identifiability_figure",
+            inputs={"summary": IDENTIFIABILITY_TABLE, "curves": IDENTIFIABILITY_CURVES},
+            options={
+                "variant": IDENTIFIABILITY["variant"],
+                "population": identifiability.population_description(config),
+                "margin": IDENTIFIABILITY["peak_margin"],
+            },
+            category=CONSISTENCY_FIGURES,
+        )
+    ]
+
+
+# ----------------------------------------------------------------------------------------------
 # Channel pruning (pruning.smk)
 
 if PRUNING_VARIANTS:

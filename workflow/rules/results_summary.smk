@@ -13,6 +13,7 @@ RESULTS_PAGE_TABLES = {
     "response": RESPONSE_TABLE,
     "planted": PLANTED_TABLE,
     "separability": SEPARABILITY_TABLE,
+    "identifiability": IDENTIFIABILITY_TABLE,
     "regularization_control": REG_CONTROL_TABLE,
     "regularization_control_runs": REG_CONTROL_RUNS_TABLE,
     "pruning": PRUNING_TABLE,

@@ -52,7 +52,7 @@ def expand_variants(config: dict, schema: dict | None = None) -> dict[str, dict]
     """
     variants = {}
     for name, variant in config["variants"].items():
-        variants[name] = _resolved(variant, config, config["seeds"])
+        variants[name] = _resolved(variant, config, variant.get("seeds", config["seeds"]))
     for sweep_name, sweep in config.get("sweeps", {}).items():
         if sweep["base"] not in config["variants"]:
             raise ConfigError(
@@ -65,7 +65,7 @@ def expand_variants(config: dict, schema: dict | None = None) -> dict[str, dict]
                 _set_dotted(variant, parameter, value)
             if schema is not None:
                 _check_sweep_point(sweep_name, point, variant, schema)
-            variants[name] = _resolved(variant, config, sweep.get("seeds", config["seeds"]))
+            variants[name] = _resolved(variant, config, sweep.get("seeds", variant.get("seeds", config["seeds"])))
     return variants
 
 
@@ -187,8 +187,8 @@ def mouse_simulation(dataset: dict, mouse: str) -> dict:
 
 
 def _check_simulation(dataset: dict) -> None:
-    """Per simulated mouse (after its extra_mice overrides): one type fraction per type, and unlabelled
-    types that exist and leave at least one type labelled."""
+    """Per simulated mouse (after its extra_mice overrides): one type fraction per type, unlabelled
+    types that exist and leave at least one type labelled, and a type separation the prototypes allow."""
     places = {"dataset.simulation": dataset["simulation"]}
     places.update({f"dataset.extra_mice.{mouse}": mouse_simulation(dataset, mouse) for mouse in dataset["extra_mice"]})
     for where, simulation in places.items():
@@ -202,6 +202,15 @@ def _check_simulation(dataset: dict) -> None:
                  f"{where}.unlabelled_types: {beyond} are not types (n_types = {n_types}: 0..{n_types - 1})")
         _require(len(set(unlabelled)) < n_types,
                  f"{where}.unlabelled_types: all {n_types} types are unlabelled; leave at least one labelled")
+        separation = simulation.get("type_separation")
+        if separation is None:
+            continue
+        from v1twin.data.simulate import design_separation  # scipy's import (1 s) only where it is needed
+
+        largest = design_separation(n_types)
+        _require(separation <= largest,
+                 f"{where}.type_separation: {separation} is beyond the design's separation for n_types = {n_types} "
+                 f"({largest:.2f}), the most the prototypes allow; use at most that")
 
 
 def _check_readout(name: str, readout: dict) -> None:

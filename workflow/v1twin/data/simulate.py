@@ -5,11 +5,14 @@ cell and an energy-model complex cell, divisively normalized by an iso-oriented 
 orthogonal orientation, multiplied by a behavioural gain and seen through the eye position. Neurons
 belong to functional types (prototypes in a 5-D parameter space, plus an ON or OFF polarity);
 `discreteness` moves them from tight clusters around the prototypes (1) to a continuum with no
-types (0). Each neuron draws its type uniformly, or, with `type_fractions`, the types get exact
-counts in the given proportions (unbalanced types, as the marmoset RGCs of D25 Fig. 3); the types
-named in `unlabelled_types` count as unlabelled cells (ground truth `labelled`: False), which
-evaluations leave out as D25 left out its RGCs without a type label. The filters and their
-normalization are in `receptive_fields`.
+types (0); `type_separation` moves the prototypes together, from the design's separation down to one
+type (0), measured in within-type spreads. The nuisances a model must see through are knobs too:
+`rf_scatter` (receptive-field centres around the retinotopic map), `rate_spread` (per-neuron response
+gain) and `noise_fano` (trial-to-trial noise). Each neuron draws its type uniformly, or, with
+`type_fractions`, the types get exact counts in the given proportions (unbalanced types, as the
+marmoset RGCs of D25 Fig. 3); the types named in `unlabelled_types` count as unlabelled cells (ground
+truth `labelled`: False), which evaluations leave out as D25 left out its RGCs without a type label.
+The filters and their normalization are in `receptive_fields`.
 
 The mouse is returned as `MouseArrays` (written with `sensorium_static.write_mouse` in the Sensorium
 tree) plus a ground-truth dict that fully defines every neuron, so `population_rates` can query the
@@ -43,6 +46,9 @@ DEFAULTS = {
     "noise_fano": 0.5,
     "behavior_modulation": 1.0,
     "eye_shift_gain": 0.25,
+    "type_separation": None,  # nearest prototypes' distance / WITHIN_TYPE_SPREAD; None: the design's own
+    "rf_scatter": 2.0,  # sd of RF centres around the retinotopic map, reference pixels
+    "rate_spread": 0.5,  # sd of the log mean rate across neurons (response gain)
     "type_fractions": None,  # None: each neuron draws its type uniformly (exact counts only when given)
     "unlabelled_types": [],
 }
@@ -67,13 +73,14 @@ ONSET = 0.25
 PROTOTYPE_DESIGN_SEED = 2022  # prototypes depend on n_types only: the same types in every mouse and dataset
 PROTOTYPE_MARGIN = 0.08  # prototypes stay this far inside the unit cube, so clusters are not clipped
 CLUSTER_SPREAD = 0.03  # sd of neurons around their prototype (unit-cube coordinates)
+# The within-type spread that type separations are measured in: a neuron's RMS distance from its prototype.
+WITHIN_TYPE_SPREAD = CLUSTER_SPREAD * np.sqrt(len(TYPE_PARAMETERS))
 SURROUND_RATIO = 2.0  # surround envelope sd / centre envelope sd
 BASELINE_FRACTION = 0.05  # spontaneous share of a neuron's mean rate
 
 CORTEX_SIZE_UM = 600.0  # side of the imaged patch of cortex
 RF_SPREAD = 0.4  # fraction of the image width and height covered by the RF centres of one mouse
 RF_MARGIN = 16.0  # RF centres stay this many reference pixels inside the image
-RF_JITTER = 2.0  # scatter of RF centres around the retinotopic map, reference pixels
 
 EYE_CENTER = np.array([160.0, 120.0])  # camera pixels; eye position offsets from it shift the RFs
 EYE_SD = np.array([4.0, 3.0])
@@ -89,9 +96,11 @@ TRUTH_KEYS = (
     "type_polarity", "type_coordinates", "rf_x", "rf_y", "orientation", "phase", *TYPE_PARAMETERS,
     "gain_running", "gain_pupil", "gain_pupil_derivative", "amplitude", "baseline",
     "center_scale", "surround_scale", "orthogonal_scale", "surround_ratio",
-    "eye_center", "eye_shift_gain", "retinotopy", "discreteness", "rates", "labelled",
+    "eye_center", "eye_shift_gain", "retinotopy", "discreteness", "type_separation", "rates", "labelled",
 )
-OPTIONAL_TRUTH = {"labelled"}  # ground truth written before `unlabelled_types` existed: every neuron labelled
+# Absent from ground truth written before the key existed: `labelled` (every neuron labelled),
+# `type_separation` (the design's own).
+OPTIONAL_TRUTH = {"labelled", "type_separation"}
 
 
 class SimulationError(ValueError):
@@ -115,13 +124,27 @@ def simulation_params(params: dict) -> dict:
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
             raise SimulationError(f"simulation.{key}: expected an integer >= {low}, got {value!r}")
     ranges = {"discreteness": (0.0, 1.0), "noise_fano": (1e-6, np.inf), "behavior_modulation": (0.0, np.inf),
-              "eye_shift_gain": (0.0, np.inf)}
+              "eye_shift_gain": (0.0, np.inf), "rf_scatter": (0.0, np.inf), "rate_spread": (0.0, np.inf)}
     for key, (low, high) in ranges.items():
         value = merged[key]
         if not isinstance(value, (int, float, np.number)) or isinstance(value, bool) or not low <= value <= high:
             raise SimulationError(f"simulation.{key}: expected a number in [{low:g}, {high:g}], got {value!r}")
     _check_types(merged)
+    _check_separation(merged)
     return merged
+
+
+def _check_separation(config: dict) -> None:
+    """`type_separation` is None or a number from 0 up to the design's own separation (prototypes are
+    only moved together, so no type leaves the unit cube)."""
+    separation = config["type_separation"]
+    if separation is None:
+        return
+    largest = design_separation(config["n_types"])
+    if (not isinstance(separation, (int, float, np.number)) or isinstance(separation, bool)
+            or not 0 <= separation <= largest):
+        raise SimulationError(f"simulation.type_separation: expected a number in [0, {largest:.2f}] (the design's "
+                              f"separation for n_types = {config['n_types']}), got {separation!r}")
 
 
 def _check_types(config: dict) -> None:
@@ -206,6 +229,25 @@ def type_prototypes(n_types: int) -> np.ndarray:
     return prototypes
 
 
+def design_separation(n_types: int) -> float:
+    """The distance between the nearest prototypes of `type_prototypes(n_types)` in within-type spreads
+    (WITHIN_TYPE_SPREAD); infinite for one type."""
+    prototypes = type_prototypes(n_types)
+    distances = np.linalg.norm(prototypes[:, None] - prototypes[None], axis=2)
+    return float(np.min(distances[np.triu_indices(n_types, 1)]) / WITHIN_TYPE_SPREAD) if n_types > 1 else np.inf
+
+
+def separated_prototypes(n_types: int, separation: float | None) -> tuple[np.ndarray, float]:
+    """The prototypes moved towards their centroid until the nearest two are `separation` within-type
+    spreads apart, and the factor applied (1: the design itself, `separation` None; 0: one type)."""
+    prototypes = type_prototypes(n_types)
+    if separation is None or n_types == 1:
+        return prototypes, 1.0
+    factor = separation / design_separation(n_types)
+    centroid = prototypes.mean(axis=0)
+    return centroid + factor * (prototypes - centroid), factor
+
+
 def type_polarities(n_types: int) -> np.ndarray:
     """ON (+1) or OFF (-1) polarity of each type: the sign of cos φ of its neurons, alternating by type.
 
@@ -253,8 +295,9 @@ def _type_coordinates(rng: np.random.Generator, n: int, prototypes: np.ndarray, 
     """Unit-cube coordinates pulled from a uniform continuum towards the prototypes by `discreteness`.
 
     Each neuron draws its type uniformly, or with `fractions` the types get exact counts
-    (`type_counts`) in a random order. cell_type is always the nearest prototype: the planted type at
-    discreteness 1, bookkeeping at 0.
+    (`type_counts`) in a random order. cell_type is the drawn type at discreteness 1 (the planted type,
+    also where close prototypes make a neuron nearer another one), else the nearest prototype
+    (bookkeeping of a continuum).
     """
     if fractions is None:
         drawn_type = rng.integers(len(prototypes), size=n)
@@ -263,15 +306,18 @@ def _type_coordinates(rng: np.random.Generator, n: int, prototypes: np.ndarray, 
     continuum = rng.uniform(size=(n, prototypes.shape[1]))
     jitter = rng.normal(0.0, CLUSTER_SPREAD, size=continuum.shape)
     coordinates = np.clip((1 - discreteness) * continuum + discreteness * prototypes[drawn_type] + jitter, 0, 1)
+    if discreteness == 1:
+        return coordinates, drawn_type
     distances = np.linalg.norm(coordinates[:, None] - prototypes[None], axis=2)
     return coordinates, np.argmin(distances, axis=1)
 
 
-def _phases(rng: np.random.Generator, polarity: np.ndarray, discreteness: float) -> np.ndarray:
+def _phases(rng: np.random.Generator, polarity: np.ndarray, typed_share: float) -> np.ndarray:
     """Random spatial phases; a neuron takes its type's polarity (sign of cos φ) with probability
-    `discreteness`, as its coordinates are pulled to the prototype, so a continuum has none."""
+    `typed_share` (discreteness × prototype separation factor), as its coordinates are pulled to the
+    prototype: a continuum, or types moved together into one, has none."""
     phase = rng.uniform(0.0, 2 * np.pi, size=len(polarity))
-    typed = rng.uniform(size=len(polarity)) < discreteness
+    typed = rng.uniform(size=len(polarity)) < typed_share
     flip = typed & (polarity * np.cos(phase) < 0)
     return np.mod(phase + np.pi * flip, 2 * np.pi)
 
@@ -301,7 +347,7 @@ def _behaviour_gains(rng: np.random.Generator, n: int, modulation: float) -> dic
 def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Parameters of every neuron (before calibration) and the motor coordinates (N, 3) in µm."""
     n, height, width = config["neurons"], config["image_height"], config["image_width"]
-    prototypes = type_prototypes(config["n_types"])
+    prototypes, factor = separated_prototypes(config["n_types"], config["type_separation"])
     polarity = type_polarities(len(prototypes))
     coordinates, cell_type = _type_coordinates(rng, n, prototypes, config["discreteness"], config["type_fractions"])
     pixel_scale = height / REFERENCE_HEIGHT
@@ -309,7 +355,8 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
     retinotopy, patch_centre = _retinotopy(rng, height, width)
     motor_xy = patch_centre + rng.uniform(-0.5, 0.5, size=(n, 2)) * CORTEX_SIZE_UM
     motor = np.column_stack([motor_xy, rng.uniform(150.0, 400.0, size=n)])
-    rf = motor_xy @ retinotopy[:, :2].T + retinotopy[:, 2] + rng.normal(0.0, RF_JITTER * pixel_scale, size=(n, 2))
+    scatter = rng.normal(0.0, config["rf_scatter"] * pixel_scale, size=(n, 2))
+    rf = motor_xy @ retinotopy[:, :2].T + retinotopy[:, 2] + scatter
     rf = np.clip(rf, margin, [width - margin, height - margin])
     neurons = {
         "cell_type": cell_type.astype(np.int64),
@@ -322,7 +369,7 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
         "rf_x": rf[:, 0],
         "rf_y": rf[:, 1],
         "orientation": rng.uniform(0.0, np.pi, size=n),
-        "phase": _phases(rng, polarity[cell_type], config["discreteness"]),
+        "phase": _phases(rng, polarity[cell_type], config["discreteness"] * factor),
         **coordinates_to_parameters(coordinates, pixel_scale),
         **_behaviour_gains(rng, n, config["behavior_modulation"]),
         "surround_ratio": np.array(SURROUND_RATIO),
@@ -330,6 +377,7 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
         "eye_shift_gain": np.array(float(config["eye_shift_gain"])),
         "retinotopy": retinotopy,
         "discreteness": np.array(float(config["discreteness"])),
+        "type_separation": np.array(factor * design_separation(config["n_types"])),
         "labelled": ~np.isin(cell_type, config["unlabelled_types"]),
     }
     return neurons, motor.astype(np.float32)
@@ -398,7 +446,7 @@ def population_rates(neurons: dict, images: np.ndarray, behavior: np.ndarray | N
     return rates.astype(np.float32)
 
 
-def calibrate(rng: np.random.Generator, neurons: dict, height: int, width: int) -> dict:
+def calibrate(rng: np.random.Generator, neurons: dict, height: int, width: int, rate_spread: float) -> dict:
     """Add filter scales, amplitude and baseline, measured on a fixed set of natural images.
 
     Scales make every filter's RMS output 1 on natural images; amplitudes give each neuron a
@@ -416,7 +464,7 @@ def calibrate(rng: np.random.Generator, neurons: dict, height: int, width: int) 
         for key, pair in zip(scale_names, (linear[:2], linear[2:4], linear[4:])):
             neurons[key][idx] = np.sqrt(np.mean(pair**2, axis=(0, 1)))
         mean_drive[idx] = normalized_drive(neurons, idx, linear).mean(axis=0)
-    mean_rate = np.exp(rng.normal(-0.125, 0.5, size=n_neurons))
+    mean_rate = np.exp(rng.normal(-rate_spread**2 / 2, rate_spread, size=n_neurons))
     neurons["baseline"] = BASELINE_FRACTION * mean_rate
     neurons["amplitude"] = (1 - BASELINE_FRACTION) * mean_rate / mean_drive
     return neurons
@@ -458,7 +506,7 @@ def simulate_mouse(params: dict, seed: int, stimulus_seed: int) -> tuple[MouseAr
     test_images = natural_images(np.random.default_rng(stimulus_seed), config["n_test_images"], height, width)
     unique_images = natural_images(rng, config["n_train"] + config["n_validation"], height, width)
     neurons, motor = sample_neurons(rng, config)
-    neurons = calibrate(rng, neurons, height, width)
+    neurons = calibrate(rng, neurons, height, width, config["rate_spread"])
 
     tiers, image_ids, source_rows = _trial_design(config, seed)
     n_trials = len(tiers)

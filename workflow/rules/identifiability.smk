@@ -1,0 +1,29 @@
+# Identifiability (METHODS §11; package v1twin.identifiability): populations whose planted types lie
+# ever closer together, down to one type, and a continuum, each fitted with one variant on several seeds.
+# The populations and their variants join dataset.extra_mice and the variants when the config is
+# resolved, so data.smk, training.smk and clustering.smk make their mice, models and labels; this
+# rule only reads the labels against the planted types.
+
+if POPULATIONS:
+
+    rule identifiability_table:
+        """Per population and method: ARI with the planted types at the true K, ARI across seeds over K and
+        whether it peaks at the true K."""
+        input:
+            labels=[LABELS.format(variant=p.variant, seed=s) for p in POPULATIONS for s in variant_seeds(p.variant)],
+            truth=ground_truth_files([p.mouse for p in POPULATIONS]),
+        output:
+            summary=IDENTIFIABILITY_TABLE,
+            curves=IDENTIFIABILITY_CURVES,
+        params:
+            populations=identifiability.population_params(POPULATIONS),
+            seeds={p.variant: variant_seeds(p.variant) for p in POPULATIONS},
+            true_k=identifiability.true_k(config),
+            peak_margin=IDENTIFIABILITY["peak_margin"],
+        log:
+            f"{LOGS}/identifiability_table.log",
+        localrule: True
+        conda:
+            CPU_ENV
+        script:
+            "../scripts/identifiability_table.py"
