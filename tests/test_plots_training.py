@@ -211,10 +211,12 @@ def test_learning_curves_of_the_tiny_config_show_every_family_of_trained_models(
     runs = [tuple(run) for run in entry["options"]["runs"]]
     config = tiny_config()
     variants = expand_variants(config)
-    # by hand from tests/config/tiny.yaml: 2 named variants, the control's 2 populations x (γ 0, γ 10), sweep
-    # points (factorized_gamma: 2 values x 1 seed; adaptive_grid: 1 point x 2 seeds), december_retina; every 2
-    # seeds; 2 pruning steps x 2 seeds; DECEMber and transfer: every run of their stages' plans
+    # by hand from tests/config/tiny.yaml: 2 named variants, the control's 2 populations x (γ 0, γ 10), the 2
+    # identifiability populations, sweep points (factorized_gamma: 2 values x 1 seed; adaptive_grid: 1 point x
+    # 2 seeds), december_retina; every 2 seeds; 2 pruning steps x 2 seeds; DECEMber and transfer: every run of
+    # their stages' plans
     expected = {"trained variants": 4, "regularization control": 8, "variants on other populations": 2,
+                "identifiability populations": 4,
                 "sweep points": 4, "DECEMber pretraining (replays)": len(december_plan.pretraining(config, variants)),
                 "DECEMber": len(december_plan.plan(config, variants)), "pruning fine-tunes": 4,
                 "transfer": len(plan_jobs(config))}  # rows in the order of the runs

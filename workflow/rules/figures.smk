@@ -19,9 +19,11 @@ TRAINING_FIGURES = "Models and training"
 FACTORIZED_VARIANTS = [v for v in VARIANTS if VARIANTS[v]["readout"]["type"] == "factorized"]
 SWEEPS = config.get("sweeps", {})
 # In the learning curves, each run's [family, group]: its row of panels and its colour. A training_run model
-# belongs to the first of: the study's variants, the regularization control, a sweep (its group), the rest.
+# belongs to the first of: the study's variants, the regularization control, the identifiability populations,
+# a sweep (its group), the rest.
 TRAINING_FAMILY = {v: ["variants on other populations", v] for v in VARIANTS}
 TRAINING_FAMILY.update({v: ["sweep points", name] for name, sweep in SWEEPS.items() for v in sweep_points(name, sweep)})
+TRAINING_FAMILY.update({p.variant: ["identifiability populations", p.variant] for p in POPULATIONS})
 TRAINING_FAMILY.update({run.variant: ["regularization control", run.variant] for run in REG_CONTROL_RUNS})
 TRAINING_FAMILY.update({v: ["trained variants", v] for v in STUDY_VARIANTS})
 # Every training history the workflow writes -> [family, group].
@@ -299,6 +301,7 @@ if POPULATIONS:
                 "variant": IDENTIFIABILITY["variant"],
                 "population": identifiability.population_description(config),
                 "margin": IDENTIFIABILITY["peak_margin"],
+                "references": IDENTIFIABILITY["reference_levels"],
             },
             category=CONSISTENCY_FIGURES,
         )

@@ -49,6 +49,7 @@ rule results_summary:
             "regularization_control_k": REG_CONTROL["figure_k"] if REG_CONTROL else None,
             "december": {"variant": DEC_VARIANT, "main": DEC_MAIN, "k": DEC_FIGURE_K} if DECEMBER else None,
             "rule_stages": {r.name: Path(r.snakefile).stem for r in workflow.rules},
+            "reference_levels": tuple(IDENTIFIABILITY["reference_levels"]) if IDENTIFIABILITY else (),
         },
     log:
         f"{LOGS}/results_summary.log",

@@ -58,6 +58,7 @@ class PageSettings:
     regularization_control_k: int | None
     december: dict | None
     rule_stages: dict[str, str]
+    reference_levels: tuple[dict, ...] = ()  # identifiability.reference_levels: real-data ARI across seeds
 
 
 def relative(path: str | Path, root: Path) -> str:
@@ -500,6 +501,7 @@ def identifiability(tables: Tables, settings: PageSettings) -> list[str]:
                      f"{fmt(limit, 1)} within-type spreads and not at {fmt(below[-1], 1)}, the next tested: with this "
                      f"model and data size, types separated by {fmt(below[-1], 1)} within-type spreads or less are "
                      "not detectable by consistency.")
+    lines += [_reference_line(frame, reference) for reference in settings.reference_levels]
     intro = [
         "How far apart must planted types be for clustering to find them (METHODS §11)? Populations with "
         "their type prototypes the given number of within-type spreads apart (and a continuum), one model "
@@ -511,6 +513,18 @@ def identifiability(tables: Tables, settings: PageSettings) -> list[str]:
                               for what in ("ARI with planted types (sd)", "ARI across seeds at true K"))]
     return section("### Identifiability: how separated must types be?", intro, table(header, rows),
                    [*lines, "", tables.cite("identifiability")])
+
+
+def _reference_line(frame: pd.DataFrame, reference: dict) -> str:
+    """Where on the curve a real-data ARI across seeds lies: the tested separations that reach it, per method."""
+    parts = []
+    for method, name in METHODS.items():
+        rows = frame[(frame["method"] == method) & frame["separation"].notna()]
+        reaching = rows.loc[rows["ari_seeds_at_true_k"] >= reference["ari"], "separation"]
+        parts.append(f"{name} at separation ≥ {fmt(reaching.min(), 1)}" if len(reaching)
+                     else f"{name} at no tested separation (at most {fmt(rows['ari_seeds_at_true_k'].max())})")
+    return (f"- {reference['label']} ({reference['source']}): ARI across seeds {fmt(reference['ari'])}; reached here "
+            f"by {' and '.join(parts)}.")
 
 
 def regularization_control(tables: Tables, settings: PageSettings) -> list[str]:

@@ -36,6 +36,21 @@ def _truth_panel(ax: plt.Axes, summary: pd.DataFrame) -> None:
            "(mean ± sd over seeds)", title="Are the planted types recovered?")
 
 
+def _consistency_panel(ax: plt.Axes, summary: pd.DataFrame, references: list[dict]) -> None:
+    """ARI across seeds at the true K vs separation, with the real-data levels of the papers as lines."""
+    for index, method in enumerate(METHODS):
+        typed, continuum = _by_separation(summary, method)
+        ax.plot(typed["separation"], typed["ari_seeds_at_true_k"], marker="o", color=f"C{index}",
+                label=METHOD_NAMES[method])
+        for level in continuum["ari_seeds_at_true_k"]:
+            ax.axhline(level, color=f"C{index}", linestyle="--", linewidth=1)
+    for reference in references:
+        ax.axhline(reference["ari"], color="black", linestyle="-.", linewidth=1,
+                   label=f"{reference['label']}: {reference['ari']:g} ({reference['source']})")
+    ax.set(xlabel="type separation (within-type spreads)", ylabel="ARI across seeds at the true K",
+           title="Consistency at the true K, and real-data levels\n(dashed: the continuum)")
+
+
 def _peak_panel(ax: plt.Axes, summary: pd.DataFrame, margin: float) -> None:
     """Prominence of the true K in the across-seed curve vs separation; filled where the curve peaks there."""
     for index, method in enumerate(METHODS):
@@ -77,20 +92,24 @@ def _curve_panel(ax: plt.Axes, curves: pd.DataFrame, method: str, true_k: int) -
 
 
 def identifiability_figure(summary: str, curves: str, pdf: str, variant: str, population: str,
-                           margin: float) -> plt.Figure:
-    """Top: ARI with the planted types, and the prominence of the true K, vs separation. Bottom: the
-    across-seed ARI curves over K per population, for k-means and GMM."""
+                           margin: float, references: list[dict]) -> plt.Figure:
+    """Top: ARI with the planted types, ARI across seeds at the true K (with the papers' real-data levels)
+    and the prominence of the true K, vs separation. Bottom: the across-seed ARI curves over K per
+    population, for k-means and GMM."""
     table = read_table(summary, SUMMARY_COLUMNS)
     curve_table = read_table(curves, CURVE_COLUMNS)
     true_k = int(table["true_k"].iloc[0])
-    fig, axes = plt.subplots(2, 2, figsize=(14, 9))
+    fig, axes = plt.subplots(2, 3, figsize=(20, 9))
     _truth_panel(axes[0, 0], table)
-    _peak_panel(axes[0, 1], table, margin)
-    legend_right(axes[0, 1])
+    _consistency_panel(axes[0, 1], table, references)
+    _peak_panel(axes[0, 2], table, margin)
+    legend_right(axes[0, 2])
     for ax, method in zip(axes[1], METHODS):
         _curve_panel(ax, curve_table, method, true_k)
     legend_right(axes[1, 1])
+    axes[1, 2].axis("off")
     axes[0, 0].legend(fontsize="small", loc="lower right")
+    axes[0, 1].legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15))  # off the data
     seeds = int(table["n_seeds"].iloc[0])
     fig.suptitle(f"Identifiability of planted types (METHODS §11): {variant} fitted to populations of {population}, "
                  f"{seeds} seeds each")
