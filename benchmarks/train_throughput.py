@@ -5,23 +5,31 @@ with 4 channels, Gaussian readout with shifter, ~8,000 neurons). Each step: Pois
 Σ(ŷ − y·log(ŷ + 1e-8)) + regularizer, backward, Adam. Prints images/s and peak memory per device.
 
     python benchmarks/train_throughput.py --steps 3
-    python benchmarks/train_throughput.py --core cnn --channels 16 --layers 3 --neurons 500   # demo size
+    python benchmarks/train_throughput.py --demo --threads 1 --profile 15   # the demo's step, profiled
+
+`--demo` is the demo's model and step (config/config.yaml: 4 features × 8 rotations, 3 layers, kernels 9
+and 5, 18×32 input, Gaussian readout with shifter and position network, 500 neurons, batch 16);
+`--profile N` prints the N operators with the most self CPU time (torch.profiler) over the timed steps.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import resource
 import time
 
 import numpy as np
 import torch
+from torch.profiler import ProfilerActivity, profile
 
 from v1twin.models import MouseInfo, V1Model, build_model
 
 from paper_scale import INPUT_SHAPE, synchronize
 
 MOUSE = "benchmark_mouse"
+DEMO = {"core": "rotation_equivariant", "channels": 4, "layers": 3, "input_kernel": 9, "hidden_kernel": 5,
+        "neurons": 500, "batch_size": 16, "input_shape": (4, 18, 32), "position_network": True}
 
 
 def parse_args() -> argparse.Namespace:
@@ -35,17 +43,25 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--channels", type=int, default=16, help="features (per rotation for the equivariant core)")
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
-    return parser.parse_args()
+    parser.add_argument("--demo", action="store_true", help="the demo's model and batch (overrides the sizes)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N", help="print the N costliest operators")
+    args = parser.parse_args()
+    settings = DEMO if args.demo else {"input_kernel": 13, "hidden_kernel": 5, "input_shape": INPUT_SHAPE,
+                                       "position_network": False}
+    for key, value in settings.items():
+        setattr(args, key, value)
+    return args
 
 
 def make_model(args: argparse.Namespace) -> V1Model:
     rng = np.random.default_rng(0)
     info = MouseInfo(args.neurons, rng.uniform(0, 1000, (args.neurons, 3)), rng.uniform(0.5, 2.0, args.neurons))
     config = {
-        "core": {"type": args.core, "channels": args.channels, "layers": args.layers},
-        "readout": {"type": "gaussian", "shifter": True},
+        "core": {"type": args.core, "channels": args.channels, "layers": args.layers,
+                 "input_kernel": args.input_kernel, "hidden_kernel": args.hidden_kernel},
+        "readout": {"type": "gaussian", "shifter": True, "position_network": args.position_network},
     }
-    return build_model(config, {MOUSE: info}, INPUT_SHAPE)
+    return build_model(config, {MOUSE: info}, args.input_shape)
 
 
 def training_step(model: V1Model, optimizer: torch.optim.Optimizer, batch: tuple[torch.Tensor, ...]) -> float:
@@ -71,7 +87,7 @@ def benchmark(args: argparse.Namespace, device: torch.device) -> None:
     optimizer = torch.optim.Adam(model.parameters(), lr=0.005)
     generator = torch.Generator(device=device).manual_seed(1)
     batch = (
-        torch.randn(args.batch_size, *INPUT_SHAPE, device=device, generator=generator),
+        torch.randn(args.batch_size, *args.input_shape, device=device, generator=generator),
         torch.randn(args.batch_size, 2, device=device, generator=generator),
         torch.rand(args.batch_size, args.neurons, device=device, generator=generator) * 2,
     )
@@ -79,11 +95,13 @@ def benchmark(args: argparse.Namespace, device: torch.device) -> None:
         torch.cuda.reset_peak_memory_stats(device)
     training_step(model, optimizer, batch)  # warm-up: allocator, kernel selection
     synchronize(device)
-    start = time.perf_counter()
-    for _ in range(args.steps):
-        loss = training_step(model, optimizer, batch)
-    synchronize(device)
-    seconds_per_step = (time.perf_counter() - start) / args.steps
+    profiling = profile(activities=[ProfilerActivity.CPU]) if args.profile else contextlib.nullcontext()
+    with profiling as profiler:
+        start = time.perf_counter()
+        for _ in range(args.steps):
+            loss = training_step(model, optimizer, batch)
+        synchronize(device)
+        seconds_per_step = (time.perf_counter() - start) / args.steps
     parameters = sum(p.numel() for p in model.parameters())
     print(
         f"{device.type:4s} | {args.core} {model.core.output_channels} ch × {args.layers} layers, "
@@ -91,6 +109,8 @@ def benchmark(args: argparse.Namespace, device: torch.device) -> None:
         f"{seconds_per_step * 1000:.0f} ms/step, {args.batch_size / seconds_per_step:.1f} images/s, "
         f"peak memory {peak_memory_mib(device):.0f} MiB, final loss {loss:.4g}"
     )
+    if args.profile:  # timed with the profiler's overhead: compare ms/step only between unprofiled runs
+        print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=args.profile))
 
 
 def main() -> None:

@@ -121,7 +121,9 @@ class GaussianReadout(nn.Module):
     def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
         grid = self.positions(x.shape[0], shift).unsqueeze(2)
         sampled = F.grid_sample(x, grid, mode="bilinear", align_corners=True).squeeze(-1)
-        return torch.einsum("bcn,nc->bn", sampled, self.features) + self.bias
+        # Σ_c sampled[b, c, n]·features[n, c] as a product and a sum: einsum's batched matmul over the
+        # neurons runs one tiny product per neuron on the CPU (4.5x slower, forward and backward)
+        return (sampled * self.features.t()).sum(dim=1) + self.bias
 
     def regularizer(self) -> torch.Tensor:
         if self.regularizer_type == "l1":
