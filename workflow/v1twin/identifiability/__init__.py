@@ -65,14 +65,15 @@ def with_populations(config: dict) -> dict:
                           f"(known: {', '.join(config['variants'])})")
     _check_section(config, section)
     config = copy.deepcopy(config)
+    mice, variants = config["dataset"]["extra_mice"], config["variants"]
     for population in populations(section):
-        for where, name in (("dataset.extra_mice", population.mouse), ("variants", population.variant)):
-            taken = config["dataset"]["extra_mice"] if where == "dataset.extra_mice" else config["variants"]
-            if name in taken:
+        for where, names, name in (("dataset.extra_mice", mice, population.mouse),
+                                   ("variants", variants, population.variant)):
+            if name in names:
                 raise ConfigError(f"{where}.{name}: the name is the identifiability analysis's; rename it")
-        config["dataset"]["extra_mice"][population.mouse] = population.simulation
-        variant = copy.deepcopy(config["variants"][section["variant"]])
-        config["variants"][population.variant] = {**variant, "mice": [population.mouse], "seeds": section["seeds"]}
+        mice[population.mouse] = population.simulation
+        fit = copy.deepcopy(variants[section["variant"]])
+        variants[population.variant] = {**fit, "mice": [population.mouse], "seeds": section["seeds"]}
     return config
 
 
