@@ -91,7 +91,7 @@ def test_each_population_becomes_a_simulated_mouse_and_a_variant_fitted_on_the_s
         (lambda c: c["identifiability"].update(separations=[40.0, 1.0]),
          r"identifiability.separations: \[40.0\] are beyond the design's separation for n_types = 6 \(15.63\)"),
         (lambda c: c["clustering"].update(k_values=[2, 4, 6]), r"planted K \(6, n_types\) must be an inner value"),
-        (lambda c: c["dataset"].update(source="download"), "needs dataset.source: simulate"),
+        (lambda c: c["dataset"].pop("simulation"), "it needs a dataset.simulation section"),
         (lambda c: c["dataset"]["extra_mice"].update(identifiability_0={}),
          "dataset.extra_mice.identifiability_0: the name is the identifiability analysis's"),
     ],

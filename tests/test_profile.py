@@ -105,10 +105,12 @@ def test_the_paper_plan_submits_few_jobs_besides_the_gpu_jobs(plans):
     print(f"paper plan under profiles/slurm: {len(plan.jobs)} jobs, {sbatch_jobs} sbatch jobs, {len(gpu_jobs)} on GPUs")
     # measured before the CPU analysis was grouped: 748 jobs, 704 sbatch jobs, 458 on GPUs; now 1316 jobs,
     # 1013 sbatch jobs, 961 on GPUs. The CPU analysis goes 3 models per sbatch job (group-components);
-    # besides it, a handful of data and table jobs.
+    # besides it, one data job per mouse to simulate or cache, and a handful of table jobs.
     analysed_models = sum(job.rule == "clustering_embeddings" for job in plan.jobs)
     assert plan.group_jobs <= analysed_models / 3 + 2
-    assert len(alone) - len(gpu_jobs) <= 15
+    data_jobs = [job for job in alone if job.rule in ("data_simulate", "data_cache")]
+    assert len(data_jobs) == 7 + 7 + 7  # the real mice's caches; the simulated populations and their caches
+    assert len(alone) - len(gpu_jobs) - len(data_jobs) <= 8
     assert {job.rule for job in plan.jobs if job.grouped} == {
         "clustering_embeddings", "clustering_labels", "clustering_kmeans_reruns", "clustering_tsne", "december_tsne",
         "regularization_control_measures"}

@@ -36,8 +36,9 @@ def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):
     result = _dry_run(tmp_path, REPO / "config" / "paper.yaml", "all_figures")
     assert result.returncode == 0, result.stderr
     jobs = _planned_jobs(result.stdout)
-    assert jobs["data_download"] == 7 and jobs["data_cache"] == 7
-    assert "data_simulate" not in jobs
+    # the seven real mice are downloaded; the 7 identifiability populations beside them are simulated
+    assert jobs["data_download"] == 7 and jobs["data_simulate"] == 7 and jobs["data_cache"] == 7 + 7
+    assert "resources/sensorium2022/identifiability_12.ground_truth.npz" in result.stdout
     for mouse in ("26872-17-20", "27204-5-13", "21067-10-18", "22846-10-16", "23343-5-17", "23656-14-22", "23964-4-22"):
         assert f"resources/sensorium2022/{mouse}.cache" in result.stdout
 

@@ -27,7 +27,9 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 # The results page (results_summary.smk): every reported number with its source table.
 RESULTS_PAGE = f"{RESULTS}/results.md"
 RUNS = training_runs(VARIANTS)
-SIMULATED = DATASET["source"] == "simulate"
+SIMULATED = DATASET["source"] == "simulate"  # the study's mice are simulated (else downloaded)
+# Every simulated mouse: the study's on simulated data, and the extra mice (always simulated).
+SIMULATED_MICE = [*MICE, *DATASET["extra_mice"]] if SIMULATED else list(DATASET["extra_mice"])
 
 # The selected pruned model of a variant is analysed like a trained variant, named <variant>-pruned;
 # its matched-budget control (the trained model fine-tuned as long, nothing removed) is <variant>-finetuned.
@@ -82,8 +84,8 @@ def model_file(variant, seed):
 
 
 def ground_truth_files(mice=MICE):
-    """The simulator's ground truth per mouse; real data has none."""
-    return [f"{RESOURCES}/{m}.ground_truth.npz" for m in mice] if SIMULATED else []
+    """The simulator's ground truth per mouse: every mouse simulated, or none (real data has none)."""
+    return [f"{RESOURCES}/{m}.ground_truth.npz" for m in mice] if set(mice) <= set(SIMULATED_MICE) else []
 
 
 def download_url(mouse):

@@ -1,10 +1,13 @@
 # Input data: simulate or download each mouse, then convert it once into a memory-mappable cache.
+# The extra mice (controls, identifiability populations) are simulated beside downloaded ones too.
 
 
-if SIMULATED:
+if SIMULATED_MICE:
 
     rule data_simulate:
         """A simulated mouse in the Sensorium 2022 file layout, with its ground truth."""
+        wildcard_constraints:
+            mouse="|".join(map(re.escape, SIMULATED_MICE)),
         output:
             mouse=directory(f"{RESOURCES}/{{mouse}}"),
             truth=f"{RESOURCES}/{{mouse}}.ground_truth.npz",
@@ -24,10 +27,13 @@ if SIMULATED:
         script:
             "../scripts/data_simulate.py"
 
-else:
+
+if not SIMULATED:
 
     rule data_download:
         """One Sensorium 2022 mouse: streamed, checksummed, unzipped and validated."""
+        wildcard_constraints:
+            mouse="|".join(map(re.escape, MICE)),
         output:
             directory(f"{RESOURCES}/{{mouse}}"),
         params:

@@ -156,9 +156,10 @@ def check_references(config: dict, variants: dict[str, dict]) -> None:
     simulated = config["dataset"]["source"] == "simulate"
     _require(len(config["seeds"]) >= 2,
              f"seeds: embedding consistency compares seeds, give at least 2 (got {config['seeds']})")
-    _require(simulated or not config["dataset"].get("extra_mice"),
-             "dataset.extra_mice are simulated controls; they need dataset.source: simulate")
-    if simulated:
+    _require(simulated or not config["dataset"].get("extra_mice") or "simulation" in config["dataset"],
+             "dataset.extra_mice are simulated mice; beside downloaded ones they need a dataset.simulation "
+             "section (the simulator's settings)")
+    if "simulation" in config["dataset"]:
         _check_simulation(config["dataset"])
     for name, variant in variants.items():
         _check_readout(name, variant["readout"])

@@ -58,8 +58,9 @@ def with_populations(config: dict) -> dict:
     section = config.get("identifiability")
     if not section:
         return config
-    if config["dataset"]["source"] != "simulate":
-        raise ConfigError("identifiability: its populations are simulated; it needs dataset.source: simulate")
+    if "simulation" not in config["dataset"]:
+        raise ConfigError("identifiability: its populations are simulated mice; it needs a dataset.simulation "
+                          "section (the simulator's settings), also beside downloaded mice")
     if section["variant"] not in config["variants"]:
         raise ConfigError(f"identifiability.variant: {section['variant']!r} is not defined under 'variants' "
                           f"(known: {', '.join(config['variants'])})")
