@@ -108,8 +108,8 @@ def identifiability_figure(summary: str, curves: str, pdf: str, variant: str, po
         _curve_panel(ax, curve_table, method, true_k)
     legend_right(axes[1, 1])
     axes[1, 2].axis("off")
-    axes[0, 0].legend(fontsize="small", loc="lower right")
-    axes[0, 1].legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15))  # off the data
+    for ax in axes[0, :2]:  # below the panels, off the data
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15))
     seeds = int(table["n_seeds"].iloc[0])
     fig.suptitle(f"Identifiability of planted types (METHODS §11): {variant} fitted to populations of {population}, "
                  f"{seeds} seeds each")
