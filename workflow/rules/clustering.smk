@@ -9,9 +9,7 @@ CLUSTER_RUNS = [(v, s) for v in CLUSTER_VARIANTS for s in variant_seeds(v)]
 # with at least 2 seeds (sweep points, controls on other mice); the identifiability populations have
 # their own table (identifiability.smk).
 SEED_COMPARED = CLUSTER_VARIANTS + [
-    v
-    for v in VARIANTS
-    if v not in CLUSTER_VARIANTS and len(variant_seeds(v)) >= 2 and v not in {p.variant for p in POPULATIONS}
+    v for v in VARIANTS if v not in CLUSTER_VARIANTS and len(variant_seeds(v)) >= 2 and v not in POPULATION_VARIANTS
 ]
 SEED_COMPARED_RUNS = [(v, s) for v in SEED_COMPARED for s in variant_seeds(v)]
 

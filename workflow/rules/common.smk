@@ -5,9 +5,16 @@ import re
 from dataclasses import asdict
 
 from v1twin import identifiability, regularization_control, walltime
-from v1twin.config import dataset_mice, landscape_sweep, pruned_variants, study_variants, training_runs
+from v1twin.config import (
+    dataset_mice,
+    finetuned_variants,
+    landscape_sweep,
+    pruned_variants,
+    study_variants,
+    training_runs,
+)
 from v1twin.december import plan as december_plan
-from v1twin.pruning import control_variants, plan_variants
+from v1twin.pruning import plan_variants
 from v1twin.transfer import plan_jobs
 
 # SLURM's SIGUSR1 before the time limit (profiles/slurm) reaches every process of a job step: this
@@ -34,7 +41,7 @@ SIMULATED_MICE = [*MICE, *DATASET["extra_mice"]] if SIMULATED else list(DATASET[
 # The selected pruned model of a variant is analysed like a trained variant, named <variant>-pruned;
 # its matched-budget control (the trained model fine-tuned as long, nothing removed) is <variant>-finetuned.
 PRUNED = pruned_variants(config)
-FINETUNED = control_variants(config)
+FINETUNED = finetuned_variants(config)
 # Every model the analyses (embeddings, clustering, in-silico) accept: trained variants, pruned ones, controls.
 MODEL_VARIANTS = [*VARIANTS, *PRUNED, *FINETUNED]
 # The models compared across seeds: named variants on the study's mice, and their pruned versions
@@ -261,5 +268,6 @@ GPU_ENV = "../../envs/gpu.yaml"
 # each is a simulated mouse of dataset.extra_mice with its variant (added when the config is resolved).
 IDENTIFIABILITY = config.get("identifiability")
 POPULATIONS = identifiability.populations(IDENTIFIABILITY) if IDENTIFIABILITY else []
+POPULATION_VARIANTS = {p.variant for p in POPULATIONS}
 IDENTIFIABILITY_TABLE = f"{RESULTS}/consistency/identifiability.csv"
 IDENTIFIABILITY_CURVES = f"{RESULTS}/consistency/identifiability_curves.csv"

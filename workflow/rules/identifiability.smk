@@ -10,14 +10,14 @@ if POPULATIONS:
         """Per population and method: ARI with the planted types at the true K, ARI across seeds over K and
         whether it peaks at the true K."""
         input:
-            labels=[LABELS.format(variant=p.variant, seed=s) for p in POPULATIONS for s in variant_seeds(p.variant)],
+            labels=[LABELS.format(variant=p.variant, seed=s) for p in POPULATIONS for s in IDENTIFIABILITY["seeds"]],
             truth=ground_truth_files([p.mouse for p in POPULATIONS]),
         output:
             summary=IDENTIFIABILITY_TABLE,
             curves=IDENTIFIABILITY_CURVES,
         params:
             populations=identifiability.population_params(POPULATIONS),
-            seeds={p.variant: variant_seeds(p.variant) for p in POPULATIONS},
+            seeds=IDENTIFIABILITY["seeds"],
             true_k=identifiability.true_k(config),
             peak_margin=IDENTIFIABILITY["peak_margin"],
         log:

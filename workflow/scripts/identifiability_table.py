@@ -11,8 +11,8 @@ from v1twin.identifiability.tables import detection_limit, identifiability_table
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821
     populations = from_params(rule.params.populations)
-    labels = iter(rule.input.labels)
-    labels_files = {p.variant: {seed: next(labels) for seed in rule.params.seeds[p.variant]} for p in populations}
+    labels = iter(rule.input.labels)  # population by population, each seed by seed
+    labels_files = {p.variant: {seed: next(labels) for seed in rule.params.seeds} for p in populations}
     truth_files = dict(zip([p.mouse for p in populations], rule.input.truth, strict=True))
     summary, curves = identifiability_tables(populations, labels_files, truth_files, rule.params.true_k,
                                              rule.params.peak_margin)

@@ -7,7 +7,6 @@ resumes); the folder is removed once model.pt is written.
 """
 
 import logging
-import shutil
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from v1twin.data.simulate import load_ground_truth
 from v1twin.data.tensors import load_training_mice
 from v1twin.device import configure_device
 from v1twin.files import content_digest, rule_log
-from v1twin.model_run import RunFiles, finish_run, load_model, read_model_file
+from v1twin.model_run import RunFiles, finish_run, load_run
 
 
 def main(rule) -> None:
@@ -32,12 +31,12 @@ def main(rule) -> None:
     rates = {name: load_ground_truth(path)["rates"] for name, path in zip(names, rule.input.ground_truth)} or None
     selection = pruning.read_selection(rule.input.selection)
     round_epochs = pruning.fine_tune_epochs(list(rule.input.removals), selection["step"])
-    source = read_model_file(rule.input.model)
-    model = load_model(rule.input.model)
+    source = load_run(rule.input.model)  # the model file is read once
+    model = source.model
     config = training.TrainingConfig.from_dict(rule.params.training)  # the pruning steps' (pruning.plan_variants)
     input_digests = [content_digest(path) for path in [*rule.input.caches, rule.input.model]]
     result = pruning.fine_tune_control(
-        model, data, config, round_epochs, files.folder, seed, source["variant"], input_digests
+        model, data, config, round_epochs, files.folder, seed, source.variant, input_digests
     )
     logging.info(
         "fine-tuned %d rounds (%d epochs; the pruning path's: %s), no feature removed: validation correlation %.4f",
@@ -56,16 +55,16 @@ def main(rule) -> None:
         files,
         model,
         data,
-        source["variant"],
+        source.variant,
         seed=seed,
         image_scale=rule.params.image_scale,
         config=config,
         result=result,
         rates=rates,
         summary={"control": control},
-        extras=source["extras"],
+        extras=source.extras,
+        leftovers=(pruning.CONTROL_ROUNDS,),
     )
-    shutil.rmtree(files.folder / pruning.CONTROL_ROUNDS, ignore_errors=True)
 
 
 with rule_log(snakemake.log[0]):  # noqa: F821

@@ -17,7 +17,7 @@ from v1twin import pruning, training
 from v1twin.data.tensors import load_training_mice
 from v1twin.device import configure_device
 from v1twin.files import content_digest, rule_log, write_json
-from v1twin.model_run import RunFiles, finish_run, load_model, read_model_file
+from v1twin.model_run import RunFiles, finish_run, load_run
 
 
 def main(rule) -> None:
@@ -26,8 +26,8 @@ def main(rule) -> None:
     names, seed = list(rule.params.mice), int(rule.params.seed)
     files = RunFiles(Path(rule.output.model), Path(rule.output.history))
     data = load_training_mice(dict(zip(names, rule.input.caches, strict=True)), rule.params.image_scale)
-    source = read_model_file(rule.input.model)
-    model = load_model(rule.input.model)
+    source = load_run(rule.input.model)  # the model file is read once
+    model = source.model
     config = training.TrainingConfig.from_dict(rule.params.training)  # the fine-tuning's (pruning.plan_variants)
     input_digests = [content_digest(path) for path in [*rule.input.caches, rule.input.model]]
     removal, result = pruning.prune_and_fine_tune(
@@ -36,7 +36,7 @@ def main(rule) -> None:
         config,
         files.folder,
         seed,
-        source["variant"],
+        source.variant,
         history_path=files.history,
         input_digests=input_digests,
     )
@@ -59,12 +59,12 @@ def main(rule) -> None:
         files,
         model,
         data,
-        source["variant"],
+        source.variant,
         seed=seed,
         image_scale=rule.params.image_scale,
         config=config,
         result=result,
-        extras={**source["extras"], "pruning": removal},
+        extras={**source.extras, "pruning": removal},
         leftovers=(pruning.CANDIDATES_FILE,),
     )
 

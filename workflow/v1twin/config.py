@@ -150,6 +150,11 @@ def pruned_variants(config: dict) -> dict[str, str]:
     return {f"{v}-pruned": v for v in config["pruning"]["variants"]}
 
 
+def finetuned_variants(config: dict) -> dict[str, str]:
+    """`<variant>-finetuned` -> the variant: the matched-budget control of each pruned variant."""
+    return {f"{v}-finetuned": v for v in config["pruning"]["variants"]}
+
+
 def check_references(config: dict, variants: dict[str, dict]) -> None:
     """Every cross-reference between config sections, checked once when the workflow is parsed."""
     study = study_variants(config, variants)

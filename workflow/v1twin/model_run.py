@@ -9,6 +9,7 @@ removed. Later stages read a run back with `load_run`, `read_model_file` and `re
 from __future__ import annotations
 
 import logging
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -73,7 +74,7 @@ def finish_run(
     """Evaluate the trained model on the test tier, write every output of the run, remove its state.
 
     `summary` adds run numbers to metrics.json and the extras; `extras` adds (or overrides) model.pt
-    extras; `leftovers` names further progress files in the run's folder to remove. Returns metrics.
+    extras; `leftovers` names further progress files or folders in the run's folder to remove. Returns metrics.
     """
     scores = training.evaluate(model, data, "test", rates)
     log.info("test measures (mean over mice): %s", scores["mean"])
@@ -89,7 +90,8 @@ def finish_run(
     if files.metrics is not None:
         write_json(files.metrics, metrics)
     for name in (training.STATE_FILE, *leftovers):
-        (files.folder / name).unlink(missing_ok=True)
+        leftover = files.folder / name
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink(missing_ok=True)
     log.info("wrote %s", files.model)
     return metrics
 

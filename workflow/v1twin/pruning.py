@@ -76,11 +76,6 @@ def plan_variants(config: Mapping, variants: Mapping[str, Mapping]) -> dict[str,
     }
 
 
-def control_variants(config: Mapping) -> dict[str, str]:
-    """`<variant>-finetuned` -> the variant: the matched-budget control of each pruned variant."""
-    return {f"{v}-finetuned": v for v in config["pruning"]["variants"]}
-
-
 def remaining_features(core: Core) -> list[int]:
     """Features with every channel unmasked, in index order."""
     mask = core.channel_mask.detach().cpu()

@@ -19,9 +19,8 @@ import torch
 from v1twin.data.cache import load_cache
 from v1twin.data.mouse_arrays import MouseArrays
 from v1twin.data.simulate import load_ground_truth
-from v1twin.data.tensors import MouseTensors, prepare_mouse
+from v1twin.data.tensors import MouseTensors, input_pixels_of, prepare_mouse
 from v1twin.insilico.probes import grid_to_input_pixels
-from v1twin.insilico.true_neurons import input_pixels_of
 from v1twin.model_run import check_unit_ids, load_run
 from v1twin.models import GaussianReadout, V1Model
 

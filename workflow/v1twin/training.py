@@ -357,6 +357,12 @@ def make_optimizer(model: V1Model, config: TrainingConfig) -> torch.optim.Adam:
     return torch.optim.Adam(param_groups, lr=config.lr)
 
 
+def steps_per_epoch(data: dict[str, MouseTensors], batch_size: int) -> int:
+    """Optimizer steps of one epoch: each takes one batch of every mouse, so the mouse with the most
+    training trials sets the count."""
+    return max(math.ceil(len(mouse.indices("train")) / batch_size) for mouse in data.values())
+
+
 def _batch_schedule(
     data: dict[str, MouseTensors], batch_size: int, generator: torch.Generator
 ) -> dict[str, list[torch.Tensor]]:
@@ -365,7 +371,7 @@ def _batch_schedule(
     A mouse with fewer batches starts over with a fresh shuffle when it runs out.
     """
     train_idx = {name: torch.as_tensor(mouse.indices("train")) for name, mouse in data.items()}
-    n_steps = max(math.ceil(len(idx) / batch_size) for idx in train_idx.values())
+    n_steps = steps_per_epoch(data, batch_size)
     schedule = {}
     for name, idx in train_idx.items():
         batches: list[torch.Tensor] = []

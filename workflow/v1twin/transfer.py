@@ -76,6 +76,7 @@ from v1twin.device import default_device
 from v1twin.files import content_digest
 from v1twin.model_run import RunFiles, finish_run, read_metrics, read_model_file
 from v1twin.models import V1Model, build_model
+from v1twin.training import steps_per_epoch
 
 log = logging.getLogger(__name__)
 
@@ -409,12 +410,6 @@ def build_run_model(
     if run.core != "trained":
         model.freeze_core()
     return model
-
-
-def steps_per_epoch(data: dict[str, MouseTensors], batch_size: int) -> int:
-    """Optimizer steps of one epoch: each takes one batch of every mouse or pseudo-scan
-    (training._batch_schedule), so the one with the most training trials sets the count."""
-    return math.ceil(max(len(mouse.indices("train")) for mouse in data.values()) / batch_size)
 
 
 def run_training_config(

@@ -229,12 +229,18 @@ def type_prototypes(n_types: int) -> np.ndarray:
     return prototypes
 
 
-def design_separation(n_types: int) -> float:
-    """The distance between the nearest prototypes of `type_prototypes(n_types)` in within-type spreads
-    (WITHIN_TYPE_SPREAD); infinite for one type."""
-    prototypes = type_prototypes(n_types)
+def separation_of(prototypes: np.ndarray) -> float:
+    """The distance between the nearest two prototypes in within-type spreads (WITHIN_TYPE_SPREAD);
+    infinite for one type."""
+    if len(prototypes) < 2:
+        return np.inf
     distances = np.linalg.norm(prototypes[:, None] - prototypes[None], axis=2)
-    return float(np.min(distances[np.triu_indices(n_types, 1)]) / WITHIN_TYPE_SPREAD) if n_types > 1 else np.inf
+    return float(np.min(distances[np.triu_indices(len(prototypes), 1)]) / WITHIN_TYPE_SPREAD)
+
+
+def design_separation(n_types: int) -> float:
+    """The separation of `type_prototypes(n_types)`: the most `type_separation` can be."""
+    return separation_of(type_prototypes(n_types))
 
 
 def separated_prototypes(n_types: int, separation: float | None) -> tuple[np.ndarray, float]:
@@ -243,7 +249,7 @@ def separated_prototypes(n_types: int, separation: float | None) -> tuple[np.nda
     prototypes = type_prototypes(n_types)
     if separation is None or n_types == 1:
         return prototypes, 1.0
-    factor = separation / design_separation(n_types)
+    factor = separation / separation_of(prototypes)
     centroid = prototypes.mean(axis=0)
     return centroid + factor * (prototypes - centroid), factor
 
@@ -377,7 +383,7 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
         "eye_shift_gain": np.array(float(config["eye_shift_gain"])),
         "retinotopy": retinotopy,
         "discreteness": np.array(float(config["discreteness"])),
-        "type_separation": np.array(factor * design_separation(config["n_types"])),
+        "type_separation": np.array(separation_of(prototypes)),
         "labelled": ~np.isin(cell_type, config["unlabelled_types"]),
     }
     return neurons, motor.astype(np.float32)

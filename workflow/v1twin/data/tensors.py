@@ -86,6 +86,12 @@ def _response_scale(std: np.ndarray) -> np.ndarray:
     return np.maximum(std, 0.01 * std.mean())
 
 
+def input_pixels_of(full: np.ndarray | float, full_length: int, input_length: int) -> np.ndarray:
+    """Model-input pixel coordinates of stored-image ones along one axis (pixel centres match, as in the
+    downscaling with `align_corners=False`); with the two lengths swapped, the inverse map."""
+    return (np.asarray(full, dtype=np.float64) + 0.5) * input_length / full_length - 0.5
+
+
 def normalized_images(images: np.ndarray, mean: float, std: float, image_scale: float) -> torch.Tensor:
     """(x − mean)/std then antialiased bilinear rescaling, in chunks so a memory-mapped stack is read once.
 

@@ -71,6 +71,8 @@ def ground_truth_check(tuning: dict[tuple[str, int], dict[str, np.ndarray]],
     suppression; preferred vs planted orientation: axial circular correlation and median error (degrees);
     `<axis>_at_smallest` / `<axis>_at_largest`: share of optima at the ends of each ordered grid axis.
     """
+    complex_type, suppressed = planted["complex_type"].to_numpy(), planted["suppressed_type"].to_numpy()
+    true = planted["planted_orientation"].to_numpy()
     rows = []
     for (variant, seed), values in tuning.items():
         if (len(values["unit_id"]) != len(planted)
@@ -78,8 +80,7 @@ def ground_truth_check(tuning: dict[tuple[str, int], dict[str, np.ndarray]],
             raise InSilicoError(f"the tuning of {variant} seed {seed}: its neurons do not match the ground truth "
                                 f"({len(values['unit_id'])} vs {len(planted)} neurons)")
         invariance, suppression = values["phase_invariance"], values["surround_suppression"]
-        complex_type, suppressed = planted["complex_type"].to_numpy(), planted["suppressed_type"].to_numpy()
-        recovered, true = values["preferred_orientation"], planted["planted_orientation"].to_numpy()
+        recovered = values["preferred_orientation"]
         row = {
             "variant": variant, "seed": seed,
             "phase_invariance_complex": np.nanmean(invariance[complex_type]),

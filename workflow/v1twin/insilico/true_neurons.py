@@ -27,7 +27,7 @@ from v1twin.data.cache import load_cache
 from v1twin.data.mouse_arrays import MouseArrays
 from v1twin.data.receptive_fields import contrast_pixels, filter_bank, normalized_drive
 from v1twin.data.simulate import behavior_gain, load_ground_truth
-from v1twin.data.tensors import normalization, normalized_images
+from v1twin.data.tensors import input_pixels_of, normalization, normalized_images
 from v1twin.insilico import InSilicoError
 from v1twin.insilico.probes import Probe
 
@@ -48,12 +48,6 @@ def downscaling(height: int, width: int, image_scale: float) -> tuple[np.ndarray
         return (scaled[:, :, 0] if axis == 0 else scaled[:, 0, :]).T.astype(np.float64)
 
     return operator(height, 0), operator(width, 1)
-
-
-def input_pixels_of(full: np.ndarray | float, full_length: int, input_length: int) -> np.ndarray:
-    """Model-input pixel coordinates of stored-image ones along one axis (pixel centres match, as in the
-    downscaling with `align_corners=False`); with the two lengths swapped, the inverse map."""
-    return (np.asarray(full, dtype=np.float64) + 0.5) * input_length / full_length - 0.5
 
 
 class TrueNeuronProbe(Probe):

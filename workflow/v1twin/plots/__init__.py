@@ -12,6 +12,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 from v1twin.files import read_table  # noqa: E402,F401  (re-exported: every plot module reads its tables with it)
 
 
+def legend_right(ax: "plt.Axes") -> None:
+    """The panel's legend right of it, off the data."""
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
+
+
 def save_figure(fig: "plt.Figure", pdf_path: str | Path) -> "plt.Figure":
     """Save `fig` as `pdf_path` and as the PNG beside it, then close it. Returned (every plotting function
     returns it) so that tests can check what is drawn: axes, labels, points and lines."""

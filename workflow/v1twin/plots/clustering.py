@@ -21,7 +21,7 @@ from scipy.stats import spearmanr
 from v1twin.clustering.labels import METHODS, load_labels
 from v1twin.clustering.planted import planted_types
 from v1twin.data.simulate import load_ground_truth
-from v1twin.plots import read_table, save_figure
+from v1twin.plots import legend_right, read_table, save_figure
 
 METHOD_NAMES = {"kmeans": "k-means", "gmm": "GMM (diagonal)"}
 MEASURE_NAMES = {"ari": "ARI", "fmi": "Fowlkes–Mallows", "v_measure": "V-measure"}
@@ -194,7 +194,7 @@ def kmeans_reruns(reruns: str, across_seeds: str, pdf: str, variants: list[str])
     ax.plot([], [], color="grey", linestyle="--", label="across seeds")
     ax.set(xlabel="number of clusters K", ylabel="ARI (mean ± sd over pairs)",
            title="k-means rerun stability (R24 A.4)")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))  # off the data
+    legend_right(ax)
     fig.tight_layout()
     return save_figure(fig, pdf)
 
@@ -359,11 +359,6 @@ def _beta_scatter(ax: plt.Axes, beta: pd.DataFrame, column: str, label: str) -> 
     rho = spearmanr(beta[column], beta["beta"]).statistic
     ax.scatter(beta[column], np.log10(beta["beta"]), s=4, alpha=0.5, linewidths=0)
     ax.set(xlabel=label, ylabel="log10 β", title=f"β vs {label} (Spearman ρ = {rho:.2f})")
-
-
-def legend_right(ax: plt.Axes) -> None:
-    """The panel's legend right of it, off the data."""
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))
 
 
 def adaptive_regularization(sweeps: str, beta: str, truth: list[str], pdf: str, sweep: str, k: int,

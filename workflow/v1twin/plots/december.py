@@ -21,7 +21,7 @@ from v1twin.december.clusters import load_clusters
 from v1twin.december.tables import CORRELATION, DECEMBER_METHOD, INITIAL_METHOD
 from v1twin.december.toy import TARGET_READINGS
 from v1twin.files import read_npz
-from v1twin.plots import read_table, save_figure
+from v1twin.plots import legend_right, read_table, save_figure
 from v1twin.plots.clustering import (
     MEASURE_NAMES,
     _colour_rows,
@@ -29,7 +29,6 @@ from v1twin.plots.clustering import (
     _scatter,
     _spread,
     category_colours,
-    legend_right,
 )
 
 METHOD_STYLE = {
@@ -216,7 +215,7 @@ def sweeps_figure(runs: str, vs_baseline: str, pdf: str, main: dict[str, Any], k
                color=colour, label=f"PE {int(pe)}")
     axes[0, 2].set(ylabel=f"ARI across seeds (K = {k})\n{_spread(agreement, 'n_pairs', 'seed pair')}")
     _lr_axis(axes[0, 2], learning_rates)
-    axes[0, 2].legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))  # off the data
+    legend_right(axes[0, 2])
     style = {"color": METHOD_STYLE[DECEMBER_METHOD]["color"], "label": "DECEMber"}
     for method, method_style in ((DECEMBER_METHOD, style), (INITIAL_METHOD, METHOD_STYLE[INITIAL_METHOD])):
         at_main = _setting_rows(table, main, free="pe", method=method)

@@ -11,8 +11,7 @@ from matplotlib.ticker import MaxNLocator
 
 from v1twin.clustering.labels import METHODS
 from v1twin.identifiability.tables import CURVE_COLUMNS, SUMMARY_COLUMNS, detection_limit
-from v1twin.plots import read_table, save_figure
-from v1twin.plots.clustering import legend_right
+from v1twin.plots import legend_right, read_table, save_figure
 
 METHOD_NAMES = {"kmeans": "k-means", "gmm": "GMM"}
 

@@ -73,6 +73,7 @@ def control_figure(tsne: list[str], labels: list[str], summary: str, runs: str, 
     for row, names in rows.items():
         row_truth = [truth_of[mouse] for mouse in row_mice[row]] if truth_of else []
         planted[row] = planted_types_if_typed(row_truth, row_mice[row], first_labels[names[0]].mouse)
+    n_types = {row: int(types.max()) + 1 if types is not None else 0 for row, types in planted.items()}
     map_rows = _map_rows(rows, {row: planted[row] is not None for row in rows})
     n_columns = max(len(names) for names in rows.values())
     fig = plt.figure(figsize=(max(3.0 * n_columns, 10.0), 3.1 * len(map_rows) + 3.8))
@@ -85,11 +86,10 @@ def control_figure(tsne: list[str], labels: list[str], summary: str, runs: str, 
                 continue
             variant = rows[row][column]
             clusters = first_labels[variant]
-            n_types = int(planted[row].max()) + 1 if planted[row] is not None else 0
             if colouring == "kmeans":  # beside the planted types, each cluster in its matched type's colour
-                values, palette = cluster_colours(clusters.at("kmeans", k), planted[row], n_types)
+                values, palette = cluster_colours(clusters.at("kmeans", k), planted[row], n_types[row])
             else:
-                values, palette = planted[row], category_colours(n_types)
+                values, palette = planted[row], category_colours(n_types[row])
             points = read_table(files[variant][0], ("mouse", "unit_id", "x", "y"))
             _scatter(ax, points, _colour_rows(points, clusters.mouse, clusters.unit_id, values), palette)
             numbers = table[table["variant"] == variant].iloc[0]

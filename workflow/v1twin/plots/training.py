@@ -16,7 +16,7 @@ import torch
 from matplotlib import ticker
 
 from v1twin.model_run import load_model
-from v1twin.plots import read_table, save_figure
+from v1twin.plots import legend_right, read_table, save_figure
 from v1twin.plots.clustering import _spread, _value_axis
 
 MEAN_ROW = "mean"  # the performance table's row averaging over mice
@@ -274,6 +274,6 @@ def factorized_selection(table: str, pdf: str, sweep: str, points: dict[str, flo
     _value_axis(ax, summary["value"])
     ax.set(xlabel=f"γ ({sweep})", ylabel=f"single-trial correlation\n{_spread(summary, 'n_seeds', 'seed')}",
            title="Choosing the factorized readout's γ (R24 Fig. 6)")
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))  # off the data
+    legend_right(ax)
     fig.tight_layout()
     return save_figure(fig, pdf)

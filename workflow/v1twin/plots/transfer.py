@@ -13,7 +13,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib import ticker
 
-from v1twin.plots import read_table, save_figure
+from v1twin.plots import legend_right, read_table, save_figure
 
 TABLE_COLUMNS = (
     "experiment",
@@ -74,7 +74,7 @@ def _plot_curves(
     ax.set_ylabel("fraction oracle (test)")
     ax.grid(alpha=0.3)
     if legend:
-        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0))  # off the data
+        legend_right(ax)
 
 
 def readouts(table: str | Path, pdf: str | Path, mouse: str, sessions: int) -> plt.Figure:
