@@ -37,7 +37,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all",
                         help="'all': CPU, and CUDA if available")
     parser.add_argument("--steps", type=int, default=5, help="timed training steps (after one warm-up step)")
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: 64 (--demo: the demo's)")
     parser.add_argument("--neurons", type=int, default=8000)
     parser.add_argument("--core", choices=["rotation_equivariant", "cnn"], default="rotation_equivariant")
     parser.add_argument("--channels", type=int, default=16, help="features (per rotation for the equivariant core)")
@@ -49,7 +49,9 @@ def parse_args() -> argparse.Namespace:
     settings = DEMO if args.demo else {"input_kernel": 13, "hidden_kernel": 5, "input_shape": INPUT_SHAPE,
                                        "position_network": False}
     for key, value in settings.items():
-        setattr(args, key, value)
+        if key != "batch_size" or args.batch_size is None:
+            setattr(args, key, value)
+    args.batch_size = args.batch_size or 64
     return args
 
 

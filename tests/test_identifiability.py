@@ -3,12 +3,15 @@ and the detection limit."""
 
 import copy
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from v1twin.config_schema import ConfigError
-from v1twin.identifiability import from_params, population_params, populations, true_k, with_populations
-from v1twin.identifiability.tables import detection_limit, peak
+from v1twin.december.clusters import DecemberClusters, save_clusters
+from v1twin.identifiability import (Population, from_params, population_params, populations, true_k,
+                                    with_populations)
+from v1twin.identifiability.tables import december_labels, detection_limit, method_rows, peak
 
 SECTION = {"variant": "gaussian_g0", "separations": [0, 15, 2.5], "continuum": True, "population": {"neurons": 30},
            "seeds": [1, 2], "peak_margin": 0.05}
@@ -94,6 +97,9 @@ def test_each_population_becomes_a_simulated_mouse_and_a_variant_fitted_on_the_s
         (lambda c: c["dataset"].pop("simulation"), "it needs a dataset.simulation section"),
         (lambda c: c["dataset"]["extra_mice"].update(identifiability_0={}),
          "dataset.extra_mice.identifiability_0: the name is the identifiability analysis's"),
+        (lambda c: c["identifiability"].update(december=True), "identifiability.december: .* needs a `december:`"),
+        (lambda c: (c["identifiability"].update(december=True), c.update(december={"k_values": [4, 6]})),
+         r"planted K \(6, n_types\) must be an inner value of december.k_values \[4, 6\]"),
     ],
 )
 def test_section_mistakes_are_named_before_any_job(edit, message):
@@ -101,3 +107,31 @@ def test_section_mistakes_are_named_before_any_job(edit, message):
     edit(config)
     with pytest.raises(ConfigError, match=message):
         with_populations(config)
+
+
+def _clusters(labels: np.ndarray) -> DecemberClusters:
+    n, k = len(labels), int(labels.max()) + 1
+    return DecemberClusters(labels=labels, initial_labels=labels, q=np.eye(k)[labels], means=np.zeros((k, 2)),
+                            scales=np.ones((k, 2)), mouse=np.full(n, "m"), unit_id=np.arange(n))
+
+
+def test_december_runs_at_each_k_become_one_labelling_per_seed_with_rows_of_their_own(tmp_path):
+    """Runs that recover 3 planted types exactly at K = 3 and cluster at random at K = 2 and 4: DECEMber's
+    row has ARI 1 with the types and across seeds at the true K, and its curve peaks there."""
+    truth = np.repeat([0, 1, 2], 20)
+    rng = np.random.default_rng(0)
+    files = {}
+    for seed in (1, 2):
+        for k in (2, 3, 4):
+            labels = truth if k == 3 else rng.permutation(np.arange(len(truth)) % k)
+            files["v", k, seed] = tmp_path / f"k{k}-seed{seed}.npz"
+            save_clusters(files["v", k, seed], _clusters(labels))
+    labels = december_labels(files)["v"]
+    assert sorted(labels) == [1, 2] and labels[1].k_values.tolist() == [2, 3, 4]
+    np.testing.assert_array_equal(labels[2].at("december", 3), truth)
+    population = Population("15", 15.0, "m", "v", {})
+    rows, curves = method_rows(population, labels, truth, true_k=3, margin=0.05)
+    assert len(rows) == 1 and rows[0]["method"] == "december" and rows[0]["n_seeds"] == 2
+    assert rows[0]["ari_truth_mean"] == pytest.approx(1.0) and rows[0]["ari_seeds_at_true_k"] == pytest.approx(1.0)
+    assert rows[0]["peak_k"] == 3 and rows[0]["peaks_at_true_k"]
+    assert curves["k"].tolist() == [2, 3, 4] and (curves["n_pairs"] == 1).all()

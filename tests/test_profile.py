@@ -106,13 +106,13 @@ def test_the_paper_plan_submits_few_jobs_besides_the_gpu_jobs(plans):
     # measured before the CPU analysis was grouped: 748 jobs, 704 sbatch jobs, 458 on GPUs; now 1316 jobs,
     # 1013 sbatch jobs, 961 on GPUs. The CPU analysis goes 3 models per sbatch job (group-components);
     # besides it, one data job per mouse to simulate or cache, and a handful of table jobs.
-    analysed_models = sum(job.rule == "clustering_embeddings" for job in plan.jobs)
+    analysed_models = sum(job.rule == "clustering_labels" for job in plan.jobs)
     assert plan.group_jobs <= analysed_models / 3 + 2
     data_jobs = [job for job in alone if job.rule in ("data_simulate", "data_cache")]
     assert len(data_jobs) == 7 + 7 + 7  # the real mice's caches; the simulated populations and their caches
     assert len(alone) - len(gpu_jobs) - len(data_jobs) <= 8
     assert {job.rule for job in plan.jobs if job.grouped} == {
-        "clustering_embeddings", "clustering_labels", "clustering_kmeans_reruns", "clustering_tsne", "december_tsne",
+        "clustering_labels", "clustering_kmeans_reruns", "clustering_tsne", "december_tsne",
         "regularization_control_measures"}
     # the login node runs the local jobs: each asks for the profile's default memory at most
     default_mb = profile_settings()["default-resources"]["mem_mb"]

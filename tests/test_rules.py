@@ -79,7 +79,7 @@ def test_all_figures_builds_every_figure(tiny_workdir):
     identifiability = pd.read_csv(tiny_workdir / "results" / "tiny" / "consistency" / "identifiability.csv")
     assert list(identifiability.columns) == list(SUMMARY_COLUMNS)
     assert identifiability[["separation", "method"]].values.tolist() == [
-        [15, "kmeans"], [15, "gmm"], [0, "kmeans"], [0, "gmm"]]
+        [15, "kmeans"], [15, "gmm"], [15, "december"], [0, "kmeans"], [0, "gmm"], [0, "december"]]
     assert (identifiability["true_k"] == 3).all() and (identifiability["n_seeds"] == 2).all()
     # Nothing left to do: a second run is a no-op.
     result = run_snakemake(tiny_workdir, "all_figures", options=("-n",))

@@ -94,9 +94,9 @@ def test_pretraining_is_the_first_pe_epochs_of_the_converged_baseline(results):
 
 def test_tables_hold_every_run_and_the_converged_baseline(results):
     runs = pd.read_csv(results / "tables" / "december_runs.csv")
-    # main: K 2, 3 x ratios 0.1, 1 x seeds 1, 2 (8); PE 2 at K 3 x 2 seeds (2); lr 0.003 x PE 1, 2 on seed 1
-    # (2); the retina-style check (2)
-    assert (runs["model"] == "DECEMber").sum() == 14
+    # main: K 2, 3, 4 x ratios 0.1, 1 x seeds 1, 2 (12); PE 2 at K 3 x 2 seeds (2); lr 0.003 x PE 1, 2 on
+    # seed 1 (2); the retina-style check (2). DECEMber on the identifiability populations is not the stage's.
+    assert (runs["model"] == "DECEMber").sum() == 18
     assert sorted(runs.loc[runs["model"] == "baseline", "variant"]) == ["december_retina"] * 2 + ["gaussian_g0"] * 2
     assert runs["test_single_trial_correlation"].notna().all()
     table = pd.read_csv(results / "tables" / "december_vs_baseline.csv")
@@ -111,11 +111,11 @@ def test_tables_hold_every_run_and_the_converged_baseline(results):
     ours = table[table["method"] == "december"]
     # the main grid (K x ratio) and PE 2 at K 3; lr 0.003 has one seed: no pair, no row
     assert sorted(ours[["k", "beta_ratio", "pe"]].itertuples(index=False, name=None)) == [
-        (2, 0.1, 1), (2, 1.0, 1), (3, 0.1, 1), (3, 1.0, 1), (3, 1.0, 2)]
+        (2, 0.1, 1), (2, 1.0, 1), (3, 0.1, 1), (3, 1.0, 1), (3, 1.0, 2), (4, 0.1, 1), (4, 1.0, 1)]
     assert (ours["n_pairs"] == 1).all()
     for method in ("gmm_converged", "kmeans_converged"):
         rows = table[table["method"] == method]
-        assert sorted(rows["k"]) == [2, 3] and rows["beta"].isna().all() and rows["pe"].isna().all()
+        assert sorted(rows["k"]) == [2, 3, 4] and rows["beta"].isna().all() and rows["pe"].isna().all()
     baseline_correlation = runs[(runs["model"] == "baseline") & (runs["variant"] == "gaussian_g0")]
     np.testing.assert_allclose(table.loc[table["method"] == "gmm_converged", "test_correlation"],
                                baseline_correlation["test_single_trial_correlation"].mean())

@@ -25,11 +25,11 @@ def test_demo_config_plans_all_figures(tmp_path):
     jobs = _planned_jobs(result.stdout)
     # sim1, sim2, the continuum control, DECEMber's retina-style mouse and the 7 identifiability populations
     assert jobs["data_simulate"] == 4 + 7 and jobs["data_cache"] == 4 + 7
-    # 7 study variants (gaussian_g0_long and DECEMber's CNN included) x 3 seeds, 2 control populations x 3
-    # seeds, DECEMber's retina-style variant (3 seeds), the factorized sweep (3 x 2 seeds), the adaptive grid
-    # (3 x 3 x 2 seeds), the two core-regularizer sweeps (2 x 3 x 2 seeds) and the regularization control (2
-    # populations x 4 L1 strengths x 3 seeds) and the identifiability populations (7 x 2 seeds)
-    assert jobs["training_run"] == 7 * 3 + 2 * 3 + 3 + 3 * 2 + 9 * 2 + 2 * 3 * 2 + 2 * 4 * 3 + 7 * 2 == 104
+    # 5 study variants on sim1 x 3 seeds, the 2 continuum controls x 3 seeds, DECEMber's CNN and its
+    # retina-style variant (2 seeds each), the factorized sweep (3 x 2 seeds), the adaptive grid (3 x 3 x 2
+    # seeds), the two core-regularizer sweeps (2 x 3 x 2 seeds), the continuum's L1 points (2 x 3 seeds)
+    # and the identifiability populations (7 x 2 seeds)
+    assert jobs["training_run"] == 5 * 3 + 2 * 3 + 2 * 2 + 3 * 2 + 9 * 2 + 2 * 3 * 2 + 2 * 3 + 7 * 2 == 81
 
 
 def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):

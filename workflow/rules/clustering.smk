@@ -18,37 +18,17 @@ SEED_COMPARED_RUNS = [(v, s) for v in SEED_COMPARED for s in variant_seeds(v)]
 # cluster its jobs share one sbatch job, and profiles/slurm bundles several models per job.
 
 
-rule clustering_embeddings:
-    """Readout features of the model's mice (config order), L2-normalized and rotation-aligned where equivariant."""
+rule clustering_labels:
+    """A model's readout embedding (features of its mice in config order, L2-normalized and rotation-aligned
+    where equivariant) and its k-means and diagonal-GMM labels at every K of clustering.k_values: one
+    process per model, as every model is clustered."""
     input:
         model=f"{RESULTS}/models/{{variant}}/seed{{seed}}/model.pt",
     output:
-        EMBEDDING,
+        embedding=EMBEDDING,
+        labels=LABELS,
     params:
         mice=lambda wc: variant_mice(wc.variant),
-    log:
-        f"{LOGS}/clustering_embeddings/{{variant}}/seed{{seed}}.log",
-    benchmark:
-        f"{BENCHMARKS}/clustering_embeddings/{{variant}}/seed{{seed}}.tsv"
-    group:
-        "model_analysis"
-    conda:
-        CPU_ENV
-    threads: 1
-    resources:
-        mem_mb=4000,
-        runtime=30,
-    script:
-        "../scripts/clustering_embeddings.py"
-
-
-rule clustering_labels:
-    """k-means and diagonal-GMM labels of one embedding at every K of clustering.k_values."""
-    input:
-        EMBEDDING,
-    output:
-        LABELS,
-    params:
         k_values=CLUSTERING["k_values"],
         n_init=CLUSTERING["n_init"],
         random_state=CLUSTERING["random_state"],

@@ -180,8 +180,11 @@ def pruning_removals(variant, seed):
 # `.format(variant=name)`. The converged baseline of a DECEMber variant is its training_run models.
 DECEMBER = config.get("december")
 DEC_PLAN = december_plan.plan(config, VARIANTS) if DECEMBER else {}
+# DECEMber on the identifiability populations (identifiability.december): the same rules, its own table
+DEC_POPULATION_RUNS = december_plan.population_runs(config, VARIANTS)
+DEC_RUNS = {**DEC_PLAN, **DEC_POPULATION_RUNS}  # every run the rules can make, by name
 DEC_PRETRAINING = december_plan.pretraining(config, VARIANTS) if DECEMBER else {}
-DEC_RUN_NAMES = "|".join(map(re.escape, DEC_PLAN))  # the `run` wildcard of the DECEMber rules
+DEC_RUN_NAMES = "|".join(map(re.escape, DEC_RUNS))  # the `run` wildcard of the DECEMber rules
 DEC_PRETRAIN_NAMES = "|".join(map(re.escape, DEC_PRETRAINING))  # the `pretrain` wildcard
 DEC_RUN_PARAMS = [asdict(run) for run in DEC_PLAN.values()]  # the runs as plain data, for table rules
 DEC_RUN_DIR = f"{RESULTS}/december/{{run}}"

@@ -42,9 +42,9 @@ if DECEMBER:
     rule december_run:
         """The pretrained model trained on with the DECEMber loss until early stopping: model, labels, clusters, metrics."""
         input:
-            pretrained=lambda wc: f"{DEC_PRETRAIN_DIR}/model.pt".format(pretrain=DEC_PLAN[wc.run].pretrain),
-            caches=lambda wc: [mouse_cache(m) for m in DEC_PLAN[wc.run].mice],
-            ground_truth=lambda wc: ground_truth_files(DEC_PLAN[wc.run].mice),
+            pretrained=lambda wc: f"{DEC_PRETRAIN_DIR}/model.pt".format(pretrain=DEC_RUNS[wc.run].pretrain),
+            caches=lambda wc: [mouse_cache(m) for m in DEC_RUNS[wc.run].mice],
+            ground_truth=lambda wc: ground_truth_files(DEC_RUNS[wc.run].mice),
         output:
             model=f"{DEC_RUN_DIR}/model.pt",
             metrics=f"{DEC_RUN_DIR}/metrics.json",
@@ -52,7 +52,7 @@ if DECEMBER:
             clusters=f"{DEC_RUN_DIR}/clusters.npz",
             embedding=f"{DEC_RUN_DIR}/embedding.npz",
         params:
-            run=lambda wc: asdict(DEC_PLAN[wc.run]),
+            run=lambda wc: asdict(DEC_RUNS[wc.run]),
             image_scale=DATASET["image_scale"],
             device=config["device"],
         log:

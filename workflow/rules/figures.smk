@@ -35,7 +35,7 @@ LEARNING_RUNS = {
     },
     **{
         f"{run.folder(RESULTS)}/training_log.csv": ["DECEMber", f"{run.variant}, lr {run.lr:g}"]
-        for run in DEC_PLAN.values()
+        for run in DEC_RUNS.values()
     },
     **{
         f"{STEP_DIR.format(variant=v, seed=s, step=n)}/training_log.csv": ["pruning fine-tunes", f"{v}, step {n}"]

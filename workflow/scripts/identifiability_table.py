@@ -6,7 +6,7 @@ import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes fro
 
 from v1twin.files import rule_log, write_table
 from v1twin.identifiability import from_params
-from v1twin.identifiability.tables import detection_limit, identifiability_tables
+from v1twin.identifiability.tables import december_labels, detection_limit, identifiability_tables
 
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821
@@ -14,8 +14,10 @@ with rule_log(snakemake.log[0]):  # noqa: F821
     labels = iter(rule.input.labels)  # population by population, each seed by seed
     labels_files = {p.variant: {seed: next(labels) for seed in rule.params.seeds} for p in populations}
     truth_files = dict(zip([p.mouse for p in populations], rule.input.truth, strict=True))
+    runs = [(run["variant"], run["k"], run["seed"]) for run in rule.params.december_runs]
+    december = december_labels(dict(zip(runs, rule.input.december, strict=True))) if runs else None
     summary, curves = identifiability_tables(populations, labels_files, truth_files, rule.params.true_k,
-                                             rule.params.peak_margin)
+                                             rule.params.peak_margin, december)
     write_table(rule.output.summary, summary)
     write_table(rule.output.curves, curves)
     for method in summary["method"].unique():

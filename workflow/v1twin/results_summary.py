@@ -19,7 +19,7 @@ import pandas as pd
 from v1twin.clustering.responses import ALL_MICE
 from v1twin.files import read_table
 from v1twin.identifiability.tables import SUMMARY_COLUMNS as IDENTIFIABILITY_COLUMNS
-from v1twin.identifiability.tables import detection_limit
+from v1twin.identifiability.tables import detection_limit, methods_of
 from v1twin.plots.training import MEAN_ROW
 
 PAPERS = [
@@ -476,17 +476,18 @@ def identifiability(tables: Tables, settings: PageSettings) -> list[str]:
         return []
     frame = tables.read("identifiability", IDENTIFIABILITY_COLUMNS)
     true_k = int(frame["true_k"].iloc[0])
+    methods = methods_of(frame)
     rows = []
     for (population, separation), group in frame.groupby(["population", "separation"], sort=False, dropna=False):
         cells = []
-        for method in METHODS:
+        for method in methods:
             row = group[group["method"] == method].iloc[0]
             peak = "peaks" if row["peaks_at_true_k"] else f"no peak (max at K = {int(row['peak_k'])})"
             cells += [mean_paren_sd(row["ari_truth_mean"], row["ari_truth_sd"]),
                       f"{fmt(row['ari_seeds_at_true_k'])}, {peak}"]
         rows.append(["continuum" if pd.isna(separation) else fmt(separation, 1), *cells])
     lines = []
-    for method, name in METHODS.items():
+    for method, name in methods.items():
         limit = detection_limit(frame, method)
         if pd.isna(limit):
             lines.append(f"- {name}: ARI across seeds does not peak at the true K = {true_k} even at the largest "
@@ -505,11 +506,11 @@ def identifiability(tables: Tables, settings: PageSettings) -> list[str]:
     intro = [
         "How far apart must planted types be for clustering to find them (METHODS §11)? Populations with "
         "their type prototypes the given number of within-type spreads apart (and a continuum), one model "
-        f"per population and seed; k-means and GMM at the true K = {true_k}. A curve peaks when its maximum "
-        "over K is at the true K and beats both neighbours by the configured margin. "
+        f"per population and seed; {', '.join(methods.values())} at the true K = {true_k}. A curve peaks when its "
+        "maximum over K is at the true K and beats both neighbours by the configured margin. "
         f"{tables.cite('identifiability')}"
     ]
-    header = ["separation", *(f"{name}: {what}" for name in METHODS.values()
+    header = ["separation", *(f"{name}: {what}" for name in methods.values()
                               for what in ("ARI with planted types (sd)", "ARI across seeds at true K"))]
     return section("### Identifiability: how separated must types be?", intro, table(header, rows),
                    [*lines, "", tables.cite("identifiability")])
@@ -518,7 +519,7 @@ def identifiability(tables: Tables, settings: PageSettings) -> list[str]:
 def _reference_line(frame: pd.DataFrame, reference: dict) -> str:
     """Where on the curve a real-data ARI across seeds lies: the tested separations that reach it, per method."""
     parts = []
-    for method, name in METHODS.items():
+    for method, name in methods_of(frame).items():
         rows = frame[(frame["method"] == method) & frame["separation"].notna()]
         reaching = rows.loc[rows["ari_seeds_at_true_k"] >= reference["ari"], "separation"]
         parts.append(f"{name} at separation ≥ {fmt(reaching.min(), 1)}" if len(reaching)

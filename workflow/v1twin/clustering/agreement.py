@@ -12,7 +12,7 @@ from sklearn.metrics import adjusted_rand_score, fowlkes_mallows_score, v_measur
 
 from v1twin.clustering import ClusteringError
 from v1twin.clustering.embeddings import Embeddings
-from v1twin.clustering.labels import METHODS, ClusterLabels, check_k_values, kmeans_labels, load_labels
+from v1twin.clustering.labels import ClusterLabels, check_k_values, kmeans_labels, load_labels
 from v1twin.progress import progress_bar
 
 AGREEMENT_MEASURES = ("ari", "fmi", "v_measure")
@@ -41,14 +41,14 @@ def _check_same_neurons(labels: dict[int, ClusterLabels], what: str) -> None:
 
 
 def seed_pair_agreement(labels: dict[int, ClusterLabels], what: str = "labels") -> pd.DataFrame:
-    """Agreement of every pair of seeds, per method and K.
+    """Agreement of every pair of seeds, per method (those of the labels) and K.
 
     Columns: method, k, seed_a, seed_b, ari, fmi, v_measure. `what` names the labels in errors.
     """
     _check_same_neurons(labels, what)
     first = next(iter(labels.values()))
     rows = []
-    for method, k in itertools.product(METHODS, first.k_values.tolist()):
+    for method, k in itertools.product(first.labels, first.k_values.tolist()):
         for seed_a, seed_b in itertools.combinations(labels, 2):
             scores = agreement(labels[seed_a].at(method, k), labels[seed_b].at(method, k))
             rows.append({"method": method, "k": k, "seed_a": seed_a, "seed_b": seed_b, **scores})

@@ -13,12 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from v1twin.clustering import ClusteringError
 from v1twin.files import read_npz, write_npz
-from v1twin.model_run import load_model, read_model_file
-from v1twin.models import RotationEquivariantCore
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +98,12 @@ def model_embeddings(model_path: str | Path, mice: list[str]) -> Embeddings:
 
     Unit ids come from the checkpoint's extras (written by the train_model rule).
     """
+    # imported here: the tables and figures that only read embeddings then start without torch (~2 s a job)
+    import torch
+
+    from v1twin.model_run import load_model, read_model_file
+    from v1twin.models import RotationEquivariantCore
+
     model_path = Path(model_path)
     content = read_model_file(model_path)
     model = load_model(model_path, device=torch.device("cpu"))

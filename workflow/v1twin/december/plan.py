@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from v1twin.december.loss import DecemberSettings
+from v1twin.identifiability import populations
 
 ROW_FIELDS = ("variant", "pe", "k", "beta_ratio", "lr", "seed")  # what tells runs apart, as table columns
 SETTING_FIELDS = ("pe", "beta_ratio", "lr")  # the main setting; the grids vary these (and K)
@@ -103,14 +104,18 @@ def main_seeds(config: dict, variants: dict[str, dict]) -> list[int]:
     return section.get("seeds") or variants[section["variant"]]["seeds"]
 
 
+def own_setting(config: dict, variants: dict[str, dict], variant: str) -> dict[str, Any]:
+    """The main PE and β ratio with `variant`'s own learning rate: the setting of DECEMber on a model
+    other than the section's (the retina-style check, the identifiability populations)."""
+    section = config["december"]
+    return {"pe": section["pretrain_epochs"], "beta_ratio": section["beta_ratio"],
+            "lr": variants[variant]["training"]["lr"]}
+
+
 def retina_setting(config: dict, variants: dict[str, dict]) -> dict[str, Any] | None:
     """The retina-style check's setting (its variant's lr, the main PE and ratio), None without one."""
     retina = config["december"].get("retina")
-    if not retina:
-        return None
-    section = config["december"]
-    return {"pe": section["pretrain_epochs"], "beta_ratio": section["beta_ratio"],
-            "lr": variants[retina["variant"]]["training"]["lr"]}
+    return own_setting(config, variants, retina["variant"]) if retina else None
 
 
 def plan(config: dict, variants: dict[str, dict]) -> dict[str, DecemberRun]:
@@ -147,11 +152,27 @@ def _run(section: dict, variant: dict, name: str, k: int, setting: dict[str, Any
                        {**variant["training"], "lr": setting["lr"]})
 
 
+def population_runs(config: dict, variants: dict[str, dict]) -> dict[str, DecemberRun]:
+    """DECEMber on the identifiability populations (`identifiability.december`), by name: every
+    population's fit at each K of `december.k_values`, its own setting (`own_setting`), on the section's
+    seeds. Apart from `plan`: the stage's tables compare the study's runs; these feed the identifiability
+    table. Empty without both sections."""
+    section = config.get("identifiability")
+    if not config.get("december") or not section or not section.get("december"):
+        return {}
+    runs = [_run(config["december"], variants[population.variant], population.variant, k,
+                 own_setting(config, variants, population.variant), seed)
+            for population in populations(section) for k in config["december"]["k_values"]
+            for seed in section["seeds"]]
+    return {run.name: run for run in runs}
+
+
 def pretraining(config: dict, variants: dict[str, dict]) -> dict[str, PretrainRun]:
-    """The pretraining runs the DECEMber runs start from, by name."""
+    """The pretraining runs every DECEMber run (the stage's and the populations') starts from, by name."""
+    runs = [*plan(config, variants).values(), *population_runs(config, variants).values()]
     return {run.pretrain: PretrainRun(run.variant, run.pe, run.seed, run.mice, run.model,
                                       dict(variants[run.variant]["training"]))
-            for run in plan(config, variants).values()}
+            for run in runs}
 
 
 def _model(variant: dict) -> dict[str, Any]:

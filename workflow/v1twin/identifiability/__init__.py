@@ -102,6 +102,14 @@ def _check_section(config: dict, section: dict) -> None:
     if k not in k_values[1:-1]:
         raise ConfigError(f"identifiability: the planted K ({k}, n_types) must be an inner value of "
                           f"clustering.k_values {k_values}, so that a peak there has a neighbour on each side")
+    if section.get("december"):
+        if not config.get("december"):
+            raise ConfigError("identifiability.december: DECEMber on the populations needs a `december:` section "
+                              "(its K values, PE, beta ratio)")
+        december_k = sorted(config["december"]["k_values"])
+        if k not in december_k[1:-1]:
+            raise ConfigError(f"identifiability.december: the planted K ({k}, n_types) must be an inner value of "
+                              f"december.k_values {december_k}, so that a peak there has a neighbour on each side")
 
 
 def population_params(populations_: list[Population]) -> list[dict]:

@@ -10,7 +10,7 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 
 from v1twin.clustering.agreement import seed_pair_agreement
-from v1twin.clustering.labels import METHODS, load_labels
+from v1twin.clustering.labels import ClusterLabels, load_labels
 from v1twin.clustering.planted import planted_types
 from v1twin.identifiability import Population
 
@@ -52,18 +52,47 @@ def peak(curve: pd.DataFrame, true_k: int, margin: float) -> dict:
 # Tables
 
 
-def population_rows(population: Population, labels_files: dict[int, str | Path], truth_file: str | Path,
-                    true_k: int, margin: float) -> tuple[list[dict], pd.DataFrame]:
-    """One population's summary rows (per method) and its across-seed curves (per method and K)."""
-    labels = {seed: load_labels(path) for seed, path in labels_files.items()}
+DECEMBER_METHOD = "december"
+METHOD_NAMES = {"kmeans": "k-means", "gmm": "GMM", DECEMBER_METHOD: "DECEMber"}  # and the order tables show
+
+
+def methods_of(summary: pd.DataFrame) -> dict[str, str]:
+    """The summary's methods with their names, in the order of METHOD_NAMES (DECEMber only where it ran)."""
+    return {method: name for method, name in METHOD_NAMES.items() if method in set(summary["method"])}
+
+
+def december_labels(clusters_files: dict[tuple[str, int, int], str | Path]) -> dict[str, dict[int, ClusterLabels]]:
+    """DECEMber's labels as clustering labels: variant -> seed -> labels of method "december" over its K.
+
+    `clusters_files`: (variant, K, seed) -> a DECEMber run's clusters.npz. Each run clustered at one K;
+    the runs of one variant and seed together cover the K values, as one k-means/GMM labels file does.
+    """
+    from v1twin.december.clusters import load_clusters  # imports torch: only the table needs it, not the figure
+
+    by_run: dict[tuple[str, int], dict] = {}
+    for (variant, k, seed), path in clusters_files.items():
+        by_run.setdefault((variant, seed), {})[k] = load_clusters(path)
+    labels: dict[str, dict[int, ClusterLabels]] = {}
+    for (variant, seed), runs in by_run.items():
+        k_values = sorted(runs)
+        first = runs[k_values[0]]
+        labels.setdefault(variant, {})[seed] = ClusterLabels(
+            k_values=np.asarray(k_values, dtype=np.int64),
+            labels={DECEMBER_METHOD: np.stack([runs[k].labels for k in k_values])},
+            mouse=first.mouse, unit_id=first.unit_id)
+    return labels
+
+
+def method_rows(population: Population, labels: dict[int, ClusterLabels], truth: np.ndarray, true_k: int,
+                margin: float) -> tuple[list[dict], pd.DataFrame]:
+    """Summary rows (one per method of `labels`) and across-seed curves (per method and K) of one population."""
     first = next(iter(labels.values()))
-    truth = planted_types([truth_file], [population.mouse], first.mouse)
     pairs = seed_pair_agreement(labels, what=f"labels of {population.variant}")
     curves = (pairs.groupby(["method", "k"], sort=False)["ari"].agg(["size", "mean", "std"]).reset_index()
               .rename(columns={"size": "n_pairs", "mean": "ari_mean", "std": "ari_sd"})
               .assign(population=population.label, separation=_number(population.separation)))
     rows = []
-    for method in METHODS:
+    for method in first.labels:
         truth_aris = [adjusted_rand_score(truth, seed_labels.at(method, true_k)) for seed_labels in labels.values()]
         curve = curves[curves["method"] == method]
         at_true_k = curve.loc[curve["k"] == true_k, "ari_mean"]
@@ -75,18 +104,23 @@ def population_rows(population: Population, labels_files: dict[int, str | Path],
 
 
 def identifiability_tables(populations_: list[Population], labels_files: dict[str, dict[int, str | Path]],
-                           truth_files: dict[str, str | Path], true_k: int,
-                           margin: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+                           truth_files: dict[str, str | Path], true_k: int, margin: float,
+                           december: dict[str, dict[int, ClusterLabels]] | None = None,
+                           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The summary (population × method) and the across-seed curves (population × method × K).
 
-    `labels_files`: variant -> seed -> clustering labels; `truth_files`: mouse -> ground truth.
+    `labels_files`: variant -> seed -> k-means/GMM clustering labels; `truth_files`: mouse -> ground truth;
+    `december`: variant -> seed -> DECEMber's labels (`december_labels`), where DECEMber ran.
     """
     summary, curves = [], []
     for population in populations_:
-        rows, curve = population_rows(population, labels_files[population.variant], truth_files[population.mouse],
-                                      true_k, margin)
-        summary += rows
-        curves.append(curve)
+        labels = {seed: load_labels(path) for seed, path in labels_files[population.variant].items()}
+        truth = planted_types([truth_files[population.mouse]], [population.mouse], next(iter(labels.values())).mouse)
+        per_method = [labels] + ([december[population.variant]] if december else [])
+        for method_labels in per_method:
+            rows, curve = method_rows(population, method_labels, truth, true_k, margin)
+            summary += rows
+            curves.append(curve)
     return pd.DataFrame(summary, columns=list(SUMMARY_COLUMNS)), pd.concat(curves, ignore_index=True)
 
 

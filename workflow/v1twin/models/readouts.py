@@ -119,7 +119,8 @@ class GaussianReadout(nn.Module):
         return mu if self.clamp_before_shift else mu.clamp(-1.0, 1.0)
 
     def forward(self, x: torch.Tensor, shift: torch.Tensor | None = None) -> torch.Tensor:
-        grid = self.positions(x.shape[0], shift).unsqueeze(2)
+        # contiguous: grid_sample on the strided grid that einsum and expand leave runs 4.5x slower on the CPU
+        grid = self.positions(x.shape[0], shift).unsqueeze(2).contiguous()
         sampled = F.grid_sample(x, grid, mode="bilinear", align_corners=True).squeeze(-1)
         # Σ_c sampled[b, c, n]·features[n, c] as a product and a sum: einsum's batched matmul over the
         # neurons runs one tiny product per neuron on the CPU (4.5x slower, forward and backward)

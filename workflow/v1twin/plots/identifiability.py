@@ -9,11 +9,8 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.ticker import MaxNLocator
 
-from v1twin.clustering.labels import METHODS
-from v1twin.identifiability.tables import CURVE_COLUMNS, SUMMARY_COLUMNS, detection_limit
+from v1twin.identifiability.tables import CURVE_COLUMNS, METHOD_NAMES, SUMMARY_COLUMNS, detection_limit, methods_of
 from v1twin.plots import legend_right, read_table, save_figure
-
-METHOD_NAMES = {"kmeans": "k-means", "gmm": "GMM"}
 
 
 def _by_separation(summary: pd.DataFrame, method: str) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -24,7 +21,7 @@ def _by_separation(summary: pd.DataFrame, method: str) -> tuple[pd.DataFrame, pd
 
 def _truth_panel(ax: plt.Axes, summary: pd.DataFrame) -> None:
     """ARI with the planted types at the true K vs separation, the continuum as a dashed level."""
-    for index, method in enumerate(METHODS):
+    for index, method in enumerate(methods_of(summary)):
         typed, continuum = _by_separation(summary, method)
         ax.errorbar(typed["separation"], typed["ari_truth_mean"], yerr=typed["ari_truth_sd"].fillna(0), marker="o",
                     capsize=3, color=f"C{index}", label=METHOD_NAMES[method])
@@ -37,7 +34,7 @@ def _truth_panel(ax: plt.Axes, summary: pd.DataFrame) -> None:
 
 def _consistency_panel(ax: plt.Axes, summary: pd.DataFrame, references: list[dict]) -> None:
     """ARI across seeds at the true K vs separation, with the real-data levels of the papers as lines."""
-    for index, method in enumerate(METHODS):
+    for index, method in enumerate(methods_of(summary)):
         typed, continuum = _by_separation(summary, method)
         ax.plot(typed["separation"], typed["ari_seeds_at_true_k"], marker="o", color=f"C{index}",
                 label=METHOD_NAMES[method])
@@ -52,7 +49,7 @@ def _consistency_panel(ax: plt.Axes, summary: pd.DataFrame, references: list[dic
 
 def _peak_panel(ax: plt.Axes, summary: pd.DataFrame, margin: float) -> None:
     """Prominence of the true K in the across-seed curve vs separation; filled where the curve peaks there."""
-    for index, method in enumerate(METHODS):
+    for index, method in enumerate(methods_of(summary)):
         typed, continuum = _by_separation(summary, method)
         ax.plot(typed["separation"], typed["prominence"], color=f"C{index}", label=METHOD_NAMES[method])
         peaks = typed["peaks_at_true_k"].astype(bool)
@@ -94,7 +91,7 @@ def identifiability_figure(summary: str, curves: str, pdf: str, variant: str, po
                            margin: float, references: list[dict]) -> plt.Figure:
     """Top: ARI with the planted types, ARI across seeds at the true K (with the papers' real-data levels)
     and the prominence of the true K, vs separation. Bottom: the across-seed ARI curves over K per
-    population, for k-means and GMM."""
+    population, for k-means, GMM and (where it ran) DECEMber."""
     table = read_table(summary, SUMMARY_COLUMNS)
     curve_table = read_table(curves, CURVE_COLUMNS)
     true_k = int(table["true_k"].iloc[0])
@@ -103,10 +100,12 @@ def identifiability_figure(summary: str, curves: str, pdf: str, variant: str, po
     _consistency_panel(axes[0, 1], table, references)
     _peak_panel(axes[0, 2], table, margin)
     legend_right(axes[0, 2])
-    for ax, method in zip(axes[1], METHODS):
+    methods = list(methods_of(table))
+    for ax, method in zip(axes[1], methods):
         _curve_panel(ax, curve_table, method, true_k)
-    legend_right(axes[1, 1])
-    axes[1, 2].axis("off")
+    legend_right(axes[1, len(methods) - 1])
+    for ax in axes[1, len(methods):]:
+        ax.axis("off")
     for ax in axes[0, :2]:  # below the panels, off the data
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15))
     seeds = int(table["n_seeds"].iloc[0])

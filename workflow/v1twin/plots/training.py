@@ -12,10 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-import torch
 from matplotlib import ticker
 
-from v1twin.model_run import load_model
 from v1twin.plots import legend_right, read_table, save_figure
 from v1twin.plots.clustering import _spread, _value_axis
 
@@ -95,8 +93,13 @@ def _mean_rows(path: str | Path, variants: list[str], columns: tuple[str, ...]) 
     return table[table["variant"].isin(variants)]
 
 
-def _readouts(path: str | Path) -> dict[str, torch.nn.Module]:
-    """Every mouse's readout of a saved model, on the CPU."""
+def _readouts(path: str | Path) -> dict[str, Any]:
+    """Every mouse's readout (a torch module) of a saved model, on the CPU."""
+    # imported here: the figures drawn from tables alone then start without torch (~2 s a job)
+    import torch
+
+    from v1twin.model_run import load_model
+
     return dict(load_model(Path(path), device=torch.device("cpu")).readouts.items())
 
 
