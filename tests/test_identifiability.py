@@ -9,8 +9,7 @@ import pytest
 
 from v1twin.config_schema import ConfigError
 from v1twin.december.clusters import DecemberClusters, save_clusters
-from v1twin.identifiability import (Population, from_params, population_params, populations, true_k,
-                                    with_populations)
+from v1twin.identifiability import Population, from_params, population_params, populations, true_k, with_populations
 from v1twin.identifiability.tables import december_labels, detection_limit, method_rows, peak
 
 SECTION = {"variant": "gaussian_g0", "separations": [0, 15, 2.5], "continuum": True, "population": {"neurons": 30},
