@@ -11,6 +11,7 @@ import torch
 from v1twin import model_run, training
 from v1twin.config import expand_variants
 from v1twin.december import plan as december_plan
+from v1twin.identifiability import with_populations
 from v1twin.models import MouseInfo, build_model
 from v1twin.plots import training as plots
 from v1twin.transfer import plan_jobs
@@ -209,16 +210,18 @@ def test_learning_curves_of_the_tiny_config_show_every_family_of_trained_models(
     overlay.write_text("pruning:\n  variants: [gaussian_g0]\n  min_channels: 2\n  fine_tune_epochs: 1\n")
     entry = figure_registry(tmp_path, (overlay,))["learning_curves"]
     runs = [tuple(run) for run in entry["options"]["runs"]]
-    config = tiny_config()
+    config = with_populations(tiny_config())
     variants = expand_variants(config)
     # by hand from tests/config/tiny.yaml: 2 named variants, the control's 2 populations x (γ 0, γ 10), the 2
     # identifiability populations, sweep points (factorized_gamma: 2 values x 1 seed; adaptive_grid: 1 point x
-    # 2 seeds), december_retina; every 2 seeds; 2 pruning steps x 2 seeds; DECEMber and transfer: every run of
-    # their stages' plans
+    # 2 seeds), december_retina; every 2 seeds; 2 pruning steps x 2 seeds; DECEMber (its stage's and on the
+    # identifiability populations) and transfer: every run of their plans
     expected = {"trained variants": 4, "regularization control": 8, "variants on other populations": 2,
                 "identifiability populations": 4,
                 "sweep points": 4, "DECEMber pretraining (replays)": len(december_plan.pretraining(config, variants)),
-                "DECEMber": len(december_plan.plan(config, variants)), "pruning fine-tunes": 4,
+                "DECEMber": len({**december_plan.plan(config, variants),
+                                 **december_plan.population_runs(config, variants)}),
+                "pruning fine-tunes": 4,
                 "transfer": len(plan_jobs(config))}  # rows in the order of the runs
     assert Counter(family for family, _ in runs) == expected
     assert Counter(group for family, group in runs if family == "pruning fine-tunes") == {
