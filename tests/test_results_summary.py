@@ -212,6 +212,10 @@ def test_identifiability_rows_and_the_detection_limit_come_from_the_table(tmp_pa
             "and not at 2.0, the next tested: with this model and data size, types separated by 2.0 within-type "
             "spreads or less are not detectable by consistency." in text)
     assert gmm_line in text and "[consistency/identifiability.csv]" in text
+    # a method that recovers the planted types (ARI >= 0.5) without a peak there: the papers' inference fails
+    assert "- k-means recovers the planted types (ARI with them ≥ 0.5) at separation 2.0 (ARI 0.50), yet" in text
+    gmm_missed = "- GMM recovers the planted types (ARI with them ≥ 0.5) at separation 8.0 (ARI 0.90), yet"
+    assert (gmm_missed in text) == (not gmm_peaks[0])
     retina = {"label": "retina", "ari": 0.65, "source": "D25 Fig. 3A"}
     text = "\n".join(rs.identifiability(tables, page_settings(reference_levels=(retina,))))
     assert ("- retina (D25 Fig. 3A): ARI across seeds 0.65; reached here by k-means at separation ≥ 8.0 and GMM at "
