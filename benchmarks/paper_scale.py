@@ -36,6 +36,14 @@ def paper_model(device: torch.device, readout: dict | None = None) -> V1Model:
     return model
 
 
+def benchmark_devices(choice: str) -> list[torch.device]:
+    """The devices a `--device` choice names: "cpu", "cuda", or "all" (CPU, and CUDA if available)."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda requested but CUDA is not available")
+    names = {"cpu": ["cpu"], "cuda": ["cuda"], "all": ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])}
+    return [torch.device(name) for name in names[choice]]
+
+
 def synchronize(device: torch.device) -> None:
     """Wait for queued CUDA work, so wall-clock timings cover it."""
     if device.type == "cuda":

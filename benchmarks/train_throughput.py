@@ -25,7 +25,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from v1twin.models import MouseInfo, V1Model, build_model
 
-from paper_scale import INPUT_SHAPE, synchronize
+from paper_scale import INPUT_SHAPE, benchmark_devices, synchronize
 
 MOUSE = "benchmark_mouse"
 DEMO = {"core": "rotation_equivariant", "channels": 4, "layers": 3, "input_kernel": 9, "hidden_kernel": 5,
@@ -118,11 +118,8 @@ def benchmark(args: argparse.Namespace, device: torch.device) -> None:
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    devices = {"cpu": ["cpu"], "cuda": ["cuda"], "all": ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])}
-    for name in devices[args.device]:
-        if name == "cuda" and not torch.cuda.is_available():
-            raise SystemExit("--device cuda requested but CUDA is not available")
-        benchmark(args, torch.device(name))
+    for device in benchmark_devices(args.device):
+        benchmark(args, device)
 
 
 if __name__ == "__main__":

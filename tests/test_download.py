@@ -15,10 +15,15 @@ import yaml
 from v1twin.data import DataError, download
 from v1twin.data.cache import load_cache
 from v1twin.data.download import DownloadError, download_file, extract_mouse
+from v1twin.data.dynamic_cache import load_dynamic_cache
+from v1twin.data.sensorium_dynamic import load_dynamic_mouse
 from v1twin.data.sensorium_static import load_mouse, write_mouse
 
 from conftest import TINY_CONFIG, run_snakemake
 from helpers import MOUSE_NAME, CreatesFile, sensorium_mouse
+
+# A Sensorium 2023 zip in the real layout (tests/make_sensorium2023_fixture.py)
+SENSORIUM_2023_FIXTURE = Path(__file__).with_name("sensorium2023_fixture.zip")
 
 pytestmark = pytest.mark.timeout(60)
 TIMEOUT = 5
@@ -94,6 +99,7 @@ def server(request, mouse_zip):
         "/payload.zip": (200, zip_bytes(with_payload), None),
         "/flaky.zip": (200, lambda hit: (503, b"busy", None) if hit == 1 else (200, content, None), None),
         "/down.zip": (503, b"busy", None),
+        "/video.zip": (200, SENSORIUM_2023_FIXTURE.read_bytes(), None),
     }
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
@@ -217,6 +223,21 @@ def test_download_rule_fetches_unzips_and_caches(server, mouse_zip, tmp_path):
     cached = load_cache(tmp_path / "resources" / "served" / "mouse.cache")
     np.testing.assert_array_equal(np.asarray(cached.responses), load_mouse(source).responses)
     assert sorted(p.name for p in (tmp_path / "resources" / "served").iterdir()) == ["mouse", "mouse.cache"]
+
+
+@pytest.mark.timeout(300)
+def test_download_rule_serves_a_sensorium_2023_video_mouse(server, tmp_path):
+    """The same rules fetch and cache a video mouse: its __MACOSX/ entries and config.json tolerated."""
+    config = _download_config(tmp_path, server, mice=["video"])
+    run_snakemake(tmp_path, "resources/served/video.cache", configs=(config,), base=None)
+    cached = load_dynamic_cache(tmp_path / "resources" / "served" / "video.cache")
+    expected = load_dynamic_mouse(SENSORIUM_2023_FIXTURE)
+    np.testing.assert_array_equal(cached.trial_ids, expected.trial_ids)
+    for i, (video, responses, behavior, pupil_center) in enumerate(map(cached.trial, range(len(expected.tiers)))):
+        np.testing.assert_array_equal(video, expected.videos[i])
+        np.testing.assert_array_equal(responses, expected.responses[i])
+        np.testing.assert_array_equal(behavior, expected.behavior[i])
+        np.testing.assert_array_equal(pupil_center, expected.pupil_center[i])
 
 
 @pytest.mark.timeout(300)

@@ -37,6 +37,14 @@ def _statistics_from_json(content: dict | None) -> Statistics | None:
             for g, subs in content.items()}
 
 
+def damaged_mouse_error(error: DataError, mouse_folder: Path) -> DataError:
+    """The rule that made the folder finished, so Snakemake takes it for complete: say how to redo it."""
+    return DataError(
+        f"{error}\n{mouse_folder} is damaged although it was downloaded (or simulated) completely: "
+        f"delete it (rm -r {mouse_folder}) and rerun to fetch it again"
+    )
+
+
 def build_cache(mouse_folder: Path, cache_dir: Path) -> None:
     """Convert a Sensorium tree once into whole .npy arrays plus a JSON manifest (no pickle).
 
@@ -47,11 +55,7 @@ def build_cache(mouse_folder: Path, cache_dir: Path) -> None:
     try:
         arrays = load_mouse(mouse_folder)
     except DataError as error:
-        # The rule that made the folder finished, so Snakemake takes it for complete: say how to redo it.
-        raise DataError(
-            f"{error}\n{mouse_folder} is damaged although it was downloaded (or simulated) completely: "
-            f"delete it (rm -r {mouse_folder}) and rerun to fetch it again"
-        ) from error
+        raise damaged_mouse_error(error, mouse_folder) from error
     with staged_folder(cache_dir) as staging:
         shapes = {}
         for name in progress_bar(CACHED_ARRAYS, desc=f"cache {mouse_folder.name}", unit="array"):
@@ -70,6 +74,13 @@ def build_cache(mouse_folder: Path, cache_dir: Path) -> None:
 def load_cache(cache_dir: Path) -> MouseArrays:
     """Open a cache built by `build_cache`, every array memory-mapped read-only."""
     cache_dir = Path(cache_dir)
+    manifest = read_manifest(cache_dir, CACHE_VERSION)
+    loaded = {name: open_cached_array(cache_dir, name, manifest["arrays"].get(name)) for name in CACHED_ARRAYS}
+    return MouseArrays(**loaded, statistics=_statistics_from_json(manifest["statistics"]))
+
+
+def read_manifest(cache_dir: Path, version: int) -> dict:
+    """A cache's manifest, refused when missing, unreadable or of another cache version."""
     manifest_path = cache_dir / CACHE_MANIFEST
     try:
         manifest = json.loads(manifest_path.read_text())
@@ -77,13 +88,12 @@ def load_cache(cache_dir: Path) -> MouseArrays:
         raise DataError(f"{manifest_path}: cache manifest is missing (cache not built or incomplete)") from error
     except (OSError, json.JSONDecodeError) as error:
         raise DataError(f"{manifest_path}: corrupt cache manifest ({error})") from error
-    if manifest.get("version") != CACHE_VERSION:
-        raise DataError(f"{manifest_path}: cache version {manifest.get('version')}, expected {CACHE_VERSION}")
-    loaded = {name: _open_cached_array(cache_dir, name, manifest["arrays"].get(name)) for name in CACHED_ARRAYS}
-    return MouseArrays(**loaded, statistics=_statistics_from_json(manifest["statistics"]))
+    if manifest.get("version") != version:
+        raise DataError(f"{manifest_path}: cache version {manifest.get('version')}, expected {version}")
+    return manifest
 
 
-def _open_cached_array(cache_dir: Path, name: str, expected: dict | None) -> np.ndarray:
+def open_cached_array(cache_dir: Path, name: str, expected: dict | None) -> np.ndarray:
     path = cache_dir / f"{name}.npy"
     if expected is None:
         raise DataError(f"{cache_dir / CACHE_MANIFEST}: manifest does not list {name}")

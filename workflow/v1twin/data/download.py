@@ -1,4 +1,4 @@
-"""Download and unpack the Sensorium 2022 mouse zips, safely.
+"""Download and unpack the Sensorium mouse zips (2022 images, 2023 videos), safely.
 
 A multi-gigabyte download over a flaky link fails in many ways (refused connection, 5xx, a body cut
 short, a wrong file behind the right name). Each of these must end in a clear error and never in a
@@ -21,7 +21,8 @@ import zipfile
 from pathlib import Path
 
 from v1twin.data import DataError
-from v1twin.data.mouse_source import check_zip_members
+from v1twin.data.mouse_source import check_zip_members, mouse_layout
+from v1twin.data.sensorium_dynamic import validate_dynamic_layout
 from v1twin.data.sensorium_static import validate_layout
 from v1twin.files import staged_folder
 from v1twin.progress import progress_bar
@@ -121,6 +122,10 @@ def download_file(url: str, dest: Path, sha256: str | None = None, attempts: int
     return dest
 
 
+# Either Sensorium tree downloads the same way: 2022 (images) and 2023 (videos).
+LAYOUT_VALIDATORS = {"static": validate_layout, "dynamic": validate_dynamic_layout}
+
+
 def _single_mouse_folder(extracted: Path, zip_path: Path) -> Path:
     """The one top-level folder of the archive that holds a data/ folder (extra entries tolerated)."""
     candidates = [p for p in extracted.iterdir() if p.is_dir() and (p / "data").is_dir()]
@@ -146,7 +151,7 @@ def extract_mouse(zip_path: Path, mouse_folder: Path) -> None:
             raise DataError(f"{zip_path}: cannot extract ({error})") from error
         found = _single_mouse_folder(unpacked, zip_path)
         try:
-            validate_layout(found)
+            LAYOUT_VALIDATORS[mouse_layout(found)](found)
         except DataError as error:
             raise DataError(f"{zip_path}: not a Sensorium mouse archive: {error}") from error
         for item in found.iterdir():

@@ -57,18 +57,23 @@ def compute_statistics(arrays: MouseArrays) -> Statistics:
     rows = train if train.size else np.arange(len(arrays.tiers))
     statistics: Statistics = {}
     for group in DATA_KEYS:
-        values = np.asarray(getattr(arrays, group))[rows].astype(np.float64)
-        axis = None if group == "images" else 0
-        summary = {
-            "mean": values.mean(axis=axis),
-            "std": values.std(axis=axis),
-            "min": values.min(axis=axis),
-            "max": values.max(axis=axis),
-            "median": np.median(values, axis=axis),
-        }
-        summary = {name: np.asarray(value, dtype=np.float32) for name, value in summary.items()}
+        values = np.asarray(getattr(arrays, group))[rows]
+        summary = summarize(values, axis=None if group == "images" else 0)
         statistics[group] = {subset: {k: v.copy() for k, v in summary.items()} for subset in STATISTIC_SUBSETS}
     return statistics
+
+
+def summarize(values: np.ndarray, axis: int | None) -> dict[str, np.ndarray]:
+    """The five Sensorium statistics (STATISTIC_NAMES) of values along axis, computed in float64, stored float32."""
+    values = np.asarray(values, dtype=np.float64)
+    summary = {
+        "mean": values.mean(axis=axis),
+        "std": values.std(axis=axis),
+        "min": values.min(axis=axis),
+        "max": values.max(axis=axis),
+        "median": np.median(values, axis=axis),
+    }
+    return {name: np.asarray(value, dtype=np.float32) for name, value in summary.items()}
 
 
 def statistic_size(size: int | str | None, n_neurons: int) -> int:

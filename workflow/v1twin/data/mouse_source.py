@@ -128,6 +128,37 @@ def open_source(path: Path) -> MouseSource:
     raise DataError(f"{path}: no such mouse folder or .zip file")
 
 
+# The data/ folder that tells the Sensorium trees apart: 2022 images, 2023 videos.
+LAYOUT_FOLDERS = {"static": "data/images", "dynamic": "data/videos"}
+LAYOUT_LOADERS = {"static": "sensorium_static.load_mouse", "dynamic": "sensorium_dynamic.load_dynamic_mouse"}
+
+
+def source_layout(source: MouseSource) -> str:
+    """"static" (Sensorium 2022, images) or "dynamic" (Sensorium 2023, videos), from the data/ folders."""
+    found = [layout for layout, folder in LAYOUT_FOLDERS.items() if source.is_dir(folder)]
+    if len(found) != 1:
+        raise DataError(f"{source.describe('data')}: expected exactly one of data/images (Sensorium 2022) "
+                        f"or data/videos (Sensorium 2023), found {found or 'neither'}")
+    return found[0]
+
+
+def mouse_layout(path: Path) -> str:
+    """The layout of a mouse folder or zip, so callers can pick the loader: "static" or "dynamic"."""
+    source = open_source(path)
+    try:
+        return source_layout(source)
+    finally:
+        source.close()
+
+
+def require_layout(source: MouseSource, expected: str) -> None:
+    """Refuse a tree of the other layout with a message naming the loader that reads it."""
+    layout = source_layout(source)
+    if layout != expected:
+        raise DataError(f"{source.describe(LAYOUT_FOLDERS[layout])}: this is a {layout} mouse tree, not a "
+                        f"{expected} one; read it with {LAYOUT_LOADERS[layout]}")
+
+
 def load_npy(source: MouseSource, relative: str) -> np.ndarray:
     """Load one .npy without running code from it (object arrays: strings and numbers only, see npy.py)."""
     if not source.exists(relative):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from v1twin.data import DataError
+from v1twin.data.dynamic_arrays import DynamicMouseArrays
 from v1twin.data.mouse_arrays import (
     DATA_KEYS,
     NORMALIZATION_STATISTICS,
@@ -25,21 +26,22 @@ from v1twin.data.mouse_arrays import (
     compute_statistics,
     statistic_size,
 )
-from v1twin.data.mouse_source import MouseSource, load_npy, open_source
+from v1twin.data.mouse_source import MouseSource, load_npy, open_source, require_layout
 from v1twin.progress import progress_bar
 
 REQUIRED_TRIAL_META = ("tiers", "frame_image_id", "trial_idx")
 REQUIRED_NEURON_META = ("unit_ids", "cell_motor_coordinates")
 TRIAL_FILE = re.compile(r"^(\d+)\.npy$")
-MOUSE_KEY = re.compile(r"^static(\d+)-(\d+)-(\d+)-")
+MOUSE_KEY = re.compile(r"^(?:static|dynamic)(\d+)-(\d+)-(\d+)-")
 
 
 # ----------------------------------------------------------------------------------------------
 # Writing the Sensorium tree
 
 
-def _neuron_meta(folder: Path, arrays: MouseArrays) -> dict[str, np.ndarray]:
-    """The meta/neurons arrays; animal/session/scan come from a `static<animal>-<session>-<scan>-` name."""
+def neuron_meta(folder: Path, arrays: MouseArrays | DynamicMouseArrays) -> dict[str, np.ndarray]:
+    """The meta/neurons arrays (both trees); animal/session/scan come from a `static|dynamic<animal>-<session>-<scan>-`
+    folder name."""
     n_neurons = len(arrays.unit_ids)
     match = MOUSE_KEY.match(folder.name)
     animal, session, scan = (int(g) for g in match.groups()) if match else (0, 0, 0)
@@ -81,13 +83,18 @@ def write_mouse(folder: Path, arrays: MouseArrays) -> None:
     for i in progress_bar(range(len(arrays.tiers)), desc=f"write {folder.name}", unit="trial"):
         for key in DATA_KEYS:
             np.save(folder / "data" / key / f"{i}.npy", np.asarray(getattr(arrays, key)[i], dtype=np.float32))
-    for kind, meta in (("neurons", _neuron_meta(folder, arrays)), ("trials", _trial_meta(arrays))):
+    for kind, meta in (("neurons", neuron_meta(folder, arrays)), ("trials", _trial_meta(arrays))):
         (folder / "meta" / kind).mkdir(parents=True, exist_ok=True)
         for name, values in meta.items():
             np.save(folder / "meta" / kind / f"{name}.npy", values)
-    for group, subsets in statistics.items():
+    write_statistics(folder, statistics)
+
+
+def write_statistics(folder: Path, statistics: Statistics) -> None:
+    """`meta/statistics/<key>/<subset>/<name>.npy`, float32, as both Sensorium layouts store them."""
+    for key, subsets in statistics.items():
         for subset, stats in subsets.items():
-            target = folder / "meta" / "statistics" / group / subset
+            target = folder / "meta" / "statistics" / key / subset
             target.mkdir(parents=True, exist_ok=True)
             for name, value in stats.items():
                 np.save(target / f"{name}.npy", np.asarray(value, dtype=np.float32))
@@ -108,6 +115,7 @@ def _trial_numbers(source: MouseSource, key: str) -> list[int]:
 
 def _check_layout(source: MouseSource) -> int:
     """Check names and counts of a Sensorium tree and its statistics (reads only meta files); return trial count."""
+    require_layout(source, "static")
     for name in REQUIRED_TRIAL_META:
         if not source.exists(f"meta/trials/{name}.npy"):
             raise DataError(f"{source.describe(f'meta/trials/{name}.npy')}: file is missing")

@@ -21,6 +21,7 @@ true neurons with any stimulus later (gratings, Gabors, plaids).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +54,8 @@ DEFAULTS = {
     "unlabelled_types": [],
 }
 IGNORED_KEYS = {"seed"}  # the config's dataset seed; seeds reach `simulate_mouse` as arguments
+MINIMUM = {"image_height": 32, "image_width": 32, "n_train": 1, "n_validation": 0, "n_test_images": 2,
+           "test_repeats": 2, "neurons": 1, "n_types": 1}  # the integer keys and their least values
 
 # Spatial parameters below are stated in pixels of an image REFERENCE_HEIGHT pixels high and scaled
 # with the simulated image height, so every image size shows the same visual field. At the reference
@@ -111,14 +114,17 @@ class SimulationError(ValueError):
 # Parameters
 
 
-def simulation_params(params: dict) -> dict:
-    """The simulation config with defaults filled in, checked key by key."""
-    unknown = sorted(set(params) - set(DEFAULTS) - IGNORED_KEYS)
+def simulation_params(params: dict, defaults: dict = DEFAULTS, minimum: dict = MINIMUM,
+                      n_dimensions: int = len(TYPE_PARAMETERS)) -> dict:
+    """The simulation config with defaults filled in, checked key by key.
+
+    `minimum` gives the integer keys and their least values; the video simulator passes its own
+    defaults, integers and type-space dimensions.
+    """
+    unknown = sorted(set(params) - set(defaults) - IGNORED_KEYS)
     if unknown:
-        raise SimulationError(f"simulation: unknown keys {unknown}, expected some of {sorted(DEFAULTS)}")
-    merged = {**DEFAULTS, **{key: value for key, value in params.items() if key not in IGNORED_KEYS}}
-    minimum = {"image_height": 32, "image_width": 32, "n_train": 1, "n_validation": 0, "n_test_images": 2,
-               "test_repeats": 2, "neurons": 1, "n_types": 1}
+        raise SimulationError(f"simulation: unknown keys {unknown}, expected some of {sorted(defaults)}")
+    merged = {**defaults, **{key: value for key, value in params.items() if key not in IGNORED_KEYS}}
     for key, low in minimum.items():
         value = merged[key]
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
@@ -130,17 +136,17 @@ def simulation_params(params: dict) -> dict:
         if not isinstance(value, (int, float, np.number)) or isinstance(value, bool) or not low <= value <= high:
             raise SimulationError(f"simulation.{key}: expected a number in [{low:g}, {high:g}], got {value!r}")
     _check_types(merged)
-    _check_separation(merged)
+    _check_separation(merged, n_dimensions)
     return merged
 
 
-def _check_separation(config: dict) -> None:
+def _check_separation(config: dict, n_dimensions: int) -> None:
     """`type_separation` is None or a number from 0 up to the design's own separation (prototypes are
     only moved together, so no type leaves the unit cube)."""
     separation = config["type_separation"]
     if separation is None:
         return
-    largest = design_separation(config["n_types"])
+    largest = design_separation(config["n_types"], n_dimensions)
     if (not isinstance(separation, (int, float, np.number)) or isinstance(separation, bool)
             or not 0 <= separation <= largest):
         raise SimulationError(f"simulation.type_separation: expected a number in [0, {largest:.2f}] (the design's "
@@ -196,18 +202,25 @@ def natural_images(rng: np.random.Generator, n_images: int, height: int, width: 
     pictures = np.fft.irfft2(spectrum * amplitude, s=(height, width))
     pictures -= pictures.mean(axis=(1, 2), keepdims=True)
     pictures /= pictures.std(axis=(1, 2), keepdims=True)
-    luminance = rng.normal(120.0, 15.0, size=(n_images, 1, 1)).astype(np.float32)
-    contrast = rng.uniform(35.0, 60.0, size=(n_images, 1, 1)).astype(np.float32)
-    pictures = np.clip(np.round(luminance + contrast * pictures), 0, 255)
-    return pictures[:, None].astype(np.float32)
+    return grey_levels(rng, pictures)[:, None].astype(np.float32)
+
+
+def grey_levels(rng: np.random.Generator, pictures: np.ndarray) -> np.ndarray:
+    """Standardized pictures (n, ...) as integral grey levels 0..255, each with its own mean luminance
+    and RMS contrast, as photographs (and the frames of a movie clip) vary."""
+    size = (len(pictures),) + (1,) * (np.ndim(pictures) - 1)
+    luminance = rng.normal(120.0, 15.0, size=size).astype(np.float32)
+    contrast = rng.uniform(35.0, 60.0, size=size).astype(np.float32)
+    return np.clip(np.round(luminance + contrast * pictures), 0, 255)
 
 
 # ----------------------------------------------------------------------------------------------
 # Neurons
 
 
-def type_prototypes(n_types: int) -> np.ndarray:
-    """K well separated prototypes in the unit cube of the type parameters, (K, 5).
+def type_prototypes(n_types: int, n_dimensions: int = len(TYPE_PARAMETERS)) -> np.ndarray:
+    """K well separated prototypes in the unit cube of the type parameters, (K, n_dimensions): the five
+    static ones, or more where a simulator adds parameters (the temporal ones of `simulate_dynamic`).
 
     Farthest-point selection from a fixed candidate set: every prototype is as far as possible from
     the others, and the design depends on K only, so types mean the same in every mouse. The design
@@ -216,7 +229,7 @@ def type_prototypes(n_types: int) -> np.ndarray:
     Mirroring keeps every distance between prototypes.
     """
     rng = np.random.default_rng(PROTOTYPE_DESIGN_SEED)
-    candidates = rng.uniform(PROTOTYPE_MARGIN, 1 - PROTOTYPE_MARGIN, size=(4096, len(TYPE_PARAMETERS)))
+    candidates = rng.uniform(PROTOTYPE_MARGIN, 1 - PROTOTYPE_MARGIN, size=(4096, n_dimensions))
     chosen = [int(np.argmax(np.linalg.norm(candidates - 0.5, axis=1)))]
     distance = np.linalg.norm(candidates - candidates[chosen[0]], axis=1)
     for _ in range(n_types - 1):
@@ -230,23 +243,25 @@ def type_prototypes(n_types: int) -> np.ndarray:
 
 
 def separation_of(prototypes: np.ndarray) -> float:
-    """The distance between the nearest two prototypes in within-type spreads (WITHIN_TYPE_SPREAD);
-    infinite for one type."""
+    """The distance between the nearest two prototypes in within-type spreads (WITHIN_TYPE_SPREAD in
+    the static 5-D space: CLUSTER_SPREAD · √dimensions); infinite for one type."""
     if len(prototypes) < 2:
         return np.inf
     distances = np.linalg.norm(prototypes[:, None] - prototypes[None], axis=2)
-    return float(np.min(distances[np.triu_indices(len(prototypes), 1)]) / WITHIN_TYPE_SPREAD)
+    within_type_spread = CLUSTER_SPREAD * np.sqrt(prototypes.shape[1])
+    return float(np.min(distances[np.triu_indices(len(prototypes), 1)]) / within_type_spread)
 
 
-def design_separation(n_types: int) -> float:
-    """The separation of `type_prototypes(n_types)`: the most `type_separation` can be."""
-    return separation_of(type_prototypes(n_types))
+def design_separation(n_types: int, n_dimensions: int = len(TYPE_PARAMETERS)) -> float:
+    """The separation of `type_prototypes(n_types, n_dimensions)`: the most `type_separation` can be."""
+    return separation_of(type_prototypes(n_types, n_dimensions))
 
 
-def separated_prototypes(n_types: int, separation: float | None) -> tuple[np.ndarray, float]:
+def separated_prototypes(n_types: int, separation: float | None,
+                         n_dimensions: int = len(TYPE_PARAMETERS)) -> tuple[np.ndarray, float]:
     """The prototypes moved towards their centroid until the nearest two are `separation` within-type
     spreads apart, and the factor applied (1: the design itself, `separation` None; 0: one type)."""
-    prototypes = type_prototypes(n_types)
+    prototypes = type_prototypes(n_types, n_dimensions)
     if separation is None or n_types == 1:
         return prototypes, 1.0
     factor = separation / separation_of(prototypes)
@@ -269,25 +284,28 @@ def coordinates_to_parameters(coordinates: np.ndarray, pixel_scale: float = 1.0)
 
     `pixel_scale` = image height / REFERENCE_HEIGHT converts the spatial parameters to image pixels.
     """
-    parameters = {}
-    for column, (name, (low, high, scale)) in enumerate(TYPE_PARAMETERS.items()):
-        u = coordinates[..., column]
-        if scale == "log":
-            parameters[name] = low * (high / low) ** u
-        elif scale == "linear":
-            parameters[name] = low + (high - low) * u
-        else:
-            parameters[name] = high * np.maximum(u - ONSET, 0.0) / (1 - ONSET)
+    parameters = {name: unit_to_value(coordinates[..., column], *spec)
+                  for column, (name, spec) in enumerate(TYPE_PARAMETERS.items())}
     parameters["spatial_frequency"] = parameters["spatial_frequency"] / pixel_scale
     parameters["envelope_size"] = parameters["envelope_size"] * pixel_scale
     return parameters
 
 
+def unit_to_value(u: np.ndarray, low: float, high: float, scale: str) -> np.ndarray:
+    """A unit-cube coordinate as the physical value of a (low, high, scale) type parameter."""
+    if scale == "log":
+        return low * (high / low) ** u
+    if scale == "linear":
+        return low + (high - low) * u
+    return high * np.maximum(u - ONSET, 0.0) / (1 - ONSET)
+
+
 def type_names(prototypes: np.ndarray) -> np.ndarray:
-    """Readable names, e.g. 'T2 complex ON hiSF largeRF SS XO' (SS/XO: strong surround / cross-orientation)."""
+    """Readable names from the five static coordinates, e.g. 'T2 complex ON hiSF largeRF SS XO' (SS/XO:
+    strong surround / cross-orientation)."""
     names = []
     polarities = type_polarities(len(prototypes))
-    for k, (sf, size, invariance, surround, cross) in enumerate(prototypes):
+    for k, (sf, size, invariance, surround, cross) in enumerate(prototypes[:, :len(TYPE_PARAMETERS)]):
         parts = [f"T{k}", "complex" if invariance > 0.5 else "simple", "ON" if polarities[k] > 0 else "OFF",
                  "hiSF" if sf > 0.5 else "loSF", "largeRF" if size > 0.5 else "smallRF"]
         parts += ["SS"] if surround > 0.5 else []
@@ -350,10 +368,15 @@ def _behaviour_gains(rng: np.random.Generator, n: int, modulation: float) -> dic
     }
 
 
-def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Parameters of every neuron (before calibration) and the motor coordinates (N, 3) in µm."""
+def sample_neurons(rng: np.random.Generator, config: dict,
+                   n_dimensions: int = len(TYPE_PARAMETERS)) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Parameters of every neuron (before calibration) and the motor coordinates (N, 3) in µm.
+
+    With more than the five static type dimensions, the extra coordinates are drawn like the others
+    and left for the caller to map (`type_coordinates`, `type_prototype_coordinates`).
+    """
     n, height, width = config["neurons"], config["image_height"], config["image_width"]
-    prototypes, factor = separated_prototypes(config["n_types"], config["type_separation"])
+    prototypes, factor = separated_prototypes(config["n_types"], config["type_separation"], n_dimensions)
     polarity = type_polarities(len(prototypes))
     coordinates, cell_type = _type_coordinates(rng, n, prototypes, config["discreteness"], config["type_fractions"])
     pixel_scale = height / REFERENCE_HEIGHT
@@ -393,24 +416,27 @@ def sample_neurons(rng: np.random.Generator, config: dict) -> tuple[dict[str, np
 # Behaviour and eye position
 
 
-def _ar1(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
+def ar1(rng: np.random.Generator, n: int, rho: float) -> np.ndarray:
     """A stationary AR(1) series with unit variance: slow fluctuations across consecutive trials."""
     innovations = rng.standard_normal(n) * np.sqrt(1 - rho**2)
     innovations[0] = rng.standard_normal()
     return signal.lfilter([1.0], [1.0, -rho], innovations)
 
 
-def simulate_behavior(rng: np.random.Generator, n_trials: int) -> tuple[np.ndarray, np.ndarray]:
+def simulate_behavior(rng: np.random.Generator, n_trials: int, arousal_persistence: float = 0.97,
+                      eye_persistence: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
     """Behaviour (T, 3) = pupil dilation, its derivative, running speed, and pupil_center (T, 2), in time order.
 
     A slow arousal state drives both running (cm/s, zero while sitting) and pupil size (camera px),
-    so the two are correlated as in real mice; the eye wanders around EYE_CENTER.
+    so the two are correlated as in real mice; the eye wanders around EYE_CENTER. The persistences are
+    the AR(1) coefficients from one sample to the next (trials here; video frames in `simulate_dynamic`).
     """
-    arousal = _ar1(rng, n_trials, 0.97)
+    arousal = ar1(rng, n_trials, arousal_persistence)
     running = np.maximum(0.0, 12.0 * (arousal - 0.2) + 2.0 * rng.standard_normal(n_trials))
     pupil = np.maximum(5.0, PUPIL_MEAN + 5.0 * arousal + 1.5 * rng.standard_normal(n_trials))
     pupil_derivative = np.diff(pupil, prepend=pupil[0])
-    eye = EYE_CENTER + EYE_SD * np.column_stack([_ar1(rng, n_trials, 0.9), _ar1(rng, n_trials, 0.9)])
+    wander = [ar1(rng, n_trials, eye_persistence) for _ in range(2)]
+    eye = EYE_CENTER + EYE_SD * np.column_stack(wander)
     behavior = np.column_stack([pupil, pupil_derivative, running])
     return behavior.astype(np.float32), eye.astype(np.float32)
 
@@ -442,31 +468,42 @@ def population_rates(neurons: dict, images: np.ndarray, behavior: np.ndarray | N
     """
     height, width = np.shape(images)[-2:]
     pixels = contrast_pixels(neurons, images, pupil_center)
-    n_neurons = len(neurons["rf_x"])
-    drive = np.empty((len(pixels), n_neurons))
-    blocks = range(0, n_neurons, NEURON_BLOCK)
-    for start in progress_bar(blocks, desc="population rates", unit="block", leave=False):
-        idx = np.arange(start, min(start + NEURON_BLOCK, n_neurons))
-        drive[:, idx] = normalized_drive(neurons, idx, linear_responses(neurons, idx, pixels, height, width))
+    drive = population_drive(neurons, lambda idx: linear_responses(neurons, idx, pixels, height, width))
     rates = behavior_gain(neurons, behavior) * (neurons["baseline"] + neurons["amplitude"] * drive)
     return rates.astype(np.float32)
 
 
-def calibrate(rng: np.random.Generator, neurons: dict, height: int, width: int, rate_spread: float) -> dict:
-    """Add filter scales, amplitude and baseline, measured on a fixed set of natural images.
+def population_drive(neurons: dict, linear_of: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """Normalized drive (T, N), block by block of neurons, from their filter outputs `linear_of(idx)` (6, T, n)."""
+    n_neurons = len(neurons["rf_x"])
+    blocks = [np.arange(start, min(start + NEURON_BLOCK, n_neurons)) for start in range(0, n_neurons, NEURON_BLOCK)]
+    drives = [normalized_drive(neurons, idx, linear_of(idx))
+              for idx in progress_bar(blocks, desc="population rates", unit="block", leave=False)]
+    return np.concatenate(drives, axis=1)
 
-    Scales make every filter's RMS output 1 on natural images; amplitudes give each neuron a
-    log-normally distributed mean rate (population mean 1) at the reference behaviour.
-    """
+
+def calibrate(rng: np.random.Generator, neurons: dict, height: int, width: int, rate_spread: float) -> dict:
+    """Add filter scales, amplitude and baseline, measured on a fixed set of natural images."""
     calibration = natural_images(np.random.default_rng(CALIBRATION_SEED), CALIBRATION_IMAGES, height, width)
     pixels = contrast_pixels(neurons, calibration, None)
+    return calibrate_with(rng, neurons, rate_spread, lambda idx: linear_responses(neurons, idx, pixels, height, width))
+
+
+def calibrate_with(rng: np.random.Generator, neurons: dict, rate_spread: float,
+                   linear_of: Callable[[np.ndarray], np.ndarray]) -> dict:
+    """Add filter scales, amplitude and baseline from the filter outputs `linear_of(idx)` (6, T, n) of
+    the neurons `idx` to calibration stimuli (natural images, or movies for `simulate_dynamic`).
+
+    Scales make every filter's RMS output 1 on the calibration stimuli; amplitudes give each neuron a
+    log-normally distributed mean rate (population mean 1) at the reference behaviour.
+    """
     n_neurons = len(neurons["rf_x"])
     scale_names = ("center_scale", "surround_scale", "orthogonal_scale")
     neurons = {**neurons, **{key: np.empty(n_neurons) for key in scale_names}}
     mean_drive = np.empty(n_neurons)
     for start in range(0, n_neurons, NEURON_BLOCK):
         idx = np.arange(start, min(start + NEURON_BLOCK, n_neurons))
-        linear = linear_responses(neurons, idx, pixels, height, width)
+        linear = linear_of(idx)
         for key, pair in zip(scale_names, (linear[:2], linear[2:4], linear[4:])):
             neurons[key][idx] = np.sqrt(np.mean(pair**2, axis=(0, 1)))
         mean_drive[idx] = normalized_drive(neurons, idx, linear).mean(axis=0)

@@ -18,15 +18,17 @@ from torch import nn
 from v1twin.models.regularizers import group_sparsity, laplace_smoothness
 
 
-def _check_odd(name: str, kernel: int) -> None:
-    """Odd kernels keep "same" padding symmetric, which rotation equivariance relies on."""
-    if kernel < 1 or kernel % 2 == 0:
-        raise ValueError(f"{name} must be a positive odd integer, got {kernel}")
-
-
-def _check_positive(name: str, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+def check_core_settings(input_kernel: int, hidden_kernel: int, hermite_basis: str | None = None, **counts: int) -> None:
+    """Counts (channels, layers, ...) at least 1; odd kernels, because they keep "same" padding symmetric,
+    which rotation equivariance relies on; a known Hermite basis where the core has one."""
+    for name, value in counts.items():
+        if value < 1:
+            raise ValueError(f"{name} must be >= 1, got {value}")
+    for name, kernel in (("input_kernel", input_kernel), ("hidden_kernel", hidden_kernel)):
+        if kernel < 1 or kernel % 2 == 0:
+            raise ValueError(f"{name} must be a positive odd integer, got {kernel}")
+    if hermite_basis is not None and hermite_basis not in HERMITE_BASES:
+        raise ValueError(f"hermite_basis must be one of {sorted(HERMITE_BASES)}, got {hermite_basis!r}")
 
 
 class Core(nn.Module, ABC):
@@ -49,7 +51,8 @@ class Core(nn.Module, ABC):
         return height - self.input_kernel + 1, width - self.input_kernel + 1
 
     def apply_channel_mask(self, features: torch.Tensor) -> torch.Tensor:
-        return features * self.channel_mask.view(1, -1, 1, 1)
+        """Mask the channel axis (1) of image (B, C, H, W) or video (B, C, T, H, W) features."""
+        return features * self.channel_mask.view(-1, *(1,) * (features.dim() - 2))
 
     def regularizer(self) -> torch.Tensor:
         """gamma_input·Laplace smoothness of the input filters + gamma_hidden·mean group sparsity of hidden layers."""
@@ -105,10 +108,7 @@ class CNNCore(Core):
         gamma_hidden: float,
         bn_momentum: float,
     ):
-        for name, value in (("channels", channels), ("layers", layers), ("in_channels", in_channels)):
-            _check_positive(name, value)
-        _check_odd("input_kernel", input_kernel)
-        _check_odd("hidden_kernel", hidden_kernel)
+        check_core_settings(input_kernel, hidden_kernel, channels=channels, layers=layers, in_channels=in_channels)
         super().__init__(channels, input_kernel, gamma_input, gamma_hidden)
         self.n_features = channels
         self.input_conv = nn.Conv2d(in_channels, channels, input_kernel, bias=False)
@@ -279,7 +279,10 @@ class HermiteConv(nn.Module):
 
 
 class RotationSharedBatchNorm(nn.Module):
-    """BatchNorm whose statistics, scale and bias are shared by the R rotations of each feature."""
+    """BatchNorm whose statistics, scale and bias are shared by the R rotations of each feature.
+
+    Takes images (B, R·F, H, W) or videos (B, R·F, T, H, W); for videos the statistics also run over frames.
+    """
 
     def __init__(self, features: int, rotations: int, momentum: float, affine: bool):
         super().__init__()
@@ -288,9 +291,9 @@ class RotationSharedBatchNorm(nn.Module):
         self.norm = nn.BatchNorm3d(features, momentum=momentum, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        batch, _, height, width = x.shape
-        grouped = x.view(batch, self.rotations, self.features, height, width).transpose(1, 2)
-        return self.norm(grouped).transpose(1, 2).reshape(batch, -1, height, width)
+        # (B, R, F, rows, W) with rows = H for images and T·H for videos: BatchNorm3d's 5-D input either way
+        grouped = x.reshape(x.shape[0], self.rotations, self.features, -1, x.shape[-1]).transpose(1, 2)
+        return self.norm(grouped).transpose(1, 2).reshape(x.shape)
 
 
 class RotationEquivariantCore(Core):
@@ -318,13 +321,8 @@ class RotationEquivariantCore(Core):
         hermite_basis: str,
         final_batchnorm_affine: bool,
     ):
-        for name, value in (("channels", channels), ("rotations", rotations), ("layers", layers),
-                            ("in_channels", in_channels)):
-            _check_positive(name, value)
-        _check_odd("input_kernel", input_kernel)
-        _check_odd("hidden_kernel", hidden_kernel)
-        if hermite_basis not in HERMITE_BASES:
-            raise ValueError(f"hermite_basis must be one of {sorted(HERMITE_BASES)}, got {hermite_basis!r}")
+        check_core_settings(input_kernel, hidden_kernel, hermite_basis, channels=channels, rotations=rotations,
+                            layers=layers, in_channels=in_channels)
         super().__init__(channels * rotations, input_kernel, gamma_input, gamma_hidden)
         self.n_features = channels
         self.rotations = rotations

@@ -80,7 +80,8 @@ class V1Model(nn.Module):
             raise KeyError(f"no readout for mouse {mouse!r}; the model knows {list(self.readouts)}")
 
     def forward(self, inputs: torch.Tensor, mouse: str, pupil_center: torch.Tensor | None = None) -> torch.Tensor:
-        """Predicted responses (B, N). Without `pupil_center` the shifter is off (e.g. in-silico stimuli)."""
+        """Predicted responses (B, N), or (B, T, N) from a video core with `PerFrameReadout`s. Without
+        `pupil_center` the shifter is off (e.g. in-silico stimuli)."""
         self._check_mouse(mouse)
         features = self.core(inputs)
         readout = self.readouts[mouse]
