@@ -9,17 +9,24 @@ from snakemake.utils import validate
 from v1twin.config import (
     check_landscape_variants,
     check_references,
+    dataset_mice,
+    download_urls,
     expand_variants,
     landscape_sweep,
     merge_over,
+    mouse_simulation,
     regularization_label,
+    simulation_seeds,
     sweep_points,
     sweep_variant_name,
     training_runs,
+    video_mice,
     with_bases,
 )
-from v1twin.config_schema import ConfigError, check_against_schema, load_schema
+from v1twin.config_schema import ConfigError, check_against_schema, load_schema, with_defaults
+from v1twin.data import simulate_dynamic
 from v1twin.data.simulate import type_counts
+from v1twin.identifiability import with_populations
 
 CONFIG = {
     "dataset": {"mice": ["m1", "m2"], "extra_mice": {"control": {"discreteness": 0.0}}},
@@ -334,3 +341,130 @@ def test_bases_chain_from_the_workflow_folder_and_refuse_cycles(tmp_path):
         with_bases({"base": "loop.yaml"}, tmp_path)
     with pytest.raises(ConfigError, match="cannot read"):
         with_bases({"base": "missing.yaml"}, tmp_path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Video (Sensorium 2023-layout) mice
+
+REPO = Path(__file__).resolve().parents[1]
+VIDEO_CORE = {"type": "rotation_equivariant_factorized", "channels": 2, "rotations": 4, "layers": 1,
+              "input_kernel": 3, "input_kernel_time": 3}
+
+
+def resolved(path: Path) -> dict:
+    """A config file as the Snakefile resolves it (bases, defaults, identifiability populations), checked."""
+    config = with_populations(with_defaults(with_bases(yaml.safe_load(path.read_text()), REPO)))
+    check_references(config, expand_variants(config, load_schema(SCHEMA)))
+    return config
+
+
+def with_video_variant(config: dict) -> dict:
+    """The tiny config with a video variant on its video mouse v1."""
+    config["variants"]["vid"] = {"core": dict(VIDEO_CORE), "readout": {"type": "gaussian"}, "mice": ["v1"]}
+    return config
+
+
+def test_video_simulation_defaults_are_the_video_simulators():
+    settings = with_defaults({}, "video_simulation")
+    assert settings.pop("seed") == 2023
+    assert settings == {key: simulate_dynamic.DEFAULTS[key] for key in settings}
+    assert simulate_dynamic.dynamic_params(settings) == simulate_dynamic.dynamic_params({})
+
+
+def test_dynamic_cores_default_to_l25s_paper_core():
+    for kind in ("rotation_equivariant_3d", "rotation_equivariant_factorized"):
+        assert with_defaults({"type": kind}, "core") == {
+            "type": kind, "channels": 16, "rotations": 8, "layers": 4, "input_kernel": 13, "hidden_kernel": 5,
+            "input_kernel_time": 11, "hidden_kernel_time": 5, "gamma_input": 6.3831, "gamma_hidden": 0.0,
+            "bn_momentum": 0.9, "hermite_basis": "analytic"}
+    with pytest.raises(ConfigError, match="unknown config key 'final_batchnorm_affine'"):
+        with_defaults({"type": "rotation_equivariant_3d", "final_batchnorm_affine": True}, "core")
+
+
+def test_simulated_video_mice_follow_the_static_mice_with_their_own_settings_and_seeds(schema):
+    config = checked(with_video_variant(tiny_config()), schema)
+    dataset = config["dataset"]
+    assert video_mice(config) == ["v1"] and dataset_mice(config)[-1] == "v1"
+    settings = mouse_simulation(dataset, "v1")
+    assert settings["trial_length"] == 20 and settings["neurons"] == 12 and "n_validation" not in settings
+    simulate_dynamic.dynamic_params(settings)  # the resolved settings are the video simulator's
+    assert simulation_seeds(config, "v1") == (11 + 1 + dataset_mice(config).index("v1"), 11)
+    assert simulation_seeds(config, "m2") == (7 + 1 + 1, 7)  # the static mice keep their seeds
+    assert config["video"] == {"scored_from": 5, "crop_frames": 12, "burn_in_frames": 2}
+
+
+def test_paper_config_downloads_the_ten_sensorium_2023_mice_from_their_gin_repositories():
+    config = resolved(REPO / "config" / "paper.yaml")
+    urls = download_urls(config["dataset"])
+    older = "https://gin.g-node.org/pollytur/Sensorium2023Data/raw/master/dynamic{}-Video-8744edeac3b4d1ce16b680916b5267ce.zip"
+    newer = ("https://gin.g-node.org/pollytur/sensorium_2023_dataset/raw/master/"
+             "dynamic{}-Video-9b4f6a1a067fe51e15306b9628efea20.zip")
+    expected = {**{m: older.format(m) for m in ("29156-11-10", "29228-2-10", "29234-6-9", "29513-3-5", "29514-2-9")},
+                **{m: newer.format(m) for m in ("29515-10-12", "29623-4-9", "29647-19-8", "29712-5-9", "29755-2-8")}}
+    assert {mouse: urls[mouse] for mouse in video_mice(config)} == expected
+    assert urls["26872-17-20"] == ("https://gin.g-node.org/cajal/Sensorium2022/raw/master/"
+                                   "static26872-17-20-GrayImageNet-94c6ff995dac583098847cfecd43e7b6.zip")
+    assert len(urls) == 7 + 10
+    assert config["video"] == {"scored_from": 50, "crop_frames": 80, "burn_in_frames": 10}
+
+
+def test_demo_video_frames_fit_its_video_mouse():
+    config = resolved(REPO / "config" / "config.yaml")
+    length = mouse_simulation(config["dataset"], "vid1")["trial_length"]
+    assert video_mice(config) == ["vid1"]
+    assert config["video"]["scored_from"] <= length / 3 and config["video"]["crop_frames"] <= length
+
+
+def test_crop_longer_than_the_real_trials_is_refused():
+    config = with_populations(with_defaults(with_bases(yaml.safe_load((REPO / "config" / "paper.yaml").read_text()),
+                                                       REPO)))
+    config["video"]["crop_frames"] = 301
+    with pytest.raises(ConfigError, match="video.crop_frames \\(301\\) is longer than the 300-frame train trials "
+                                          "of video mouse '29156-11-10'; use at most 300"):
+        check_references(config, expand_variants(config, load_schema(SCHEMA)))
+
+
+def _video(config: dict) -> dict:
+    return config["variants"]["vid"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: _video(c).update(mice=["v1", "m1"]),
+         r"variant 'vid': mice mix static \['m1'\] and video \['v1'\]; a variant's mice are all static or all video"),
+        (lambda c: _video(c).update(core={"type": "cnn"}),
+         r"variant 'vid' trains on video mice \['v1'\]: core.type must be one of rotation_equivariant_3d, "
+         r"rotation_equivariant_factorized, got 'cnn'"),
+        (lambda c: _video(c).update(readout={"type": "factorized"}),
+         r"variant 'vid' trains on video mice \['v1'\]: readout.type must be gaussian"),
+        (lambda c: c["variants"]["gaussian_g0"].update(core={"type": "rotation_equivariant_3d"}),
+         "variant 'gaussian_g0' trains on static mice: core.type 'rotation_equivariant_3d' is a video core"),
+        (lambda c: c["video"].update(crop_frames=21),
+         r"video.crop_frames \(21\) is longer than the 20-frame train trials of video mouse 'v1'; use at most 20"),
+        (lambda c: c["video"].update(burn_in_frames=12),
+         r"video.burn_in_frames \(12\) must be less than video.crop_frames \(12\)"),
+        (lambda c: c["video"].update(scored_from=20),
+         r"video.scored_from \(20\) must be less than the 20-frame trials of video mouse 'v1'"),
+        (lambda c: c["dataset"]["video_mice"].update(m1={}),
+         r"dataset: mice \['m1'\] are named more than once"),
+        (lambda c: c["pruning"].update(variants=["vid"]),
+         r"pruning.variants: \['vid'\] train on video mice; this analysis is for static \(image\) models only"),
+        (lambda c: c["december"].update(variant="vid"), r"december.variant: \['vid'\] train on video mice"),
+        (lambda c: c["december"]["retina"].update(variant="vid"), r"december.retina.variant: \['vid'\] train on"),
+        (lambda c: c["regularization_control"]["rows"].update(discrete=["vid", "control_discrete"]),
+         r"regularization_control.rows.discrete: \['vid'\] train on video mice"),
+        (lambda c: c["identifiability"].update(variant="vid"), r"identifiability.variant: \['vid'\] train on"),
+        (lambda c: c["transfer"].update(held_out_mouse="v1"),
+         r"transfer: video mice \['v1'\]; core transfer is for static \(image\) mice only"),
+        (lambda c: c["transfer"].update(core={"type": "rotation_equivariant_3d"}),
+         "transfer.core.type 'rotation_equivariant_3d' is a video core"),
+    ],
+)
+def test_video_mistakes_are_refused_before_any_job_with_the_key(schema, edit, message):
+    checked(with_video_variant(tiny_config()), schema)
+    config = with_video_variant(tiny_config())
+    edit(config)
+    with pytest.raises(ConfigError, match=message) as raised:
+        checked(config, schema)
+    assert "\n" not in str(raised.value)

@@ -227,8 +227,10 @@ def test_download_rule_fetches_unzips_and_caches(server, mouse_zip, tmp_path):
 
 @pytest.mark.timeout(300)
 def test_download_rule_serves_a_sensorium_2023_video_mouse(server, tmp_path):
-    """The same rules fetch and cache a video mouse: its __MACOSX/ entries and config.json tolerated."""
-    config = _download_config(tmp_path, server, mice=["video"])
+    """The same rules fetch and cache a video mouse of dataset.video_downloads: its __MACOSX/ entries and
+    config.json tolerated."""
+    group = {"base_url": server.base, "file_pattern": "{mouse}.zip", "mice": ["video"]}
+    config = _download_config(tmp_path, server, video_downloads={"served_videos": group})
     run_snakemake(tmp_path, "resources/served/video.cache", configs=(config,), base=None)
     cached = load_dynamic_cache(tmp_path / "resources" / "served" / "video.cache")
     expected = load_dynamic_mouse(SENSORIUM_2023_FIXTURE)

@@ -7,6 +7,7 @@ import torch
 
 from v1twin.models import GaussianReadout, MouseInfo, Shifter, V1Model
 from v1twin.models.dynamic_cores import (
+    FrameSignalInput,
     HermiteConv3d,
     PerFrameReadout,
     RotationEquivariant3dCore,
@@ -235,9 +236,9 @@ def test_factorized_core_regularizer_hand_values_ignore_temporal_weights():
 def test_3d_input_filters_are_the_temporal_slices_of_the_first_layer():
     core = dynamic_core(RotationEquivariant3dCore)
     weight, filters = core.convs[0].weight(), core.input_filters()
-    assert weight.shape == (4 * FEATURES, IN_CHANNELS, 3, 5, 5)
-    assert filters.shape == (4 * FEATURES, IN_CHANNELS * 3, 5, 5)
-    torch.testing.assert_close(filters[:, 1 * 3 + 2], weight[:, 1, 2])  # input channel 1, frame 2
+    assert weight.shape == (4 * FEATURES, 1, 3, 5, 5)  # the video channel only: signals have their own weights
+    assert filters.shape == (4 * FEATURES, 3, 5, 5)
+    torch.testing.assert_close(filters[:, 2], weight[:, 0, 2])  # frame 2
 
 
 PAPER = {"channels": 16, "rotations": 8, "layers": 4, "input_kernel": 13, "hidden_kernel": 5,
@@ -247,10 +248,12 @@ PAPER = {"channels": 16, "rotations": 8, "layers": 4, "input_kernel": 13, "hidde
 @pytest.mark.parametrize(
     "form, expected_parameters",
     [
-        # input 16·(5·11)·91 Hermite coefficients, hidden 3 × 16·(128·5)·15, BatchNorm 3 × (16 + 16)
-        (RotationEquivariant3dCore, 80_080 + 3 * 153_600 + 96),
-        # input 16·5·91 spatial + 16·128·11 temporal, hidden 3 × (16·128·15 + 16·128·5), BatchNorm 3 × 32
-        (RotationEquivariantFactorizedCore, 7_280 + 22_528 + 3 * (30_720 + 10_240) + 96),
+        # input 16·11·91 video Hermite coefficients + 16·4·11 signal weights, hidden 3 × 16·(128·5)·15,
+        # BatchNorm 3 × (16 + 16)
+        (RotationEquivariant3dCore, 16_016 + 704 + 3 * 153_600 + 96),
+        # input 16·91 spatial + 16·4 signal + 16·128·11 temporal, hidden 3 × (16·128·15 + 16·128·5),
+        # BatchNorm 3 × 32
+        (RotationEquivariantFactorizedCore, 1_456 + 64 + 22_528 + 3 * (30_720 + 10_240) + 96),
     ],
 )
 def test_paper_size_cores_shapes_and_parameter_counts(form, expected_parameters):
@@ -258,7 +261,7 @@ def test_paper_size_cores_shapes_and_parameter_counts(form, expected_parameters)
     assert sum(parameter.numel() for parameter in core.parameters()) == expected_parameters
     assert core.output_channels == 128 and core.output_size(36, 64) == (24, 52)
     assert core.feature_channels(3) == [3 + 16 * r for r in range(8)]
-    assert core.spatial_convs()[0].weight().shape == (128, 5, 11 if form is RotationEquivariant3dCore else 1, 13, 13)
+    assert core.spatial_convs()[0].weight().shape == (128, 1, 11 if form is RotationEquivariant3dCore else 1, 13, 13)
     assert core.spatial_convs()[1].weight().shape[:2] == (128, 128)
 
 
@@ -274,6 +277,30 @@ def test_behavior_channels_are_constant_over_space():
     assert torch.equal(x[0, 1:].amin(dim=(-2, -1)), x[0, 1:].amax(dim=(-2, -1)))
     with pytest.raises(ValueError, match=r"expected \(1, 2, S\)"):
         with_behavior_channels(videos, behavior[:, :1])  # one frame for a two-frame video
+
+
+def test_frame_signals_drive_every_rotated_copy_alike_through_causal_hand_weights():
+    """One signal, two lags: drive(t) = w[0]·s(t−1) + w[1]·s(t), the spatial mean of the signal channel
+    (a constant), the same for the R rotated copies of a feature."""
+    signal_input = FrameSignalInput(signals=1, features=2, rotations=4, kernel_time=2)
+    with torch.no_grad():
+        signal_input.weight.copy_(torch.tensor([[[2.0, 3.0]], [[-1.0, 0.5]]]))
+    s = torch.tensor([1.0, 10.0, 100.0])
+    drive = signal_input(s[None, None, :, None, None].expand(1, 1, 3, 4, 4))
+    assert drive.shape == (1, 8, 3, 1, 1)
+    expected = torch.tensor([[3.0, 2.0 + 30.0, 20.0 + 300.0], [0.5, -1.0 + 5.0, -10.0 + 50.0]])
+    torch.testing.assert_close(drive[0, :, :, 0, 0], expected.repeat(4, 1))
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_frame_signals_start_silent_and_learn(form):
+    core = dynamic_core(form).train()
+    x = video()
+    x_other_signals = torch.cat([x[:, :1], torch.randn_like(x[:, 1:])], dim=1)
+    out = core(x)
+    torch.testing.assert_close(core(x_other_signals), out)  # zero weights: only the video counts at first
+    out.pow(2).sum().backward()
+    assert core.signal_input.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize("form", FORMS)

@@ -7,18 +7,26 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from v1twin import model_run
+from v1twin.config import mouse_simulation, simulation_seeds
 from v1twin.data.cache import load_cache
+from v1twin.data.dynamic_cache import load_dynamic_cache
+from v1twin.data.sensorium_dynamic import load_dynamic_mouse
 from v1twin.data.sensorium_static import load_mouse
 from v1twin.data.simulate import load_ground_truth
+from v1twin.data.simulate_dynamic import simulate_dynamic_mouse
+from v1twin.identifiability import with_populations
 from v1twin.identifiability.tables import SUMMARY_COLUMNS
 from v1twin.plots.population import N_EXAMPLES, TIER_ORDER
 
 from conftest import REPO, draw_figure, run_snakemake, tiny_results
-from helpers import legend_labels, panels, scatter_points, tick_labels
+from helpers import legend_labels, panels, scatter_points, tick_labels, tiny_config
 
 pytestmark = pytest.mark.slow
+
+VIDEO_VARIANT = REPO / "tests" / "config" / "video_variant.yaml"  # variant video_factorized on video mouse v1
 
 
 def test_simulate_and_cache_rules_write_a_loadable_sensorium_tree(tiny_workdir):
@@ -38,6 +46,27 @@ def test_simulate_and_cache_rules_write_a_loadable_sensorium_tree(tiny_workdir):
     assert not list((tiny_workdir / "resources" / "tiny").glob("*.tmp*")), "temporary folders left behind"
 
 
+def test_simulate_and_cache_rules_write_a_video_mouse_in_the_sensorium_2023_layout(tiny_workdir):
+    """The tiny video mouse v1: the 2023 tree, its cache and its ground truth hold the simulator's values for
+    the mouse's settings and seeds as the config resolves them."""
+    run_snakemake(tiny_workdir, "resources/tiny/v1.cache")
+    config = with_populations(tiny_config())  # as the Snakefile resolves it: the populations are mice too
+    seed, stimulus_seed = simulation_seeds(config, "v1")
+    expected, truth = simulate_dynamic_mouse(mouse_simulation(config["dataset"], "v1"), seed, stimulus_seed)
+    tree = load_dynamic_mouse(tiny_workdir / "resources" / "tiny" / "v1")
+    cache = load_dynamic_cache(tiny_workdir / "resources" / "tiny" / "v1.cache")
+    np.testing.assert_array_equal(cache.trial_ids, expected.trial_ids)
+    np.testing.assert_array_equal(tree.tiers, expected.tiers)
+    assert cache.padded_length == 26 and len(cache.unit_ids) == 12
+    for i, arrays in enumerate(map(cache.trial, range(len(expected.tiers)))):
+        for cached, simulated in zip(arrays, (expected.videos[i], expected.responses[i], expected.behavior[i],
+                                              expected.pupil_center[i])):
+            np.testing.assert_array_equal(cached, simulated)
+    saved = np.load(tiny_workdir / "resources" / "tiny" / "v1.ground_truth.npz")
+    np.testing.assert_array_equal(saved["rates"], truth["rates"])
+    np.testing.assert_array_equal(saved["clip_id"], truth["clip_id"])
+
+
 def test_training_run_rule_writes_model_metrics_and_history(tiny_workdir):
     model_dir = tiny_workdir / "results" / "tiny" / "models" / "gaussian_g0" / "seed1"
     run_snakemake(tiny_workdir, str(model_dir.relative_to(tiny_workdir) / "metrics.json"))
@@ -53,6 +82,25 @@ def test_training_run_rule_writes_model_metrics_and_history(tiny_workdir):
     np.testing.assert_array_equal(content["extras"]["unit_ids"]["m2"], np.arange(1, 41))
     assert content["extras"]["behavior_median"]["m1"].shape == (3,)
     assert not (model_dir / "training_state.pt").exists(), "resumable state must be removed when done"
+
+
+def test_training_run_rule_trains_a_video_variant_on_random_crops_and_scores_rho_st(tiny_workdir):
+    """A video core on the tiny video mouse v1 through the same rule: metrics on scored frames, the history,
+    and a model that predicts a response per frame."""
+    model_dir = tiny_workdir / "results" / "tiny" / "models" / "video_factorized" / "seed1"
+    run_snakemake(tiny_workdir, str(model_dir.relative_to(tiny_workdir) / "metrics.json"), configs=(VIDEO_VARIANT,))
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    assert set(metrics["per_mouse"]) == {"v1"} and metrics["mean"]["n_neurons"] == 12
+    for key in ("single_trial_correlation", "validation_single_trial_correlation", "ground_truth_correlation",
+                "correlation_to_average"):
+        assert -1 <= metrics["mean"][key] <= 1, key
+    assert metrics["mean"]["n_trials"] == 2  # final_test_main: 1 clip x 2 repeats
+    history = pd.read_csv(model_dir / "training_log.csv")
+    assert list(history["epoch"]) == list(range(1, metrics["epochs"] + 1)) and metrics["epochs"] <= 2
+    model = model_run.load_model(model_dir / "model.pt")
+    frames = torch.zeros(1, 5, 7, 16, 24)  # video, 2 behaviour and 2 pupil-centre channels, 7 frames of 16x24
+    with torch.no_grad():
+        assert model(frames, "v1").shape == (1, 7, 12)
 
 
 def test_all_figures_builds_every_figure(tiny_workdir):

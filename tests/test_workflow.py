@@ -43,6 +43,17 @@ def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):
         assert f"resources/sensorium2022/{mouse}.cache" in result.stdout
 
 
+def test_paper_config_plans_download_and_cache_of_the_ten_video_mice(tmp_path):
+    """The ten Sensorium 2023 mice (their URLs: tests/test_config.py) download beside the static ones."""
+    mice = ("29156-11-10", "29228-2-10", "29234-6-9", "29513-3-5", "29514-2-9",
+            "29515-10-12", "29623-4-9", "29647-19-8", "29712-5-9", "29755-2-8")
+    result = _dry_run(tmp_path, REPO / "config" / "paper.yaml", *(f"resources/sensorium2022/{m}.cache" for m in mice))
+    assert result.returncode == 0, result.stderr
+    assert _planned_jobs(result.stdout) == {"data_download": 10, "data_cache": 10}
+    for mouse in mice:
+        assert f"wildcards: mouse={mouse}" in result.stdout
+
+
 def test_lint_is_clean():
     result = subprocess.run([str(SNAKEMAKE), "--lint"], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,17 +1,20 @@
 # Shared names and path helpers for every rule file (VARIANTS, the checked config's models, comes
 # from the Snakefile).
-import posixpath
 import re
 from dataclasses import asdict
 
 from v1twin import identifiability, regularization_control, walltime
 from v1twin.config import (
     dataset_mice,
+    download_urls,
     finetuned_variants,
     landscape_sweep,
+    mouse_simulation,
     pruned_variants,
+    simulation_seeds,
     study_variants,
     training_runs,
+    video_mice,
 )
 from v1twin.december import plan as december_plan
 from v1twin.pruning import plan_variants
@@ -24,7 +27,11 @@ walltime.ignore()
 DATASET = config["dataset"]
 DATASET_NAME = DATASET["name"]
 MICE = DATASET["mice"]  # the study's mice: every variant trains on them unless it names its own `mice`
-ALL_MICE = dataset_mice(config)  # plus dataset.extra_mice (simulated controls such as a continuum population)
+# plus dataset.extra_mice (simulated controls such as a continuum population) and the video mice
+ALL_MICE = dataset_mice(config)
+# The video (Sensorium 2023-layout) mice, simulated (dataset.video_mice) or downloaded (dataset.video_downloads);
+# every other mouse is static (Sensorium 2022 layout). A variant's mice are all of one kind (v1twin.config).
+VIDEO_MICE = video_mice(config)
 RESOURCES = f"resources/{DATASET_NAME}"
 RESULTS = f"results/{DATASET_NAME}"
 LOGS = f"{RESULTS}/logs"
@@ -35,8 +42,10 @@ BENCHMARKS = f"{RESULTS}/benchmarks"
 RESULTS_PAGE = f"{RESULTS}/results.md"
 RUNS = training_runs(VARIANTS)
 SIMULATED = DATASET["source"] == "simulate"  # the study's mice are simulated (else downloaded)
-# Every simulated mouse: the study's on simulated data, and the extra mice (always simulated).
-SIMULATED_MICE = [*MICE, *DATASET["extra_mice"]] if SIMULATED else list(DATASET["extra_mice"])
+# Every simulated mouse: the study's on simulated data, and the extra and video mice (always simulated).
+SIMULATED_MICE = [*(MICE if SIMULATED else []), *DATASET["extra_mice"], *DATASET["video_mice"]]
+# mouse -> the URL of its zip: the study's mice of downloaded data, and the dataset.video_downloads mice.
+DOWNLOAD_URLS = download_urls(DATASET)
 
 # The selected pruned model of a variant is analysed like a trained variant, named <variant>-pruned;
 # its matched-budget control (the trained model fine-tuned as long, nothing removed) is <variant>-finetuned.
@@ -93,10 +102,6 @@ def model_file(variant, seed):
 def ground_truth_files(mice=MICE):
     """The simulator's ground truth per mouse: every mouse simulated, or none (real data has none)."""
     return [f"{RESOURCES}/{m}.ground_truth.npz" for m in mice] if set(mice) <= set(SIMULATED_MICE) else []
-
-
-def download_url(mouse):
-    return posixpath.join(DATASET["base_url"], DATASET["file_pattern"].format(mouse=mouse))
 
 
 def figure_pdf(name):

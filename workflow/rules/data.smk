@@ -1,20 +1,23 @@
 # Input data: simulate or download each mouse, then convert it once into a memory-mappable cache.
-# The extra mice (controls, identifiability populations) are simulated beside downloaded ones too.
+# The extra mice (controls, identifiability populations) and the simulated video mice are simulated
+# beside downloaded ones too.
 
 
 if SIMULATED_MICE:
 
     rule data_simulate:
-        """A simulated mouse in the Sensorium 2022 file layout, with its ground truth."""
+        """A simulated mouse with its ground truth: a static mouse in the Sensorium 2022 file layout, a
+        video mouse (dataset.video_mice) in the Sensorium 2023 one."""
         wildcard_constraints:
             mouse="|".join(map(re.escape, SIMULATED_MICE)),
         output:
             mouse=directory(f"{RESOURCES}/{{mouse}}"),
             truth=f"{RESOURCES}/{{mouse}}.ground_truth.npz",
         params:
-            simulation=lambda wc: {**DATASET["simulation"], **DATASET.get("extra_mice", {}).get(wc.mouse, {})},
-            stimulus_seed=DATASET["simulation"]["seed"],
-            seed=lambda wc: DATASET["simulation"]["seed"] + 1 + ALL_MICE.index(wc.mouse),
+            layout=lambda wc: "dynamic" if wc.mouse in VIDEO_MICE else "static",
+            simulation=lambda wc: mouse_simulation(DATASET, wc.mouse),
+            stimulus_seed=lambda wc: simulation_seeds(config, wc.mouse)[1],
+            seed=lambda wc: simulation_seeds(config, wc.mouse)[0],
         log:
             f"{LOGS}/data_simulate/{{mouse}}.log",
         benchmark:
@@ -28,16 +31,16 @@ if SIMULATED_MICE:
             "../scripts/data_simulate.py"
 
 
-if not SIMULATED:
+if DOWNLOAD_URLS:
 
     rule data_download:
-        """One Sensorium 2022 mouse: streamed, checksummed, unzipped and validated."""
+        """One Sensorium mouse (2022 images or 2023 videos): streamed, checksummed, unzipped and validated."""
         wildcard_constraints:
-            mouse="|".join(map(re.escape, MICE)),
+            mouse="|".join(map(re.escape, DOWNLOAD_URLS)),
         output:
             directory(f"{RESOURCES}/{{mouse}}"),
         params:
-            url=lambda wc: download_url(wc.mouse),
+            url=lambda wc: DOWNLOAD_URLS[wc.mouse],
             sha256=lambda wc: DATASET.get("sha256", {}).get(wc.mouse),
             retries=DATASET["retries"],
         log:

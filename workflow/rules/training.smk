@@ -17,6 +17,7 @@ rule training_run:
         image_scale=DATASET["image_scale"],
         mice=lambda wc: variant_mice(wc.variant),
         device=config["device"],
+        video=config["video"],  # crops and scored frames of video mice (ignored for static ones)
     log:
         f"{LOGS}/training_run/{{variant}}/seed{{seed}}.log",
     benchmark:

@@ -7,12 +7,17 @@ makes it unit-testable and lets every rule file agree on the same names.
 """
 import copy
 import itertools
+import posixpath
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from v1twin.config_schema import ConfigError, check_against_schema
+
+VIDEO_CORES = ("rotation_equivariant_3d", "rotation_equivariant_factorized")  # the cores of video mice
+# Frames of a downloaded Sensorium 2023 mouse's train trials (METHODS §10: 300 at 30 Hz, padded in the files).
+SENSORIUM_2023_TRIAL_FRAMES = 300
 
 
 def sweep_variant_name(sweep: str, *values: Any) -> str:
@@ -78,8 +83,31 @@ def _check_sweep_point(sweep_name: str, point: dict[str, Any], variant: dict, sc
 
 
 def dataset_mice(config: dict) -> list[str]:
-    """Every mouse the dataset provides: `dataset.mice` and then the simulated `dataset.extra_mice`."""
-    return [*config["dataset"]["mice"], *config["dataset"].get("extra_mice", {})]
+    """Every mouse the dataset provides: `dataset.mice`, the simulated `dataset.extra_mice`, then the video mice."""
+    return [*config["dataset"]["mice"], *config["dataset"].get("extra_mice", {}), *video_mice(config)]
+
+
+def video_mice(config: dict) -> list[str]:
+    """The video (Sensorium 2023-layout) mice: the simulated `dataset.video_mice`, then the downloaded ones
+    of every `dataset.video_downloads` group. Every other mouse is a static (Sensorium 2022-layout) one."""
+    dataset = config["dataset"]
+    downloaded = [mouse for group in dataset.get("video_downloads", {}).values() for mouse in group["mice"]]
+    return [*dataset.get("video_mice", {}), *downloaded]
+
+
+def download_urls(dataset: dict) -> dict[str, str]:
+    """mouse -> the URL of its zip, for every downloaded mouse: the study's mice of a `source: download`
+    dataset (its base_url and file_pattern) and each `video_downloads` group's mice (the group's)."""
+    groups = list(dataset.get("video_downloads", {}).values())
+    if dataset["source"] == "download":
+        groups.insert(0, {key: dataset[key] for key in ("base_url", "file_pattern", "mice")})
+    return {mouse: posixpath.join(group["base_url"], group["file_pattern"].format(mouse=mouse))
+            for group in groups for mouse in group["mice"]}
+
+
+def is_video_variant(variant: dict, config: dict) -> bool:
+    """A resolved variant trains on video mice (`check_references` makes sure they all are, or none)."""
+    return bool(set(variant["mice"]) & set(video_mice(config)))
 
 
 def _resolved(variant: dict, config: dict, seeds: list[int]) -> dict:
@@ -166,8 +194,12 @@ def check_references(config: dict, variants: dict[str, dict]) -> None:
              "section (the simulator's settings)")
     if "simulation" in config["dataset"]:
         _check_simulation(config["dataset"])
+    _check_mouse_names(config)
+    _check_image_analyses(config, [name for name, variant in variants.items() if is_video_variant(variant, config)])
     for name, variant in variants.items():
         _check_readout(name, variant["readout"])
+        _check_mouse_kind(name, variant, video_mice(config))
+    _check_video_frames(config)
     clustering = config["clustering"]
     _require(clustering["figure_k"] in clustering["k_values"],
              f"clustering.figure_k ({clustering['figure_k']}) must be one of "
@@ -188,8 +220,19 @@ def _require(condition: bool, message: str) -> None:
 
 
 def mouse_simulation(dataset: dict, mouse: str) -> dict:
-    """The simulation keys of one simulated mouse: `dataset.simulation` with its `dataset.extra_mice` overrides."""
+    """The simulation keys of one simulated mouse: `dataset.video_simulation` with its `dataset.video_mice`
+    overrides for a video mouse, else `dataset.simulation` with its `dataset.extra_mice` overrides."""
+    if mouse in dataset.get("video_mice", {}):
+        return {**dataset["video_simulation"], **dataset["video_mice"][mouse]}
     return {**dataset["simulation"], **dataset.get("extra_mice", {}).get(mouse, {})}
+
+
+def simulation_seeds(config: dict, mouse: str) -> tuple[int, int]:
+    """(seed, stimulus seed) of a simulated mouse. The stimulus seed is its simulation's `seed`, so the mice
+    of one simulator share their test stimuli; each mouse's own seed is that + 1 + its index among the
+    dataset's mice."""
+    stimulus_seed = mouse_simulation(config["dataset"], mouse)["seed"]
+    return stimulus_seed + 1 + dataset_mice(config).index(mouse), stimulus_seed
 
 
 def _check_simulation(dataset: dict) -> None:
@@ -217,6 +260,84 @@ def _check_simulation(dataset: dict) -> None:
         _require(separation <= largest,
                  f"{where}.type_separation: {separation} is beyond the design's separation for n_types = {n_types} "
                  f"({largest:.2f}), the most the prototypes allow; use at most that")
+
+
+def _check_mouse_names(config: dict) -> None:
+    """Each name is one mouse: rules find a mouse's folder, cache and kind (static or video) by its name."""
+    mice = dataset_mice(config)
+    repeated = sorted({mouse for mouse in mice if mice.count(mouse) > 1})
+    _require(not repeated, f"dataset: mice {repeated} are named more than once among dataset.mice, extra_mice, "
+                           "video_mice and video_downloads; give each mouse its own name")
+
+
+def video_trial_length(dataset: dict, mouse: str) -> int:
+    """Frames of a video mouse's train trials: its simulation's `trial_length`, or the real data's."""
+    if mouse in dataset.get("video_mice", {}):
+        return mouse_simulation(dataset, mouse)["trial_length"]
+    return SENSORIUM_2023_TRIAL_FRAMES
+
+
+def _check_video_frames(config: dict) -> None:
+    """The `video` frame counts fit the video mice: a crop no longer than the shortest train trial, a
+    burn-in shorter than the crop (the loss needs frames after it), scoring that starts inside a trial."""
+    frames = config["video"]
+    _require(frames["burn_in_frames"] < frames["crop_frames"],
+             f"video.burn_in_frames ({frames['burn_in_frames']}) must be less than video.crop_frames "
+             f"({frames['crop_frames']}): the loss counts only the frames of a crop after its burn-in")
+    lengths = {mouse: video_trial_length(config["dataset"], mouse) for mouse in video_mice(config)}
+    if not lengths:
+        return
+    shortest = min(lengths, key=lengths.get)
+    _require(frames["crop_frames"] <= lengths[shortest],
+             f"video.crop_frames ({frames['crop_frames']}) is longer than the {lengths[shortest]}-frame train "
+             f"trials of video mouse {shortest!r}; use at most {lengths[shortest]}")
+    _require(frames["scored_from"] < lengths[shortest],
+             f"video.scored_from ({frames['scored_from']}) must be less than the {lengths[shortest]}-frame trials "
+             f"of video mouse {shortest!r}, or no frame is scored")
+
+
+def _check_mouse_kind(name: str, variant: dict, video: list[str]) -> None:
+    """A variant's mice are all static or all video, and its model fits them: a video core with a Gaussian
+    readout (read out frame by frame) for video mice, a static core for static ones."""
+    moving = [mouse for mouse in variant["mice"] if mouse in video]
+    still = [mouse for mouse in variant["mice"] if mouse not in video]
+    _require(not (moving and still), f"variant {name!r}: mice mix static {still} and video {moving}; "
+                                     "a variant's mice are all static or all video")
+    core, readout = variant["core"]["type"], variant["readout"]["type"]
+    if moving:
+        _require(core in VIDEO_CORES, f"variant {name!r} trains on video mice {moving}: core.type must be one of "
+                                      f"{', '.join(VIDEO_CORES)}, got {core!r}")
+        _require(readout == "gaussian", f"variant {name!r} trains on video mice {moving}: readout.type must be "
+                                        f"gaussian (read out frame by frame), got {readout!r}")
+    else:
+        _require(core not in VIDEO_CORES, f"variant {name!r} trains on static mice: core.type {core!r} is a video "
+                                          "core; use cnn or rotation_equivariant")
+
+
+def _check_image_analyses(config: dict, video_variants: list[str]) -> None:
+    """The analyses of static image models (pruning, DECEMber, core transfer, the regularization control,
+    identifiability) name no video variant or mouse. (In-silico experiments and the read-position check
+    take the study's variants, whose `dataset.mice` are static.)"""
+    named = {"pruning.variants": config["pruning"]["variants"]}
+    if config.get("december"):
+        named["december.variant"] = [config["december"]["variant"]]
+        if "retina" in config["december"]:
+            named["december.retina.variant"] = [config["december"]["retina"]["variant"]]
+    for row, names in config.get("regularization_control", {}).get("rows", {}).items():
+        named[f"regularization_control.rows.{row}"] = names
+    if config.get("identifiability"):
+        named["identifiability.variant"] = [config["identifiability"]["variant"]]
+    for where, names in named.items():
+        video = [name for name in names if name in video_variants]
+        _require(not video, f"{where}: {video} train on video mice; this analysis is for static (image) models only")
+    transfer = config.get("transfer")
+    if transfer:
+        mice = [transfer["within_mouse"], transfer["held_out_mouse"],
+                *(mouse for core_set in transfer["core_sets"].values() for mouse in core_set["mice"])]
+        video = sorted(set(mice) & set(video_mice(config)))
+        _require(not video, f"transfer: video mice {video}; core transfer is for static (image) mice only")
+        _require(transfer["core"]["type"] not in VIDEO_CORES,
+                 f"transfer.core.type {transfer['core']['type']!r} is a video core; core transfer uses static cores")
 
 
 def _check_readout(name: str, readout: dict) -> None:

@@ -166,3 +166,45 @@ def fraction_oracle(test_correlation: np.ndarray, oracle: np.ndarray) -> float:
     if denominator == 0:
         return float("nan")
     return float((o * r).sum() / denominator)
+
+
+# ----------------------------------------------------------------------------------------------
+# Videos (Sensorium 2023, METHODS §10): the measures above on the scored frames of every trial
+
+
+def scored_frames(trials: list[np.ndarray], scored_from: int) -> np.ndarray:
+    """Frames `scored_from`… of every trial (frames, neurons) stacked: the rows the 2023 competition scores.
+
+    The first frames are left out because a causal video model has seen too little of the clip there.
+    """
+    if scored_from < 0:
+        raise ValueError(f"scored_from must be >= 0, got {scored_from}")
+    rows = [_as_trials_by_neurons(trial, "trial")[scored_from:] for trial in trials]
+    if not rows or sum(len(row) for row in rows) == 0:
+        raise ValueError(f"no frames from frame {scored_from} on in {len(trials)} trial(s)")
+    return np.concatenate(rows)
+
+
+def video_correlation(responses: list[np.ndarray], predictions: list[np.ndarray], scored_from: int) -> np.ndarray:
+    """Single-trial correlation ρ_st per neuron: Pearson over the scored frames of all trials concatenated."""
+    if len(responses) != len(predictions):
+        raise ValueError(f"{len(responses)} response trials but {len(predictions)} prediction trials")
+    return correlation(scored_frames(responses, scored_from), scored_frames(predictions, scored_from))
+
+
+def repeated_frame_ids(clip_ids: np.ndarray, lengths: np.ndarray, scored_from: int) -> np.ndarray:
+    """One id per scored frame, shared by the same frame of every repeat of a clip.
+
+    With these as `image_ids`, the repeat measures above (correlation_to_average, FEVE, the oracle) treat
+    each frame of a clip as one stimulus, as the Sensorium 2023 oracle scores do.
+    """
+    clip_ids, lengths = np.asarray(clip_ids), np.asarray(lengths, dtype=np.int64)
+    if clip_ids.shape != lengths.shape:
+        raise ValueError(f"clip_ids {clip_ids.shape} and lengths {lengths.shape} differ in shape")
+    _, clip_index = np.unique(clip_ids, return_inverse=True)
+    for clip in np.unique(clip_index):
+        if len(np.unique(lengths[clip_index == clip])) > 1:
+            raise ValueError(f"repeats of clip {clip_ids[clip_index == clip][0]} differ in length")
+    stride = int(lengths.max(initial=0))
+    return np.concatenate([clip * stride + np.arange(scored_from, max(length, scored_from))
+                           for clip, length in zip(clip_index, lengths)] or [np.zeros(0, dtype=np.int64)])

@@ -70,19 +70,21 @@ def finish_run(
     summary: dict[str, Any] | None = None,
     extras: dict[str, Any] | None = None,
     leftovers: tuple[str, ...] = (),
+    kind: training.DataKind = training.STATIC,
 ) -> dict[str, Any]:
     """Evaluate the trained model on the test tier, write every output of the run, remove its state.
 
     `summary` adds run numbers to metrics.json and the extras; `extras` adds (or overrides) model.pt
-    extras; `leftovers` names further progress files or folders in the run's folder to remove. Returns metrics.
+    extras; `leftovers` names further progress files or folders in the run's folder to remove; `kind` is the
+    data's (training.DataKind: static images by default). Returns metrics.
     """
-    scores = training.evaluate(model, data, "test", rates)
+    scores = kind.evaluate(model, data, rates)
     log.info("test measures (mean over mice): %s", scores["mean"])
     summary = {**run_summary(result), **(summary or {})}
     standard = {"seed": seed, "image_scale": float(image_scale), "training": asdict(config), "mice": list(data),
                 "unit_ids": {name: mouse.unit_ids for name, mouse in data.items()},
-                "behavior_median": behavior_medians(data)}
-    mice_info = {name: training.mouse_info(mouse) for name, mouse in data.items()}
+                "behavior_median": behavior_medians(data, kind)}
+    mice_info = {name: kind.mouse_info(mouse) for name, mouse in data.items()}
     input_shape = next(iter(data.values())).input_shape
     save_model(files.model, model, variant, mice_info, input_shape, {**summary, **standard, **(extras or {})})
     training.write_history(files.history, result.history)
@@ -106,27 +108,26 @@ def train_new_run(
     image_scale: float,
     rates: dict[str, np.ndarray] | None,
     input_digests: list[str],
+    kind: training.DataKind = training.STATIC,
 ) -> dict[str, Any]:
     """Build `variant` from `seed`, train it (resuming its state if there is one) and finish the run:
     the training stage's job and DECEMber's pretraining. Returns the metrics."""
     training.seed_everything(seed)
-    mice_info = {name: training.mouse_info(mouse) for name, mouse in data.items()}
+    mice_info = {name: kind.mouse_info(mouse) for name, mouse in data.items()}
     model = build_model(variant, mice_info, next(iter(data.values())).input_shape)
     n_parameters = sum(p.numel() for p in model.parameters() if p.requires_grad)
     log.info("variant %s, seed %d, mice %s, %d parameters, device %s", variant, seed, list(data), n_parameters,
              default_device())
     result = training.train(model, data, config, files.folder, seed, variant, history_path=files.history,
-                            input_digests=input_digests)
+                            input_digests=input_digests, kind=kind)
     return finish_run(files, model, data, variant, seed=seed, image_scale=image_scale, config=config, result=result,
-                      rates=rates, summary={"n_parameters": n_parameters})
+                      rates=rates, summary={"n_parameters": n_parameters}, kind=kind)
 
 
-def behavior_medians(data: dict[str, MouseTensors]) -> dict[str, np.ndarray]:
+def behavior_medians(data: dict[str, MouseTensors],
+                     kind: training.DataKind = training.STATIC) -> dict[str, np.ndarray]:
     """Training-set median of the normalized behaviour per mouse: the in-silico experiments' setting."""
-    return {
-        name: np.median(mouse.behavior[torch.as_tensor(mouse.indices("train"))].numpy(), axis=0)
-        for name, mouse in data.items()
-    }
+    return {name: kind.behavior_median(mouse) for name, mouse in data.items()}
 
 
 # ----------------------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def _has_repeats(image_ids: np.ndarray) -> bool:
     return image_ids.size > 0 and np.unique(image_ids, return_counts=True)[1].max() >= 2
 
 
-def _mouse_measures(
+def tier_measures(
     responses: np.ndarray, predictions: np.ndarray, image_ids: np.ndarray, rates: np.ndarray | None
 ) -> dict[str, float]:
     """Every measure of METHODS §3 for one mouse; repeat-based ones are NaN on a tier without repeats."""
@@ -212,7 +212,7 @@ def _mouse_measures(
     return measures
 
 
-def _average(per_mouse: dict[str, dict[str, float]]) -> dict[str, float]:
+def average_measures(per_mouse: dict[str, dict[str, float]]) -> dict[str, float]:
     """Mean over mice of each measure (ignoring NaN); counts (`n_*`) are summed instead."""
     summary: dict[str, float] = {}
     for key in next(iter(per_mouse.values())):
@@ -252,8 +252,70 @@ def evaluate(
                 )
             rates = np.asarray(ground_truth[name])[idx]
         predictions = predict(model, mouse, idx, batch_size)
-        per_mouse[name] = _mouse_measures(responses, predictions, mouse.image_ids[idx], rates)
-    return {"per_mouse": per_mouse, "mean": _average(per_mouse)}
+        per_mouse[name] = tier_measures(responses, predictions, mouse.image_ids[idx], rates)
+    return {"per_mouse": per_mouse, "mean": average_measures(per_mouse)}
+
+
+# ----------------------------------------------------------------------------------------------
+# Kinds of data
+
+
+class DataKind(Protocol):
+    """What `train` and model_run need to know about one kind of data (static images, videos), so both
+    share one trainer: the batches of an epoch, a batch's objective, the early-stopping score and the
+    final measures. A schedule's batches are drawn at the start of an epoch from the trainer's generator
+    (so a resumed epoch draws the same ones); `identity` enters the checkpoint's identity.
+    """
+
+    def identity(self) -> dict[str, Any]: ...
+
+    def check(self, data: dict[str, Any]) -> None: ...
+
+    def schedule(self, data: dict[str, Any], batch_size: int, generator: torch.Generator) -> dict[str, list]: ...
+
+    def objective(self, model: V1Model, mouse: Any, batch: Any, n_train_trials: int,
+                  device: torch.device) -> torch.Tensor: ...
+
+    def validation_score(self, model: V1Model, data: dict[str, Any]) -> float: ...
+
+    def evaluate(self, model: V1Model, data: dict[str, Any], rates: dict[str, np.ndarray] | None) -> dict: ...
+
+    def mouse_info(self, mouse: Any) -> MouseInfo: ...
+
+    def behavior_median(self, mouse: Any) -> np.ndarray: ...
+
+
+class StaticImages:
+    """Sensorium 2022 images (`MouseTensors`): shuffled batches of trials, validation correlation, test measures."""
+
+    def identity(self) -> dict[str, Any]:
+        return {"kind": "static"}
+
+    def check(self, data: dict[str, MouseTensors]) -> None:
+        _check_tiers(data)
+
+    def schedule(self, data: dict[str, MouseTensors], batch_size: int,
+                 generator: torch.Generator) -> dict[str, list[torch.Tensor]]:
+        return batch_schedule(data, batch_size, generator)
+
+    def objective(self, model: V1Model, mouse: MouseTensors, batch: torch.Tensor, n_train_trials: int,
+                  device: torch.device) -> torch.Tensor:
+        return mouse_objective(model, mouse, batch, n_train_trials, device)
+
+    def validation_score(self, model: V1Model, data: dict[str, MouseTensors]) -> float:
+        return validation_correlation(model, data)
+
+    def evaluate(self, model: V1Model, data: dict[str, MouseTensors], rates: dict[str, np.ndarray] | None) -> dict:
+        return evaluate(model, data, "test", rates)
+
+    def mouse_info(self, mouse: MouseTensors) -> MouseInfo:
+        return mouse_info(mouse)
+
+    def behavior_median(self, mouse: MouseTensors) -> np.ndarray:
+        return np.median(mouse.behavior[torch.as_tensor(mouse.indices("train"))].numpy(), axis=0)
+
+
+STATIC = StaticImages()
 
 
 # ----------------------------------------------------------------------------------------------
@@ -363,7 +425,7 @@ def steps_per_epoch(data: dict[str, MouseTensors], batch_size: int) -> int:
     return max(math.ceil(len(mouse.indices("train")) / batch_size) for mouse in data.values())
 
 
-def _batch_schedule(
+def batch_schedule(
     data: dict[str, MouseTensors], batch_size: int, generator: torch.Generator
 ) -> dict[str, list[torch.Tensor]]:
     """Each mouse's batches for one epoch, all as long as the longest mouse's list.
@@ -392,6 +454,7 @@ def _train_epoch(
     extension: StepExtension | None,
     interrupted: dict[str, Any] | None,
     save_interrupted: Callable[[dict[str, Any]], None],
+    kind: DataKind,
 ) -> float:
     """One pass; each step sums one batch per mouse (and the extension's loss) into the gradients,
     then takes one Adam step, then lets the extension update its state.
@@ -407,14 +470,14 @@ def _train_epoch(
     if interrupted is not None:
         generator.set_state(interrupted["shuffle"])
     shuffle = generator.get_state()
-    schedule = _batch_schedule(data, config.batch_size, generator)
+    schedule = kind.schedule(data, config.batch_size, generator)
     n_steps = len(next(iter(schedule.values())))
     first, total = (interrupted["step"], interrupted["total"]) if interrupted is not None else (0, 0.0)
     model.train()
     for step in progress_bar(range(first, n_steps), desc=f"epoch {epoch}", unit="step", leave=False):
         optimizer.zero_grad(set_to_none=True)
         for name, mouse in data.items():
-            objective = mouse_objective(model, mouse, schedule[name][step], n_train[name], device)
+            objective = kind.objective(model, mouse, schedule[name][step], n_train[name], device)
             value = objective.item()
             if not math.isfinite(value):
                 raise TrainingError(f"non-finite objective ({value}) at epoch {epoch}, step {step}, mouse {name}")
@@ -547,6 +610,7 @@ def train(
     on_epoch_end: Callable[[int], None] | None = None,
     extension: StepExtension | None = None,
     input_digests: Sequence[str] = (),
+    kind: DataKind = STATIC,
 ) -> TrainingResult:
     """Train until early stopping or max_epochs; the model ends with the best validation weights.
 
@@ -556,14 +620,16 @@ def train(
     files.content_digest of what the run starts from, e.g. the data caches and a source model; put the
     extension's settings into `variant_config`, which only names the run). `on_epoch_end(epoch)` runs
     after each checkpoint. An `extension` adds a loss and an update to every step (see StepExtension);
-    its state ends as the one of the best weights.
+    its state ends as the one of the best weights. `kind` says how to batch, score and check `data`
+    (static images by default; `video_training.VideoClips` for video mice).
     """
-    _check_tiers(data)
+    kind.check(data)
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     state_path = workdir / STATE_FILE
     identity = checkpoint.plain_json({"variant": variant_config, "seed": seed, "training": asdict(config),
-                                      "mice": list(data), "inputs": list(input_digests)})
+                                      "mice": list(data), "inputs": list(input_digests),
+                                      "data": kind.identity()})
     model.to(default_device())
     optimizer = make_optimizer(model, config)
     stopper = EarlyStopping(config, model, extension)
@@ -589,8 +655,8 @@ def train(
             start = time.perf_counter() - (progress.interrupted or {}).get("seconds", 0.0)
             lr = optimizer.param_groups[0]["lr"]
             train_loss = _train_epoch(model, data, optimizer, config, generator, epoch, extension,
-                                      progress.interrupted, save_interrupted)
-            score = validation_correlation(model, data)
+                                      progress.interrupted, save_interrupted, kind)
+            score = kind.validation_score(model, data)
             finished = stopper.update(score, epoch, model, optimizer) or epoch >= config.max_epochs
             if finished:
                 stopper.restore_best(model)

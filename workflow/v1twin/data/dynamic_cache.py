@@ -140,3 +140,8 @@ def load_dynamic_cache(cache_dir: Path) -> DynamicCache:
         _, key, subset, stat = name.split("/")
         statistics.setdefault(key, {}).setdefault(subset, {})[stat] = opened.pop(name)
     return DynamicCache(**opened, padded_length=manifest["padded_length"], statistics=statistics)
+
+
+def is_dynamic_cache(cache_dir: Path) -> bool:
+    """Whether a cache folder holds a video mouse (this module's cache) rather than a static one."""
+    return (Path(cache_dir) / "videos.npy").is_file()

@@ -11,6 +11,12 @@ from torch import nn
 
 from v1twin.config_schema import with_defaults
 from v1twin.models.cores import CNNCore, Core, RotationEquivariantCore
+from v1twin.models.dynamic_cores import (
+    PerFrameReadout,
+    RotationEquivariant3dCore,
+    RotationEquivariantDynamicCore,
+    RotationEquivariantFactorizedCore,
+)
 from v1twin.models.readouts import FactorizedReadout, GaussianReadout, Shifter
 
 
@@ -96,10 +102,18 @@ class V1Model(nn.Module):
         return self.core.regularizer() + self.readouts[mouse].regularizer()
 
 
+# The core type of a config -> its class; the video cores take (B, C, T, H, W) inputs.
+CORE_CLASSES: dict[str, type[Core]] = {
+    "cnn": CNNCore,
+    "rotation_equivariant": RotationEquivariantCore,
+    "rotation_equivariant_3d": RotationEquivariant3dCore,
+    "rotation_equivariant_factorized": RotationEquivariantFactorizedCore,
+}
+
+
 def _build_core(config: Mapping, input_shape: tuple[int, int, int]) -> Core:
     kind, settings = settings_of("core", config)
-    core_class = CNNCore if kind == "cnn" else RotationEquivariantCore
-    core = core_class(in_channels=input_shape[0], **settings)
+    core = CORE_CLASSES[kind](in_channels=input_shape[0], **settings)
     height, width = core.output_size(*input_shape[1:])
     if height < 1 or width < 1:
         raise ValueError(f"input {input_shape[1]}x{input_shape[2]} is smaller than the core's "
@@ -109,7 +123,8 @@ def _build_core(config: Mapping, input_shape: tuple[int, int, int]) -> Core:
 
 def build_model(config: dict, mice: dict[str, MouseInfo], input_shape: tuple[int, int, int]) -> V1Model:
     """Build the model of a config variant {"core": {...}, "readout": {...}}; seed torch first for a
-    reproducible init."""
+    reproducible init. A video core gets its Gaussian readouts wrapped in `PerFrameReadout`; input_shape
+    is then (channels, height, width) of one frame."""
     unknown = sorted(set(config) - {"core", "readout"})
     if unknown:
         raise ValueError(f"unknown key(s) {unknown} in model config; expected 'core' and 'readout'")
@@ -119,6 +134,10 @@ def build_model(config: dict, mice: dict[str, MouseInfo], input_shape: tuple[int
         raise ValueError(f"input_shape must be (channels, height, width), got {input_shape}")
     core = _build_core(config["core"], input_shape)
     kind, settings = settings_of("readout", config["readout"])
+    video = isinstance(core, RotationEquivariantDynamicCore)
+    if video and kind != "gaussian":
+        raise ValueError(f"the video core {config['core']['type']!r} needs a gaussian readout (read per frame), "
+                         f"got readout type {kind!r}")
     readouts: dict[str, nn.Module] = {}
     shifters: dict[str, Shifter] = {}
     for name, info in mice.items():
@@ -130,6 +149,8 @@ def build_model(config: dict, mice: dict[str, MouseInfo], input_shape: tuple[int
             readouts[name] = GaussianReadout(
                 core.output_channels, info.cell_motor_coordinates, info.mean_response, **gaussian_settings
             )
+            if video:
+                readouts[name] = PerFrameReadout(readouts[name])
             if settings["shifter"]:
                 shifters[name] = Shifter()
     return V1Model(core, readouts, shifters)
