@@ -3,7 +3,9 @@
 Both forms of the rotation-equivariant dynamic core (METHODS §10): 16 features × 8 rotations, 4 layers,
 spatial kernels 13 and 5, temporal kernels 11 and 5, on 36×64 frames with 5 input channels (video, two
 behaviour and two pupil-centre channels). Each step: forward in training mode, sum of squares of the
-output plus the core regularizer, backward. Prints frames/s (batch × frames per second) per device.
+output plus the core regularizer, backward. Prints frames/s (batch × frames per second) per device and the
+peak memory: on CUDA the form's own peak allocation, on the CPU the process's peak resident set so far
+(run one form per call, `--forms 3d`, for that form's own).
 
     python benchmarks/dynamic_throughput.py --threads 2
     python benchmarks/dynamic_throughput.py --batch-size 2 --frames 30 --device cpu   # a quicker look
@@ -12,6 +14,7 @@ output plus the core regularizer, backward. Prints frames/s (batch × frames per
 from __future__ import annotations
 
 import argparse
+import resource
 import time
 
 import torch
@@ -51,6 +54,8 @@ def benchmark(args: argparse.Namespace, form: str, device: torch.device) -> None
     core = FORMS[form](IN_CHANNELS, **PAPER_CORE).to(device).train()
     generator = torch.Generator(device=device).manual_seed(1)
     videos = torch.randn(args.batch_size, IN_CHANNELS, args.frames, *FRAME_SIZE, device=device, generator=generator)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     training_step(core, videos)  # warm-up: allocator, kernel selection
     synchronize(device)
     start = time.perf_counter()
@@ -61,7 +66,13 @@ def benchmark(args: argparse.Namespace, form: str, device: torch.device) -> None
     parameters = sum(p.numel() for p in core.parameters())
     print(f"{device.type:4s} | {form:10s} core, {parameters:,} parameters | batch {args.batch_size} × "
           f"{args.frames} frames: {seconds_per_step:.2f} s/step, "
-          f"{args.batch_size * args.frames / seconds_per_step:.1f} frames/s forward+backward")
+          f"{args.batch_size * args.frames / seconds_per_step:.1f} frames/s forward+backward, {peak_memory(device)}")
+
+
+def peak_memory(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"peak GPU memory {torch.cuda.max_memory_allocated(device) / 2**30:.2f} GiB"
+    return f"peak process RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GiB"  # ru_maxrss: KiB
 
 
 def main() -> None:

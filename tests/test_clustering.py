@@ -13,7 +13,13 @@ from v1twin.clustering import ClusteringError
 from v1twin.clustering.agreement import across_seed_table, agreement, kmeans_rerun_agreement, summarize
 from v1twin.clustering.embeddings import Embeddings, align_rotations, load_embeddings, model_embeddings, save_embeddings
 from v1twin.clustering.labels import CLUSTERERS, METHODS, ClusterLabels, cluster_embedding, load_labels, save_labels
-from v1twin.clustering.planted import decoding_accuracy, harmonics, type_separability, within_type_share
+from v1twin.clustering.planted import (
+    decoding_accuracy,
+    harmonics,
+    planted_type_table,
+    type_separability,
+    within_type_share,
+)
 from v1twin.clustering.responses import prediction_correlation
 from v1twin.clustering.sweeps import (
     adaptive_beta_table,
@@ -24,6 +30,7 @@ from v1twin.clustering.sweeps import (
 )
 from v1twin.clustering.tsne import tsne_subset, tsne_table
 from v1twin.config_schema import with_defaults
+from v1twin.data.simulate import save_ground_truth, simulate_mouse
 from v1twin.data.tensors import MouseTensors, prepare_mouse
 from v1twin.model_run import save_model
 from v1twin.models import MouseInfo, build_model
@@ -195,14 +202,20 @@ def test_alignment_is_invariant_to_permuting_and_rescaling_neurons():
     np.testing.assert_array_equal(shifts_permuted, shifts[order])
 
 
-def test_model_embeddings_align_the_rotation_equivariant_core(tmp_path):
+@pytest.mark.parametrize(
+    ("core", "in_channels"),
+    [({"type": "rotation_equivariant"}, 4),  # image, 3 behaviour channels; the video cores: video, 2 + 2 signals
+     ({"type": "rotation_equivariant_3d", "input_kernel_time": 2, "hidden_kernel_time": 2}, 5),
+     ({"type": "rotation_equivariant_factorized", "input_kernel_time": 2, "hidden_kernel_time": 2}, 5)],
+)
+def test_model_embeddings_align_the_rotation_equivariant_core(tmp_path, core, in_channels):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     mice = {name: MouseInfo(n_neurons=n, cell_motor_coordinates=rng.normal(size=(n, 3)), mean_response=np.ones(n))
             for name, n in (("a", 5), ("b", 3))}
-    variant = {"core": {"type": "rotation_equivariant", "channels": F, "rotations": R, "layers": 1, "input_kernel": 5},
+    variant = {"core": {**core, "channels": F, "rotations": R, "layers": 1, "input_kernel": 5},
                "readout": {"type": "gaussian"}}
-    model = build_model(variant, mice, (4, 12, 12))
+    model = build_model(variant, mice, (in_channels, 12, 12))
     model.core.channel_mask[model.core.feature_channels(1)] = 0.0  # feature 1 pruned in every rotation
     readout_b = model.readouts["b"].features
     with torch.no_grad():
@@ -211,7 +224,7 @@ def test_model_embeddings_align_the_rotation_equivariant_core(tmp_path):
         # neuron 0 of mouse b: neuron 1 of mouse b rotated by 2 steps (channel blocks of F rolled by 2)
         readout_b[0] = 2.5 * readout_b[1].view(R, F).roll(2, dims=0).reshape(-1)
     path = tmp_path / "model.pt"
-    save_model(path, model, variant, mice, (4, 12, 12),
+    save_model(path, model, variant, mice, (in_channels, 12, 12),
                {"unit_ids": {"a": np.arange(10, 15), "b": np.array([7, 8, 9])}})
 
     embeddings = model_embeddings(path, ["b", "a"])  # rows in the order asked for
@@ -649,6 +662,46 @@ def test_discreteness_figure_renders_and_names_a_missing_control(tmp_path):
     assert sorted(legend_labels(fig)) == ["continuum (continuum)", "discrete types (discrete)", "planted types (4)"]
     with pytest.raises(ValueError, match="other"):
         plots.discreteness_test(str(tmp_path / "across.csv"), str(tmp_path / "d.pdf"), "discrete", "other", 4)
+
+
+def test_planted_type_table_compares_each_model_with_its_own_mice(tmp_path):
+    """Two populations in one table (e.g. static and video mice): each model against its own mouse's truth."""
+    truth_files, types = [], {}
+    for seed, mouse in enumerate(("s", "v")):
+        _, truth = simulate_mouse({"neurons": 12 + 4 * seed, "n_types": 3, "image_height": 32, "image_width": 32,
+                                   "n_train": 4, "n_validation": 2, "n_test_images": 2, "test_repeats": 2}, seed, 0)
+        truth_files.append(tmp_path / f"{mouse}.ground_truth.npz")
+        save_ground_truth(truth_files[-1], truth)
+        types[mouse] = truth["cell_type"]
+    labels = {}
+    for mouse, cell_type in types.items():
+        n = len(cell_type)
+        found = ClusterLabels(np.array([3]), {"kmeans": (cell_type[None] + 1) % 3, "gmm": np.zeros((1, n), int)},
+                              np.full(n, mouse), np.arange(n))
+        save_labels(tmp_path / f"{mouse}.npz", found)
+        labels[f"model_{mouse}"] = {1: tmp_path / f"{mouse}.npz"}
+    table = planted_type_table(labels, truth_files, ["s", "v"])
+    assert table[table["method"] == "kmeans"].set_index("variant")["ari"].to_dict() == {"model_s": 1.0, "model_v": 1.0}
+    assert (table[table["method"] == "gmm"]["ari"] == 0.0).all()  # one cluster: ARI 0
+    with pytest.raises(ClusteringError, match=r"v.npz: no ground truth for mice \['v'\] \(given: \['s'\]\)"):
+        planted_type_table({"model_v": {1: tmp_path / "v.npz"}}, truth_files[:1], ["s"])
+
+
+def test_tsne_landscape_titles_show_the_chosen_measure(tmp_path):
+    embeddings = embeddings_of(blobs(10, 3)[0], ["v1"], per_mouse=30)
+    save_labels(tmp_path / "labels.npz", cluster_embedding(embeddings, [2, 3], n_init=1, random_state=0))
+    tsne_table(embeddings, 30, 12, 0).to_csv(tmp_path / "tsne.csv", index=False)
+    pd.DataFrame([{"variant": "vid", "seed": seed, "mouse": "mean", "single_trial_correlation": value}
+                  for seed, value in ((1, 0.3), (2, 0.5))]).to_csv(tmp_path / "performance.csv", index=False)
+    fig = plots.tsne_landscape([str(tmp_path / "tsne.csv")], [str(tmp_path / "labels.npz")], [],
+                               str(tmp_path / "performance.csv"), str(tmp_path / "video.pdf"), rows={"3D": ["vid"]},
+                               titles={"vid": "γ = 80"}, k=3, mice=["v1"], measure="single_trial_correlation",
+                               figure="L25 Fig. 4")
+    assert panels(fig)[0].get_title() == "vid\nγ = 80 · ρ_st 0.40"  # the mean over seeds
+    title = fig._suptitle.get_text()
+    assert "(L25 Fig. 4)" in title and "ρ_st: single-trial test correlation" in title
+    with pytest.raises(ValueError, match="unknown landscape measure 'oracle'"):
+        plots.tsne_landscape([], [], [], "", "", rows={}, titles={}, k=3, mice=[], measure="oracle")
 
 
 def test_tsne_landscape_renders_rows_of_unequal_length(tmp_path):

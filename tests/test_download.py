@@ -200,13 +200,14 @@ def test_zip_with_an_escaping_member_extracts_nothing(mouse_zip, tmp_path):
 
 def _download_config(tmp_path, server, **dataset) -> Path:
     """The tiny config on a served dataset; it stands alone (the tiny transfer section, the variants on
-    simulated extra mice and what uses them — DECEMber's retina-style check, the regularization control,
-    the identifiability populations — name the tiny mice)."""
+    simulated extra and video mice and what uses them — DECEMber's retina-style check, the regularization
+    control, the identifiability populations, the video landscape — name the tiny mice)."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
     del config["transfer"]
     config["variants"] = {name: variant for name, variant in config["variants"].items() if "mice" not in variant}
     config["sweeps"] = {name: sweep for name, sweep in config["sweeps"].items() if sweep["base"] in config["variants"]}
     del config["regularization_control"], config["identifiability"]  # their populations are simulated extra mice
+    del config["landscapes"]["video_rows"]  # its variants train on the simulated video mouse
     config["december"].pop("retina")
     config["dataset"] = {"name": "served", "source": "download", "image_scale": 1.0, "mice": ["mouse"],
                          "base_url": server.base, "file_pattern": "{mouse}.zip", "retries": 0, **dataset}

@@ -212,11 +212,12 @@ def test_learning_curves_of_the_tiny_config_show_every_family_of_trained_models(
     runs = [tuple(run) for run in entry["options"]["runs"]]
     config = with_populations(tiny_config())
     variants = expand_variants(config)
-    # by hand from tests/config/tiny.yaml: 2 named variants, the control's 2 populations x (γ 0, γ 10), the 2
-    # identifiability populations, sweep points (factorized_gamma: 2 values x 1 seed; adaptive_grid: 1 point x
-    # 2 seeds), december_retina; every 2 seeds; 2 pruning steps x 2 seeds; DECEMber (its stage's and on the
-    # identifiability populations) and transfer: every run of their plans
+    # by hand from tests/config/tiny.yaml: 2 named variants, 3 video variants, the control's 2 populations x
+    # (γ 0, γ 10), the 2 identifiability populations, sweep points (factorized_gamma: 2 values x 1 seed;
+    # adaptive_grid: 1 point x 2 seeds), december_retina; every 2 seeds; 2 pruning steps x 2 seeds; DECEMber
+    # (its stage's and on the identifiability populations) and transfer: every run of their plans
     expected = {"trained variants": 4, "regularization control": 8, "variants on other populations": 2,
+                "video models": 6,
                 "identifiability populations": 4,
                 "sweep points": 4, "DECEMber pretraining (replays)": len(december_plan.pretraining(config, variants)),
                 "DECEMber": len({**december_plan.plan(config, variants),

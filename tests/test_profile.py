@@ -109,7 +109,8 @@ def test_the_paper_plan_submits_few_jobs_besides_the_gpu_jobs(plans):
     analysed_models = sum(job.rule == "clustering_labels" for job in plan.jobs)
     assert plan.group_jobs <= analysed_models / 3 + 2
     data_jobs = [job for job in alone if job.rule in ("data_simulate", "data_cache")]
-    assert len(data_jobs) == 7 + 7 + 7  # the real mice's caches; the simulated populations and their caches
+    # the real mice's caches (7 static, 10 video); the simulated populations and their caches
+    assert len(data_jobs) == 7 + 10 + 7 + 7
     assert len(alone) - len(gpu_jobs) - len(data_jobs) <= 8
     assert {job.rule for job in plan.jobs if job.grouped} == {
         "clustering_labels", "clustering_kmeans_reruns", "clustering_tsne", "december_tsne",

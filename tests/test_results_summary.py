@@ -550,3 +550,27 @@ def test_the_rule_writes_the_page_from_the_tiny_runs_tables(tiny_workdir):
     assert f"| {rs.mean_sd(runs['single_trial_correlation'], 3)} |" in body
     seconds = sum(pd.read_csv(path, sep="\t")["s"].sum() for path in (results / "benchmarks").rglob("*.tsv"))
     assert f"| **total** | {len(list((results / 'benchmarks').rglob('*.tsv')))} | {seconds / 60:.1f} |" in body
+
+
+def test_dynamic_models_rows_from_performance_across_seeds_and_planted_tables(tmp_path):
+    video = {"vid_3d": {"core": {"type": "rotation_equivariant_3d"},
+                        "readout": {"type": "gaussian", "regularizer": "l1", "gamma": 80.0}, "training": {}},
+             "vid_f0": {"core": {"type": "rotation_equivariant_factorized"},
+                        "readout": {"type": "gaussian", "regularizer": "l1", "gamma": 0.0}, "training": {}}}
+    across = pd.DataFrame([{"variant": v, "method": m, "k": 3, "ari_mean": ari, "ari_sd": float("nan")}
+                           for v, ari in (("vid_3d", 0.7), ("vid_f0", 0.2)) for m in ("kmeans", "gmm")])
+    planted = pd.DataFrame([{"variant": v, "seed": seed, "method": m, "k": k, "ari": ari + 0.1 * seed}
+                            for v, ari in (("vid_3d", 0.5), ("vid_f0", 0.1)) for seed in (1, 2)
+                            for m in ("kmeans", "gmm") for k in (3, 6)])
+    performance = performance_rows({"vid_3d": [0.50, 0.60], "vid_f0": [0.40, 0.44], "g0": [0.9]})
+    tables = tables_of(tmp_path, performance=performance,
+                       across_seeds=("consistency/clustering_across_seeds.csv", across),
+                       planted=("consistency/planted_types.csv", planted))
+    text = "\n".join(rs.dynamic(tables, page_settings(video_variants=video, video_types=6)))
+    assert "## Dynamic models" in text and "2 seeds each" in text
+    assert ("| vid_3d | 3D core, Gaussian readout, L1 γ 80 | 0.550 ± 0.071 | 0.850 ± 0.071 | 0.650 | 0.70 | 0.70 | "
+            "0.65 ± 0.07 | 0.65 ± 0.07 |") in text
+    assert "| vid_f0 | factorized core, Gaussian readout, no regularization | 0.420 ± 0.028 |" in text
+    assert "planted-type ARI, k-means (K = 6)" in text and "| g0 |" not in text  # static models have their sections
+    assert "[tables/performance.csv; consistency/clustering_across_seeds.csv; consistency/planted_types.csv]" in text
+    assert rs.dynamic(tables, page_settings()) == []  # no video models, no section

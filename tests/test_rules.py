@@ -26,7 +26,6 @@ from helpers import legend_labels, panels, scatter_points, tick_labels, tiny_con
 
 pytestmark = pytest.mark.slow
 
-VIDEO_VARIANT = REPO / "tests" / "config" / "video_variant.yaml"  # variant video_factorized on video mouse v1
 
 
 def test_simulate_and_cache_rules_write_a_loadable_sensorium_tree(tiny_workdir):
@@ -87,8 +86,8 @@ def test_training_run_rule_writes_model_metrics_and_history(tiny_workdir):
 def test_training_run_rule_trains_a_video_variant_on_random_crops_and_scores_rho_st(tiny_workdir):
     """A video core on the tiny video mouse v1 through the same rule: metrics on scored frames, the history,
     and a model that predicts a response per frame."""
-    model_dir = tiny_workdir / "results" / "tiny" / "models" / "video_factorized" / "seed1"
-    run_snakemake(tiny_workdir, str(model_dir.relative_to(tiny_workdir) / "metrics.json"), configs=(VIDEO_VARIANT,))
+    model_dir = tiny_workdir / "results" / "tiny" / "models" / "video_factorized_g0" / "seed1"
+    run_snakemake(tiny_workdir, str(model_dir.relative_to(tiny_workdir) / "metrics.json"))
     metrics = json.loads((model_dir / "metrics.json").read_text())
     assert set(metrics["per_mouse"]) == {"v1"} and metrics["mean"]["n_neurons"] == 12
     for key in ("single_trial_correlation", "validation_single_trial_correlation", "ground_truth_correlation",
@@ -113,7 +112,8 @@ def test_all_figures_builds_every_figure(tiny_workdir):
                 "december_sweeps", "december_agreement",
                 "december_confusion", "insilico_consistency", "tuning_examples", "tuning_indices", "optimal_gabors",
                 "insilico_ground_truth", "transfer_readouts", "transfer_within", "transfer_across",
-                "regularization_control", "read_positions", "identifiability"]
+                "regularization_control", "read_positions", "identifiability", "tsne_landscape_video",
+                "performance_video", "ari_planted_types_video"]
     assert set(expected) <= {path.stem for path in figures.glob("*.pdf")}
     for name in expected:
         for suffix in (".pdf", ".png"):
@@ -123,7 +123,8 @@ def test_all_figures_builds_every_figure(tiny_workdir):
     assert set(table["variant"]) == {"factorized", "gaussian_g0", "factorized_gamma-0.001", "factorized_gamma-0.1",
                                      "adaptive_grid-adaptive-1.0-0.5", "december_retina", "control_discrete",
                                      "control_continuum", "control_discrete_l1-10.0", "control_continuum_l1-10.0",
-                                     "identifiability-15", "identifiability-0"}
+                                     "identifiability-15", "identifiability-0", "video_3d", "video_factorized_g0",
+                                     "video_factorized_g1"}
     identifiability = pd.read_csv(tiny_workdir / "results" / "tiny" / "consistency" / "identifiability.csv")
     assert list(identifiability.columns) == list(SUMMARY_COLUMNS)
     assert identifiability[["separation", "method"]].values.tolist() == [

@@ -14,8 +14,10 @@ pytestmark = pytest.mark.slow
 
 VARIANTS = ["factorized", "gaussian_g0"]  # the tiny config's named variants
 GRID_POINTS = ["adaptive_grid-adaptive-1.0-0.5"]  # the one point of its 2-seed grid sweep
-# named variants with 2 seeds on other mice: the regularization control's populations, DECEMber's retina-style check
-OTHER_POPULATIONS = ["control_discrete", "control_continuum", "december_retina"]
+VIDEO_VARIANTS = ["video_3d", "video_factorized_g0", "video_factorized_g1"]  # landscapes.video_rows, on mouse v1
+# named variants with 2 seeds on other mice: the regularization control's populations, DECEMber's retina-style
+# check, the video models
+OTHER_POPULATIONS = ["control_discrete", "control_continuum", "december_retina", *VIDEO_VARIANTS]
 CONTROL_POINTS = ["control_discrete_l1-10.0", "control_continuum_l1-10.0"]  # the control's L1 sweeps (2 seeds)
 N_NEURONS = 2 * 40
 K_VALUES = [2, 3, 4]
@@ -65,8 +67,9 @@ def test_consistency_tables_have_one_row_per_comparison_and_valid_values(results
     assert set(correlation["mouse"]) == {"m1", "m2", "all"}
     assert correlation["correlation"].between(-1, 1).all()
 
-    planted = tables["planted_types"]
-    assert len(planted) == len(VARIANTS) * 2 * 2 * len(K_VALUES)  # variants x seeds x methods x K
+    planted = tables["planted_types"]  # the study's variants on m1, m2 and the video models on v1
+    assert planted["variant"].unique().tolist() == VARIANTS + VIDEO_VARIANTS
+    assert len(planted) == len(VARIANTS + VIDEO_VARIANTS) * 2 * 2 * len(K_VALUES)  # variants x seeds x methods x K
     assert planted["ari"].between(-1, 1).all()
 
     separability = tables["planted_type_separability"]
@@ -76,6 +79,13 @@ def test_consistency_tables_have_one_row_per_comparison_and_valid_values(results
     assert separability["chance_accuracy"].between(1 / 3, 1).all()  # 3 planted types
     shares = separability[["orientation_share", "phase_share", "type_parameter_share", "nuisance_share"]]
     assert (shares.isna() | (shares <= 1)).all().all()  # NaN where no type has enough neurons for the fit
+
+
+def test_video_embeddings_are_rotation_aligned_rows_of_the_video_mouse(results):
+    for variant in VIDEO_VARIANTS:
+        embeddings = load_embeddings(results / "embeddings" / variant / "seed1.npz")
+        assert embeddings.aligned and embeddings.embedding.shape == (12, 2 * 4)  # 12 neurons, 2 features x 4 rotations
+        assert embeddings.mouse.tolist() == ["v1"] * 12 and set(embeddings.rotation_shift) <= set(range(4))
 
 
 def test_tsne_maps_show_the_same_neurons_for_every_variant(results):

@@ -23,21 +23,25 @@ def test_demo_config_plans_all_figures(tmp_path):
     result = _dry_run(tmp_path, REPO / "config" / "config.yaml", "all_figures")
     assert result.returncode == 0, result.stderr
     jobs = _planned_jobs(result.stdout)
-    # sim1, sim2, the continuum control, DECEMber's retina-style mouse and the 7 identifiability populations
-    assert jobs["data_simulate"] == 4 + 7 and jobs["data_cache"] == 4 + 7
+    # sim1, sim2, the continuum control, DECEMber's retina-style mouse, the 7 identifiability populations and
+    # the video mouse vid1
+    assert jobs["data_simulate"] == 4 + 7 + 1 and jobs["data_cache"] == 4 + 7 + 1
     # 5 study variants on sim1 x 3 seeds, the 2 continuum controls x 3 seeds, DECEMber's CNN and its
     # retina-style variant (2 seeds each), the factorized sweep (3 x 2 seeds), the adaptive grid (3 x 3 x 2
-    # seeds), the two core-regularizer sweeps (2 x 3 x 2 seeds), the continuum's L1 points (2 x 3 seeds)
-    # and the identifiability populations (7 x 2 seeds)
-    assert jobs["training_run"] == 5 * 3 + 2 * 3 + 2 * 2 + 3 * 2 + 9 * 2 + 2 * 3 * 2 + 2 * 3 + 7 * 2 == 81
+    # seeds), the two core-regularizer sweeps (2 x 3 x 2 seeds), the continuum's L1 points (2 x 3 seeds),
+    # the identifiability populations (7 x 2 seeds) and the 4 video models (2 seeds each)
+    assert jobs["training_run"] == 5 * 3 + 2 * 3 + 2 * 2 + 3 * 2 + 9 * 2 + 2 * 3 * 2 + 2 * 3 + 7 * 2 + 4 * 2 == 89
+    assert jobs["figure_tsne_landscape_video"] == jobs["figure_ari_planted_types_video"] == 1
 
 
-def test_paper_config_plans_download_and_cache_of_the_seven_mice(tmp_path):
+def test_paper_config_plans_download_and_cache_of_its_mice(tmp_path):
     result = _dry_run(tmp_path, REPO / "config" / "paper.yaml", "all_figures")
     assert result.returncode == 0, result.stderr
     jobs = _planned_jobs(result.stdout)
-    # the seven real mice are downloaded; the 7 identifiability populations beside them are simulated
-    assert jobs["data_download"] == 7 and jobs["data_simulate"] == 7 and jobs["data_cache"] == 7 + 7
+    # the seven static and ten video real mice are downloaded; the 7 identifiability populations are simulated
+    assert jobs["data_download"] == 7 + 10 and jobs["data_simulate"] == 7 and jobs["data_cache"] == 7 + 10 + 7
+    # L25 Fig. 4 on the real videos: no ground truth, so no planted-type figure
+    assert jobs["figure_tsne_landscape_video"] == 1 and "figure_ari_planted_types_video" not in jobs
     assert "resources/sensorium2022/identifiability_12.ground_truth.npz" in result.stdout
     for mouse in ("26872-17-20", "27204-5-13", "21067-10-18", "22846-10-16", "23343-5-17", "23656-14-22", "23964-4-22"):
         assert f"resources/sensorium2022/{mouse}.cache" in result.stdout

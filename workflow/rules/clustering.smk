@@ -158,18 +158,26 @@ rule clustering_response_correlation:
         "../scripts/clustering_response_correlation.py"
 
 
-if SIMULATED:
+# The planted types of the analysed models (on simulated study mice) and of the video landscape's (on
+# simulated video mice), in one table.
+PLANTED_POPULATIONS = [(CLUSTER_RUNS, MICE)] if SIMULATED else []
+if VIDEO_ROW_MICE and ground_truth_files(VIDEO_ROW_MICE):
+    PLANTED_POPULATIONS.append(([(v, s) for v in VIDEO_ROW_VARIANTS for s in variant_seeds(v)], VIDEO_ROW_MICE))
+PLANTED_RUNS = [run for runs, _ in PLANTED_POPULATIONS for run in runs]
+PLANTED_MICE = [mouse for _, mice in PLANTED_POPULATIONS for mouse in mice]
+
+if PLANTED_RUNS:
 
     rule clustering_planted_types:
         """ARI of every seed's clustering with the simulator's planted cell types."""
         input:
-            labels=[LABELS.format(variant=v, seed=s) for v, s in CLUSTER_RUNS],
-            truth=ground_truth_files(),
+            labels=[LABELS.format(variant=v, seed=s) for v, s in PLANTED_RUNS],
+            truth=ground_truth_files(PLANTED_MICE),
         output:
             PLANTED_TABLE,
         params:
-            runs=CLUSTER_RUNS,
-            mice=MICE,
+            runs=PLANTED_RUNS,
+            mice=PLANTED_MICE,
         log:
             f"{LOGS}/clustering_planted_types.log",
         localrule: True
@@ -177,6 +185,9 @@ if SIMULATED:
             CPU_ENV
         script:
             "../scripts/clustering_planted_types.py"
+
+
+if SIMULATED:
 
     rule clustering_separability:
         """Why the planted types do or do not form clusters: their linear decodability from each embedding

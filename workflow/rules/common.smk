@@ -153,6 +153,10 @@ TABLED_SWEEPS = {
 if ADAPTIVE_SWEEP:
     ADAPTIVE_POINTS = list(TABLED_SWEEPS[ADAPTIVE_SWEEP]["points"])
     ADAPTIVE_MICE = variant_mice(ADAPTIVE_POINTS[0])
+# The dynamic study (L25 Fig. 4): video variants by row, all fitted to the same video mice.
+VIDEO_ROWS = LANDSCAPES.get("video_rows", {})
+VIDEO_ROW_VARIANTS = [v for row in VIDEO_ROWS.values() for v in row]
+VIDEO_ROW_MICE = variant_mice(VIDEO_ROW_VARIANTS[0]) if VIDEO_ROW_VARIANTS else []
 
 
 # Pruning (pruning.smk) path templates; `.format(variant=..., seed=..., step=...)` names one file.

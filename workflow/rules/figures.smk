@@ -19,12 +19,13 @@ TRAINING_FIGURES = "Models and training"
 FACTORIZED_VARIANTS = [v for v in VARIANTS if VARIANTS[v]["readout"]["type"] == "factorized"]
 SWEEPS = config.get("sweeps", {})
 # In the learning curves, each run's [family, group]: its row of panels and its colour. A training_run model
-# belongs to the first of: the study's variants, the regularization control, the identifiability populations,
-# a sweep (its group), the rest.
+# belongs to the first of: the study's variants, the video landscape's, the regularization control, the
+# identifiability populations, a sweep (its group), the rest.
 TRAINING_FAMILY = {v: ["variants on other populations", v] for v in VARIANTS}
 TRAINING_FAMILY.update({v: ["sweep points", name] for name, sweep in SWEEPS.items() for v in sweep_points(name, sweep)})
 TRAINING_FAMILY.update({p.variant: ["identifiability populations", p.variant] for p in POPULATIONS})
 TRAINING_FAMILY.update({run.variant: ["regularization control", run.variant] for run in REG_CONTROL_RUNS})
+TRAINING_FAMILY.update({v: ["video models", v] for v in VIDEO_ROW_VARIANTS})
 TRAINING_FAMILY.update({v: ["trained variants", v] for v in STUDY_VARIANTS})
 # Every training history the workflow writes -> [family, group].
 LEARNING_RUNS = {
@@ -239,6 +240,52 @@ if LANDSCAPES.get("tsne_rows"):
             category=CONSISTENCY_FIGURES,
         )
     ]
+if VIDEO_ROWS:
+    VIDEO_TRUTH = ground_truth_files(VIDEO_ROW_MICE)  # none where the video mice are downloaded
+    FIGURES += [
+        Figure(
+            name="tsne_landscape_video",
+            description="L25 Fig. 4 A-D: t-SNE maps of the video models by core (rows) and readout regularization (columns), with ρ_st.",
+            plot="clustering.tsne_landscape",
+            inputs={
+                "tsne": [TSNE_MAP.format(variant=v, seed=FIRST_SEED[v]) for v in VIDEO_ROW_VARIANTS],
+                "labels": [LABELS.format(variant=v, seed=FIRST_SEED[v]) for v in VIDEO_ROW_VARIANTS],
+                "truth": VIDEO_TRUTH,
+                "performance": PERFORMANCE_TABLE,
+            },
+            options={
+                "rows": VIDEO_ROWS,
+                "titles": {v: regularization_label(VARIANTS[v]["readout"]) for v in VIDEO_ROW_VARIANTS},
+                "k": CLUSTERING["figure_k"],
+                "mice": VIDEO_ROW_MICE,
+                "measure": "single_trial_correlation",
+                "figure": "L25 Fig. 4",
+            },
+            category=CONSISTENCY_FIGURES,
+        ),
+        Figure(
+            name="performance_video",
+            description="L25 Fig. 4 E: test performance of the video models (ρ_st over the scored frames), one point per seed.",
+            plot="training.performance",
+            inputs={"table": PERFORMANCE_TABLE},
+            options={"variants": VIDEO_ROW_VARIANTS, "figure": "L25 Fig. 4E"},
+            category=CONSISTENCY_FIGURES,
+        ),
+    ]
+    if VIDEO_TRUTH:
+        FIGURES += [
+            Figure(
+                name="ari_planted_types_video",
+                description="ARI with the planted cell types vs K per video model (simulated video mice).",
+                plot="clustering.ari_planted_types",
+                inputs={"table": PLANTED_TABLE},
+                options={
+                    "variants": VIDEO_ROW_VARIANTS,
+                    "n_types": mouse_simulation(DATASET, VIDEO_ROW_MICE[0])["n_types"],
+                },
+                category=CONSISTENCY_FIGURES,
+            )
+        ]
 if LANDSCAPES.get("controls"):
     CONTROLS = LANDSCAPES["controls"]
     DISCRETE_MOUSE = variant_mice(CONTROLS["discrete"])[0]

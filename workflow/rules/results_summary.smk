@@ -50,6 +50,12 @@ rule results_summary:
             "december": {"variant": DEC_VARIANT, "main": DEC_MAIN, "k": DEC_FIGURE_K} if DECEMBER else None,
             "rule_stages": {r.name: Path(r.snakefile).stem for r in workflow.rules},
             "reference_levels": tuple(IDENTIFIABILITY["reference_levels"]) if IDENTIFIABILITY else (),
+            "video_variants": {
+                v: {key: VARIANTS[v][key] for key in ("core", "readout", "training")} for v in VIDEO_ROW_VARIANTS
+            },
+            "video_types": (
+                mouse_simulation(DATASET, VIDEO_ROW_MICE[0])["n_types"] if ground_truth_files(VIDEO_ROW_MICE) else None
+            ),
         },
     log:
         f"{LOGS}/results_summary.log",

@@ -396,6 +396,12 @@ def _check_landscapes(config: dict, variants: dict[str, dict], simulated: bool) 
     if "tsne_rows" in landscapes:
         rows = [v for row in landscapes["tsne_rows"].values() for v in row]
         check_landscape_variants("tsne_rows", rows, mice_of, config["dataset"]["mice"])
+    if "video_rows" in landscapes:
+        rows = [v for row in landscapes["video_rows"].values() for v in row]
+        check_landscape_variants("video_rows", rows, mice_of, mice_of[rows[0]] if rows[0] in mice_of else None)
+        static = [v for v in rows if v not in variants or not is_video_variant(variants[v], config)]
+        _require(not static, f"landscapes.video_rows: variant(s) {static} are not video variants (their mice are "
+                             f"static); L25 Fig. 4 compares video cores")
     if "controls" in landscapes:
         _require(simulated, "landscapes.controls compare simulated populations; they need dataset.source: simulate")
         check_landscape_variants("controls", list(landscapes["controls"].values()), mice_of)

@@ -10,7 +10,7 @@ column that a table lacks leaves its line out, and columns a stage adds later sh
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +46,9 @@ class PageSettings:
     `variants`: every analysed model -> its variant's settings (core, readout, training; a pruned model
     has those of its variant); `pruned`: pruned model -> its variant; `controls`: D25's test
     ({discrete, continuum, n_types}) or None; `december`: {variant, main: {pe, beta_ratio, lr}, k} or None;
-    `rule_stages`: rule name -> its stage (rule file), to sum the benchmark files per stage.
+    `rule_stages`: rule name -> its stage (rule file), to sum the benchmark files per stage; `video_variants`:
+    the video models of L25 Fig. 4 (landscapes.video_rows) -> their settings, and `video_types` the number of
+    planted types of their simulated mice (None for real mice).
     """
 
     dataset: dict
@@ -59,6 +61,8 @@ class PageSettings:
     december: dict | None
     rule_stages: dict[str, str]
     reference_levels: tuple[dict, ...] = ()  # identifiability.reference_levels: real-data ARI across seeds
+    video_variants: dict[str, dict] = field(default_factory=dict)
+    video_types: int | None = None
 
 
 def relative(path: str | Path, root: Path) -> str:
@@ -169,18 +173,19 @@ def describe(settings: PageSettings, model: str) -> str:
     if model in settings.pruned:
         return f"{describe(settings, settings.pruned[model])}, pruned"
     spec = settings.variants[model]
-    readout = spec["readout"]
-    if readout["type"] == "factorized":
-        text = f"factorized readout, γ {readout['gamma']:g}"
-    elif _unregularized(readout):
-        text = "Gaussian readout, no regularization"
-    elif readout["regularizer"] == "l1":
-        text = f"Gaussian readout, L1 γ {readout['gamma']:g}"
-    else:
-        text = f"Gaussian readout, adaptive γ {readout['gamma']:g}, σ {readout['adaptive_sigma']:g}"
     cores = {settings.variants[v]["core"]["type"] for v in settings.study_variants}
     core = f"{spec['core']['type'].replace('_', '-')} core, " if len(cores) > 1 else ""
-    return f"{core}{text}, max {spec['training']['max_epochs']} epochs"
+    return f"{core}{_readout_text(spec['readout'])}, max {spec['training']['max_epochs']} epochs"
+
+
+def _readout_text(readout: dict) -> str:
+    if readout["type"] == "factorized":
+        return f"factorized readout, γ {readout['gamma']:g}"
+    if _unregularized(readout):
+        return "Gaussian readout, no regularization"
+    if readout["regularizer"] == "l1":
+        return f"Gaussian readout, L1 γ {readout['gamma']:g}"
+    return f"Gaussian readout, adaptive γ {readout['gamma']:g}, σ {readout['adaptive_sigma']:g}"
 
 
 REGULARIZER_KEYS = ("regularizer", "gamma", "adaptive_sigma")
@@ -688,6 +693,49 @@ def pruning(tables: Tables, settings: PageSettings) -> list[str]:
     return section("## Channel pruning", intro, lines, *models)
 
 
+VIDEO_CORES = {"rotation_equivariant_3d": "3D", "rotation_equivariant_factorized": "factorized"}
+
+
+def dynamic(tables: Tables, settings: PageSettings) -> list[str]:
+    """L25 Fig. 4's numbers: each video model's ρ_st, its agreement across seeds and (simulated mice) its ARI
+    with the planted types at their true number."""
+    if not settings.video_variants or "performance" not in tables:
+        return []
+    runs = tables.read("performance", ("variant", "seed", "mouse", "single_trial_correlation", "fraction_oracle"))
+    models = [v for v in settings.video_variants if v in set(runs["variant"])]
+    runs = runs[(runs["mouse"].astype(str) == MEAN_ROW) & runs["variant"].isin(models)]
+    if runs.empty:
+        return []
+    by_model = runs.groupby("variant")
+    columns = {"ρ_st": by_model["single_trial_correlation"].agg(lambda v: mean_sd(v, 3)),
+               "fraction oracle": by_model["fraction_oracle"].agg(lambda v: mean_sd(v, 3))}
+    if "ground_truth_correlation" in runs.columns and runs["ground_truth_correlation"].notna().any():
+        columns["vs true rates"] = by_model["ground_truth_correlation"].mean().map(lambda v: fmt(v, 3))
+    cited = ["performance"]
+    k = settings.figure_k
+    for name, values in ari_across_seeds(tables, k).items():
+        columns[f"ARI across seeds, {name} (K = {k})"] = values.map(fmt)
+    if "across_seeds" in tables:
+        cited.append("across_seeds")
+    if "planted" in tables and settings.video_types:
+        planted = _at(tables.read("planted", ("variant", "seed", "method", "k", "ari")), k=settings.video_types)
+        for method, name in METHODS.items():
+            per_model = planted[planted["method"] == method].groupby("variant")["ari"]
+            columns[f"planted-type ARI, {name} (K = {settings.video_types})"] = per_model.agg(mean_sd)
+        cited.append("planted")
+    rows = [[model, f"{VIDEO_CORES.get(spec['core']['type'], spec['core']['type'])} core, "
+             f"{_readout_text(spec['readout'])}", *(column.get(model, MISSING) for column in columns.values())]
+            for model, spec in settings.video_variants.items() if model in models]
+    seeds = by_model["seed"].nunique()
+    intro = [
+        f"Video models (L25 Fig. 4), {_counts(seeds)} seeds each: ρ_st is the single-trial correlation over the "
+        "scored frames (`video.scored_from` on) of the final main-track test trials, mean ± sd over seeds; the "
+        "fraction oracle is measured on the oracle tier's repeated clips; ARI with the planted types is the mean ± "
+        f"sd over seeds. {tables.cite(*cited)}"
+    ]
+    return section("## Dynamic models", intro, table(["variant", "model", *columns], rows))
+
+
 def ari_across_seeds(tables: Tables, k: int) -> dict[str, pd.Series]:
     """Method name -> each model's ARI across seeds (mean over seed pairs) at K = k; empty without the table."""
     if "across_seeds" not in tables:
@@ -1133,6 +1181,7 @@ def results_page(tables: Tables, settings: PageSettings, benchmarks: str | Path)
         performance,
         read_positions,
         consistency,
+        dynamic,
         discreteness,
         identifiability,
         regularization_control,

@@ -103,6 +103,7 @@ def model_embeddings(model_path: str | Path, mice: list[str]) -> Embeddings:
 
     from v1twin.model_run import load_model, read_model_file
     from v1twin.models import RotationEquivariantCore
+    from v1twin.models.dynamic_cores import RotationEquivariantDynamicCore
 
     model_path = Path(model_path)
     content = read_model_file(model_path)
@@ -126,7 +127,7 @@ def model_embeddings(model_path: str | Path, mice: list[str]) -> Embeddings:
     core = model.core
     # A pruned channel (mask 0) reaches no neuron, whatever its readout weight says.
     effective = features * core.channel_mask.cpu().numpy()
-    aligned = isinstance(core, RotationEquivariantCore)
+    aligned = isinstance(core, (RotationEquivariantCore, RotationEquivariantDynamicCore))
     if aligned:
         embedding, shifts = align_rotations(effective, core.n_features, core.rotations)
     else:

@@ -52,16 +52,22 @@ def planted_types(truth_files: list[str | Path], mice: list[str], mouse_column: 
 def planted_type_table(
     labels_files: dict[str, dict[int, str | Path]], truth_files: list[str | Path], mice: list[str]
 ) -> pd.DataFrame:
-    """ARI of each seed's clustering with the planted types, per variant, seed, method and K."""
+    """ARI of each seed's clustering with the planted types, per variant, seed, method and K.
+
+    `truth_files` hold the ground truth of `mice`; each label file is compared with that of its own mice (so
+    variants fitted to different populations, e.g. static and video mice, share one table).
+    """
     rows = []
-    truth = None
+    truths = load_truths(truth_files, mice)
     for variant, files in labels_files.items():
         for seed, path in files.items():
             labels = load_labels(path)
-            if truth is None:
-                truth = planted_types(truth_files, mice, labels.mouse)
-            if len(truth) != len(labels.unit_id):
-                raise ClusteringError(f"{path}: {len(labels.unit_id)} neurons, the ground truth has {len(truth)}")
+            own = list(dict.fromkeys(np.asarray(labels.mouse).astype(str).tolist()))
+            missing = [mouse for mouse in own if mouse not in truths]
+            if missing:
+                raise ClusteringError(f"{path}: no ground truth for mice {missing} (given: {mice})")
+            truth = truth_columns({mouse: truths[mouse] for mouse in own}, labels.mouse, ("cell_type",),
+                                  truth_files)["cell_type"]
             for method, k in itertools.product(METHODS, labels.k_values.tolist()):
                 ari = adjusted_rand_score(truth, labels.at(method, k))
                 rows.append({"variant": variant, "seed": seed, "method": method, "k": k, "ari": ari})

@@ -434,25 +434,35 @@ def core_regularization(sweeps: str, pdf: str, sweep_names: list[str], k: int) -
 # Landscapes (L25 Fig. 3) and the discrete-vs-continuum test (D25)
 
 
-def _fraction_oracle(performance: pd.DataFrame, variant: str, path: str) -> float:
+# The performance measure a landscape panel's title shows: its abbreviation and meaning.
+LANDSCAPE_MEASURES = {"fraction_oracle": ("FO", "fraction oracle"),
+                      "single_trial_correlation": ("ρ_st", "single-trial test correlation")}
+
+
+def _mean_measure(performance: pd.DataFrame, variant: str, measure: str, path: str) -> float:
     runs = performance[(performance["variant"] == variant) & (performance["mouse"] == "mean")]
     if runs.empty:
         raise ValueError(f"{path} has no 'mean' rows for variant {variant!r}")
-    return float(runs["fraction_oracle"].mean())
+    return float(runs[measure].mean())
 
 
 def tsne_landscape(tsne: list[str], labels: list[str], truth: list[str], performance: str, pdf: str,
-                   rows: dict[str, list[str]], titles: dict[str, str], k: int, mice: list[str]) -> plt.Figure:
-    """L25 Fig. 3: t-SNE maps, one row per readout type, columns by increasing regularization, each
-    titled with its strength and fraction oracle (mean over seeds). Points are coloured by planted type
-    on simulated data (ground-truth files given), otherwise by k-means cluster at K = k.
+                   rows: dict[str, list[str]], titles: dict[str, str], k: int, mice: list[str],
+                   measure: str = "fraction_oracle", figure: str = "L25 Fig. 3") -> plt.Figure:
+    """L25 Figs. 3 and 4: t-SNE maps, one row per model family (readout type; video core), columns by
+    increasing regularization, each titled with its strength and `measure` (mean over seeds; fraction
+    oracle for L25 Fig. 3, ρ_st for Fig. 4). Points are coloured by planted type on simulated data
+    (ground-truth files given), otherwise by k-means cluster at K = k.
 
     `tsne` and `labels` list the first seed's files of the variants of `rows`, row after row.
     """
+    if measure not in LANDSCAPE_MEASURES:
+        raise ValueError(f"unknown landscape measure {measure!r}; known: {list(LANDSCAPE_MEASURES)}")
+    abbreviation, meaning = LANDSCAPE_MEASURES[measure]
     variants = [variant for row in rows.values() for variant in row]
     _check_pairs(tsne, variants, "t-SNE tables")
     _check_pairs(labels, variants, "label files")
-    frame = read_table(performance, ("variant", "mouse", "fraction_oracle"))
+    frame = read_table(performance, ("variant", "mouse", measure))
     files = dict(zip(variants, zip(tsne, labels)))
     n_columns = max(len(row) for row in rows.values())
     fig, axes = plt.subplots(len(rows), n_columns, figsize=(3.2 * n_columns, 3.4 * len(rows)), squeeze=False)
@@ -476,15 +486,15 @@ def tsne_landscape(tsne: list[str], labels: list[str], truth: list[str], perform
             except ValueError as error:
                 raise ValueError(f"{tsne_path} / {labels_path}: {error}") from error
             _scatter(ax, table, colour, palette)
-            fraction_oracle = _fraction_oracle(frame, variant, performance)
-            subtitle = " · ".join(filter(None, [titles.get(variant), f"FO {fraction_oracle:.2f}"]))
+            value = _mean_measure(frame, variant, measure, performance)
+            subtitle = " · ".join(filter(None, [titles.get(variant), f"{abbreviation} {value:.2f}"]))
             ax.set_title(f"{variant}\n{subtitle}", fontsize="medium")
         axes[row, 0].set_ylabel(readout)
     if truth:
         _planted_type_legend(fig, type_names)
     colouring = "planted type" if truth else f"k-means cluster (K = {k})"
-    fig.suptitle(f"Embedding landscapes by readout and regularization (L25 Fig. 3); colour: {colouring}; "
-                 "FO: fraction oracle")
+    fig.suptitle(f"Embedding landscapes by model and readout regularization ({figure}); colour: {colouring}; "
+                 f"{abbreviation}: {meaning}")
     fig.tight_layout(rect=(0, 0.06 if truth else 0, 1, 1))
     return save_figure(fig, pdf)
 

@@ -140,8 +140,9 @@ def _palette(variants: list[str]) -> dict[str, Any]:
 # Figures
 
 
-def performance(table: str, pdf: str, variants: list[str]) -> plt.Figure:
-    """R24 Fig. 2A: test performance per variant, a dot per seed and a bar at the mean over seeds.
+def performance(table: str, pdf: str, variants: list[str], figure: str = "R24 Fig. 2A") -> plt.Figure:
+    """R24 Fig. 2A (L25 Fig. 4E for video models): test performance per variant, a dot per seed and a bar
+    at the mean over seeds.
 
     Panels: single-trial correlation, fraction oracle (where the test tier has repeats) and the
     correlation with the true rates (simulated data only).
@@ -165,7 +166,7 @@ def performance(table: str, pdf: str, variants: list[str]) -> plt.Figure:
         ax.tick_params(axis="x", rotation=45)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")
-    fig.suptitle("Test performance per variant (R24 Fig. 2A); dots: seeds, bars: mean")
+    fig.suptitle(f"Test performance per variant ({figure}); dots: seeds, bars: mean")
     fig.tight_layout()
     return save_figure(fig, pdf)
 
