@@ -196,9 +196,10 @@ def check_references(config: dict, variants: dict[str, dict]) -> None:
         _check_simulation(config["dataset"])
     _check_mouse_names(config)
     _check_image_analyses(config, [name for name, variant in variants.items() if is_video_variant(variant, config)])
+    video = video_mice(config)
     for name, variant in variants.items():
         _check_readout(name, variant["readout"])
-        _check_mouse_kind(name, variant, video_mice(config))
+        _check_mouse_kind(name, variant, video)
     _check_video_frames(config)
     clustering = config["clustering"]
     _require(clustering["figure_k"] in clustering["k_values"],

@@ -379,10 +379,7 @@ def consistency(tables: Tables, settings: PageSettings) -> list[str]:
         columns["response correlation across seeds"] = pooled.groupby("variant")["correlation"].mean().map(fmt)
         cited.append("response")
     if "planted" in tables:
-        planted = _at(tables.read("planted", ("variant", "seed", "method", "k", "ari")), k=k)
-        for method, name in METHODS.items():
-            per_model = planted[planted["method"] == method].groupby("variant")["ari"]
-            columns[f"planted-type ARI, {name}"] = per_model.agg(mean_sd)
+        columns.update({f"planted-type ARI, {name}": cells for name, cells in planted_ari(tables, k).items()})
         cited.append("planted")
     if "separability" in tables:
         separability = tables.read("separability", ("variant", "decoding_accuracy", "chance_accuracy"))
@@ -413,6 +410,13 @@ def consistency(tables: Tables, settings: PageSettings) -> list[str]:
         table(["variant", *columns], rows),
         [*compared, *peaks, "", tables.cite(*cited)] if compared or peaks else [],
     )
+
+
+def planted_ari(tables: Tables, k: int) -> dict[str, pd.Series]:
+    """Method name -> each model's ARI with the planted types at K = k as 'mean ± sd' over seeds."""
+    planted = _at(tables.read("planted", ("variant", "seed", "method", "k", "ari")), k=k)
+    return {name: planted[planted["method"] == method].groupby("variant")["ari"].agg(mean_sd)
+            for method, name in METHODS.items()}
 
 
 def _planted_peaks(tables: Tables, settings: PageSettings, models: list[str]) -> list[str]:
@@ -718,10 +722,8 @@ def dynamic(tables: Tables, settings: PageSettings) -> list[str]:
     if "across_seeds" in tables:
         cited.append("across_seeds")
     if "planted" in tables and settings.video_types:
-        planted = _at(tables.read("planted", ("variant", "seed", "method", "k", "ari")), k=settings.video_types)
-        for method, name in METHODS.items():
-            per_model = planted[planted["method"] == method].groupby("variant")["ari"]
-            columns[f"planted-type ARI, {name} (K = {settings.video_types})"] = per_model.agg(mean_sd)
+        for name, cells in planted_ari(tables, settings.video_types).items():
+            columns[f"planted-type ARI, {name} (K = {settings.video_types})"] = cells
         cited.append("planted")
     rows = [[model, f"{VIDEO_CORES.get(spec['core']['type'], spec['core']['type'])} core, "
              f"{_readout_text(spec['readout'])}", *(column.get(model, MISSING) for column in columns.values())]

@@ -96,7 +96,8 @@ def predict_trials(model: V1Model, mouse: VideoTensors, idx: np.ndarray,
                for same in [idx[mouse.lengths[idx] == length]] for start in range(0, len(same), batch_size)]
     predictions = {}
     for trials in progress_bar(batches, desc=f"predict {mouse.name}", unit="batch", leave=False):
-        batch = mouse.crops(trials, np.zeros(len(trials), dtype=np.int64), int(mouse.lengths[trials[0]]))
+        batch = mouse.crops(trials, np.zeros(len(trials), dtype=np.int64), int(mouse.lengths[trials[0]]),
+                            with_responses=False)
         output = model(batch.inputs.to(device), mouse.name, batch.pupil_center.to(device)).cpu().numpy()
         predictions.update(zip(trials.tolist(), output))
     model.train(was_training)
@@ -196,7 +197,7 @@ class VideoClips:
 
     def mouse_info(self, mouse: VideoTensors) -> MouseInfo:
         return MouseInfo(n_neurons=mouse.n_neurons, cell_motor_coordinates=mouse.cell_motor_coordinates,
-                         mean_response=mouse.mean_response())
+                         mean_response=mouse.mean_response)
 
     def behavior_median(self, mouse: VideoTensors) -> np.ndarray:
         return mouse.behavior_median()

@@ -33,7 +33,7 @@ class VideoBatch:
 
     inputs: torch.Tensor  # (B, VIDEO_CHANNELS, T, H, W)
     pupil_center: torch.Tensor  # (B, T, 2), normalized: the shifter's input per frame
-    responses: torch.Tensor  # (B, T, N), normalized
+    responses: torch.Tensor | None  # (B, T, N), normalized; None where only inputs were asked for
 
 
 def _statistic(cache: DynamicCache, key: str, name: str, rows: int | None, mouse: str) -> np.ndarray:
@@ -98,8 +98,9 @@ class VideoTensors:
         first = int(self.cache.offsets[trial]) + start
         return getattr(self.cache, key)[first:first + frames]
 
-    def crops(self, trials: np.ndarray, starts: np.ndarray, frames: int) -> VideoBatch:
-        """Frames start…start+frames−1 of each trial, normalized; each crop must lie within its trial."""
+    def crops(self, trials: np.ndarray, starts: np.ndarray, frames: int, with_responses: bool = True) -> VideoBatch:
+        """Frames start…start+frames−1 of each trial, normalized; each crop must lie within its trial.
+        Prediction asks for the inputs only (`with_responses` False): responses are the largest arrays read."""
         trials, starts = np.asarray(trials, dtype=np.int64), np.asarray(starts, dtype=np.int64)
         if np.any(starts < 0) or np.any(starts + frames > self.lengths[trials]):
             raise ValueError(f"{self.name}: a crop of {frames} frames at {starts.tolist()} leaves trials "
@@ -116,7 +117,7 @@ class VideoTensors:
         behavior = stacked("behavior", 0.0, units.behavior_scale)
         pupil_center = stacked("pupil_center", units.pupil_mean, units.pupil_scale)
         return VideoBatch(inputs=with_behavior_channels(videos, behavior, pupil_center), pupil_center=pupil_center,
-                          responses=stacked("responses", 0.0, units.response_scale))
+                          responses=stacked("responses", 0.0, units.response_scale) if with_responses else None)
 
     def trial(self, trial: int) -> VideoBatch:
         """One whole trial (true length) as a batch of one."""
@@ -132,8 +133,10 @@ class VideoTensors:
                                for t in self.indices("train")])
         return np.asarray(getattr(self.cache, key)[rows], dtype=np.float64)
 
+    @cached_property
     def mean_response(self) -> np.ndarray:
-        """Mean normalized response over the training frames (the readout bias starts there)."""
+        """Mean normalized response over the training frames (the readout bias starts there); read once, as
+        a run needs it when it builds its model and again when it saves it."""
         means = np.zeros(self.n_neurons)
         train = self.indices("train")
         # trial by trial: the training responses of a real mouse are gigabytes
