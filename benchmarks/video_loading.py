@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--neurons", type=int, default=8000)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--crop", type=int, default=80)
+    parser.add_argument("--crop", type=int, default=50)
     parser.add_argument("--batches", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:

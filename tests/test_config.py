@@ -246,6 +246,12 @@ def checked(config: dict, schema: dict) -> dict:
         (lambda c: c["december"].update(variant="ghost"), "december.variant 'ghost' must be a variant"),
         (lambda c: c["december"].update(k_values=[2, 99], figure_k=2), r"december.k_values \[99\] must be among"),
         (lambda c: c["december"].update(figure_k=7), r"december.figure_k \(7\) must be one of"),
+        (lambda c: c["december"].update(pretrain_epochs=3),
+         r"december: pretraining epochs 3 leave no epoch of december.variant 'gaussian_g0''s max_epochs 3"),
+        (lambda c: c["december"]["sweeps"]["pretrain_epochs"].update(values=[1, 5]),
+         "december: pretraining epochs 5 leave no epoch of december.variant"),
+        (lambda c: c["december"]["retina"].update(variant="ghost"),
+         "december.retina.variant: 'ghost' is not a variant"),
         (lambda c: c["clustering"].update(figure_k=99), r"clustering.figure_k \(99\) must be one of"),
         (lambda c: c.update(seeds=[1]), "give at least 2"),
         (lambda c: c["variants"]["gaussian_g0"]["readout"].update(gamma=1.0, regularizer="none"),
@@ -390,7 +396,7 @@ def test_simulated_video_mice_follow_the_static_mice_with_their_own_settings_and
     simulate_dynamic.dynamic_params(settings)  # the resolved settings are the video simulator's
     assert simulation_seeds(config, "v1") == (11 + 1 + dataset_mice(config).index("v1"), 11)
     assert simulation_seeds(config, "m2") == (7 + 1 + 1, 7)  # the static mice keep their seeds
-    assert config["video"] == {"scored_from": 5, "crop_frames": 12, "burn_in_frames": 2}
+    assert config["video"] == {"scored_from": 5, "crop_frames": 12, "burn_in_frames": 3}
 
 
 def test_paper_config_downloads_the_ten_sensorium_2023_mice_from_their_gin_repositories():
@@ -405,7 +411,8 @@ def test_paper_config_downloads_the_ten_sensorium_2023_mice_from_their_gin_repos
     assert urls["26872-17-20"] == ("https://gin.g-node.org/cajal/Sensorium2022/raw/master/"
                                    "static26872-17-20-GrayImageNet-94c6ff995dac583098847cfecd43e7b6.zip")
     assert len(urls) == 7 + 10
-    assert config["video"] == {"scored_from": 50, "crop_frames": 80, "burn_in_frames": 10}
+    # the 2023 starter kit's crops; the loss from one receptive field of L25's core (11 + 3 x 4 frames) on
+    assert config["video"] == {"scored_from": 50, "crop_frames": 50, "burn_in_frames": 22}
 
 
 def test_demo_video_frames_fit_its_video_mouse():
@@ -446,6 +453,10 @@ def _video(config: dict) -> dict:
          r"video.burn_in_frames \(12\) must be less than video.crop_frames \(12\)"),
         (lambda c: c["video"].update(scored_from=20),
          r"video.scored_from \(20\) must be less than the 20-frame trials of video mouse 'v1'"),
+        (lambda c: c["video"].update(burn_in_frames=1),
+         r"video.burn_in_frames \(1\) is shorter than variant 'video_3d''s temporal receptive field less one "
+         r"\(3 frames\): its first frames would see the zero padding; use at least 3"),
+        (lambda c: c["video"].update(scored_from=2), r"video.scored_from \(2\) is shorter than variant 'video_3d''s"),
         (lambda c: c["dataset"]["video_mice"].update(m1={}),
          r"dataset: mice \['m1'\] are named more than once"),
         (lambda c: c["pruning"].update(variants=["vid"]),

@@ -260,10 +260,12 @@ PLAN_VARIANTS = {"v": {**MODEL, "training": TRAINING, "seeds": [1, 2], "mice": [
 
 
 def run(k: int, ratio: float, lr: float, seed: int, pe: int = 3, variant: str = "v") -> DecemberRun:
-    """A run of variant v (the schema's ν and k-means restarts; the variant's training with this lr)."""
+    """A run of variant v (the schema's ν and k-means restarts; the variant's training with this lr and the
+    epochs its pretraining left)."""
     base = PLAN_VARIANTS[variant]
+    training = {**base["training"], "lr": lr, "max_epochs": base["training"]["max_epochs"] - pe}
     return DecemberRun(variant, pe, k, ratio, lr, seed, DEFAULTS["nu"], DEFAULTS["kmeans_n_init"], base["mice"],
-                       MODEL, {**base["training"], "lr": lr})
+                       MODEL, training)
 
 
 def test_plan_of_the_grids_and_the_retina_check_without_duplicates() -> None:
@@ -278,7 +280,9 @@ def test_plan_of_the_grids_and_the_retina_check_without_duplicates() -> None:
     retina = [run(5, 1.0, 0.02, s, variant="r") for s in (1, 2, 3)]  # the retina variant's lr and seeds
     assert runs == {r.name: r for r in main + pe_sweep + lr_grid + retina}
     assert main[0].folder("results/sim") == "results/sim/december/v/pe3-k4-ratio0.1-lr0.01/seed1"
-    assert main[0].training == {"lr": 0.01, "max_epochs": 50, "batch_size": 16}  # the baseline's max_epochs
+    # the baseline's settings; of its 50 epochs, pretraining took 3: no run trains longer than its baseline
+    assert main[0].training == {"lr": 0.01, "max_epochs": 47, "batch_size": 16}
+    assert pe_sweep[0].training["max_epochs"] == 48
     assert main[0].settings(beta=2.5) == DecemberSettings(4, 2.5, DEFAULTS["nu"], DEFAULTS["kmeans_n_init"], 1)
     assert DecemberRun(**asdict(main[0])) == main[0]  # plain data, as a rule's params, and back
     setting = plan.main_setting(config, PLAN_VARIANTS)

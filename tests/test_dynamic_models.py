@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from v1twin.config import temporal_receptive_field
 from v1twin.models import GaussianReadout, MouseInfo, Shifter, V1Model
 from v1twin.models.dynamic_cores import (
     FrameSignalInput,
@@ -116,6 +117,20 @@ def test_outputs_never_depend_on_later_frames_in_eval_mode(form, frame):
     assert out.shape == (2, 4 * FEATURES, 6, 9, 9)  # as many frames as the input
     assert torch.equal(out_perturbed[:, :, : frame + 1], out[:, :, : frame + 1])
     assert not torch.allclose(out_perturbed[:, :, frame + 1 :], out[:, :, frame + 1 :], atol=1e-2)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_outputs_depend_on_exactly_the_temporal_receptive_field_the_config_check_uses(form):
+    core = trained_statistics_core(form)
+    settings = {"layers": 3, "input_kernel_time": 3, "hidden_kernel_time": 2}  # dynamic_core's
+    field = temporal_receptive_field(settings)  # 3 + 2 x 1 = 5 frames
+    x = video(frames=12)
+    earlier = x.clone()
+    earlier[:, :, :3] += 50 * torch.randn_like(earlier[:, :, :3])  # frames 0-2, video and signals
+    with torch.no_grad():
+        out, out_perturbed = core(x), core(earlier)
+    changed = [not torch.equal(out[:, :, t], out_perturbed[:, :, t]) for t in range(12)]
+    assert changed == [t < 3 + field - 1 for t in range(12)]  # frame 2 reaches frame 2 + 4, no further
 
 
 @pytest.mark.parametrize("form", FORMS)

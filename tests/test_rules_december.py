@@ -81,14 +81,14 @@ def test_pretraining_is_the_first_pe_epochs_of_the_converged_baseline(results):
             pd.testing.assert_frame_equal(replay[columns], baseline.iloc[:pe][columns])  # bitwise on the CPU
             assert json.loads((folder / "metrics.json").read_text())["baseline_history_max_difference"] == 0
     # the baseline ran its whole training (the variant's max_epochs or early stopping), not PE epochs, and
-    # DECEMber trains with the baseline's stopping rule and max_epochs
+    # DECEMber trains with the baseline's stopping rule for what its PE epochs left of the baseline's budget
     tiny = tiny_config()
     max_epochs = tiny["training"]["max_epochs"]
     baseline_metrics = json.loads((results / "models" / "gaussian_g0" / "seed1" / "metrics.json").read_text())
     assert baseline_metrics["epochs"] == max_epochs or baseline_metrics["best_epoch"] < baseline_metrics["epochs"]
     assert baseline_metrics["epochs"] > 2  # more than every PE
     stored = read_model_file(results / "december" / "gaussian_g0" / MAIN.format(k=3, ratio=1) / "seed1" / "model.pt")
-    assert stored["extras"]["training"]["max_epochs"] == max_epochs
+    assert stored["extras"]["training"]["max_epochs"] == max_epochs - 1  # PE 1
     assert stored["extras"]["training"]["patience"] == tiny["training"]["patience"]
 
 

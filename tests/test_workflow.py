@@ -101,11 +101,11 @@ def test_a_top_level_typo_gets_one_short_message(tmp_path):
 
 def test_a_small_config_changes_only_its_keys_over_its_base(tmp_path):
     small = tmp_path / "small.yaml"
-    small.write_text("base: tests/config/tiny.yaml\ntraining:\n  max_epochs: 1\n")
+    small.write_text("base: tests/config/tiny.yaml\ntraining:\n  lr: 0.02\n")
     planned = _dry_run(tmp_path, small, "all_figures")
     assert planned.returncode == 0, planned.stderr
     assert _planned_jobs(planned.stdout) == _planned_jobs(_dry_run(tmp_path, TINY_CONFIG, "all_figures").stdout)
     without_base = tmp_path / "without_base.yaml"
-    without_base.write_text("training:\n  max_epochs: 1\n")
+    without_base.write_text("training:\n  lr: 0.02\n")
     refused = _dry_run(tmp_path, without_base, "all_figures")
     assert refused.returncode != 0 and "start FILE with `base: config/config.yaml`" in refused.stdout + refused.stderr

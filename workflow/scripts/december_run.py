@@ -3,10 +3,9 @@
 The pretrained weights (the first PE epochs of the converged baseline run) are loaded, β is set to
 `beta_ratio` × the model loss per step of these weights (D25 Sec. 4: β of the order of the model loss),
 clusters are initialized by k-means, and training goes on with the loss and the baseline's training
-settings (early stopping on validation correlation, its max_epochs), with a fresh optimizer and fresh
-early stopping (D25 Alg. 1 starts a new training). The resumable
-state lives beside model.pt (weights, optimizer and cluster state; v1twin.model_run.RunFiles) and
-is removed once the outputs are written.
+settings (early stopping on validation correlation, at most its max_epochs less PE), with a fresh optimizer
+and fresh early stopping (D25 Alg. 1 starts a new training). The resumable state lives beside model.pt
+(weights, optimizer and cluster state; v1twin.model_run.RunFiles) and is removed once the outputs are written.
 """
 import logging
 import time

@@ -201,6 +201,7 @@ def check_references(config: dict, variants: dict[str, dict]) -> None:
         _check_readout(name, variant["readout"])
         _check_mouse_kind(name, variant, video)
     _check_video_frames(config)
+    _check_padding_frames(config, variants)
     clustering = config["clustering"]
     _require(clustering["figure_k"] in clustering["k_values"],
              f"clustering.figure_k ({clustering['figure_k']}) must be one of "
@@ -209,7 +210,7 @@ def check_references(config: dict, variants: dict[str, dict]) -> None:
     if config.get("transfer"):
         _check_transfer(config["transfer"], dataset_mice(config))
     if config.get("december"):  # DECEMber retrains its variant: a pruned model is not one
-        _check_december(config["december"], clustering["k_values"], study)
+        _check_december(config, variants, clustering["k_values"], study)
     _check_landscapes(config, variants, simulated)
     if config.get("regularization_control"):
         _check_regularization_control(config["regularization_control"], variants, clustering["k_values"])
@@ -297,6 +298,26 @@ def _check_video_frames(config: dict) -> None:
              f"of video mouse {shortest!r}, or no frame is scored")
 
 
+def temporal_receptive_field(core: dict) -> int:
+    """Frames a video core's output at frame t depends on (t and the ones before): the input layer's
+    temporal kernel plus each hidden layer's less one."""
+    return core["input_kernel_time"] + (core["layers"] - 1) * (core["hidden_kernel_time"] - 1)
+
+
+def _check_padding_frames(config: dict, variants: dict[str, dict]) -> None:
+    """No scored frame sees the causal core's zero padding before a crop or trial: the 2023 starter kit's
+    cores convolve time without padding, so its loss and scores start a receptive field into the clip."""
+    frames = config["video"]
+    for name, variant in variants.items():
+        if not is_video_variant(variant, config):
+            continue
+        padded = temporal_receptive_field(variant["core"]) - 1
+        for key in ("burn_in_frames", "scored_from"):
+            _require(frames[key] >= padded,
+                     f"video.{key} ({frames[key]}) is shorter than variant {name!r}'s temporal receptive field "
+                     f"less one ({padded} frames): its first frames would see the zero padding; use at least {padded}")
+
+
 def _check_mouse_kind(name: str, variant: dict, video: list[str]) -> None:
     """A variant's mice are all static or all video, and its model fits them: a video core with a Gaussian
     readout (read out frame by frame) for video mice, a static core for static ones."""
@@ -371,14 +392,34 @@ def _check_transfer(transfer: dict, mice: list[str]) -> None:
         _require(held_out not in core_set["mice"], f"transfer.core_sets.{name} contains the held-out mouse {held_out}")
 
 
-def _check_december(december: dict, clustering_k: list[int], study: list[str]) -> None:
+def _check_december(config: dict, variants: dict[str, dict], clustering_k: list[int], study: list[str]) -> None:
+    december = config["december"]
     _require(december["variant"] in study,
              f"december.variant {december['variant']!r} must be a variant on the study's mice "
              f"(known: {', '.join(study)})")
+    _check_december_budget(config, variants)
     missing = sorted(set(december["k_values"]) - set(clustering_k))
     _require(not missing, f"december.k_values {missing} must be among clustering.k_values (the GMM baseline)")
     _require(december["figure_k"] in december["k_values"],
              f"december.figure_k ({december['figure_k']}) must be one of december.k_values {december['k_values']}")
+
+
+def _check_december_budget(config: dict, variants: dict[str, dict]) -> None:
+    """Pretraining and the loss phase share their variant's max_epochs (v1twin.december.plan): every PE
+    must leave the loss at least one epoch."""
+    december = config["december"]
+    pe_values = [december["pretrain_epochs"], *december["sweeps"].get("pretrain_epochs", {}).get("values", [])]
+    models = {"december.variant": december["variant"]}
+    if "retina" in december:
+        models["december.retina.variant"] = december["retina"]["variant"]
+    if config.get("identifiability", {}).get("december"):
+        models["identifiability.variant"] = config["identifiability"]["variant"]
+    for key, name in models.items():
+        _require(name in variants, f"{key}: {name!r} is not a variant (known: {', '.join(variants)})")
+        max_epochs = variants[name]["training"]["max_epochs"]
+        _require(max(pe_values) < max_epochs,
+                 f"december: pretraining epochs {max(pe_values)} leave no epoch of {key} {name!r}'s "
+                 f"max_epochs {max_epochs} for the clustering loss (PE + loss epochs share that budget)")
 
 
 def _check_landscapes(config: dict, variants: dict[str, dict], simulated: bool) -> None:

@@ -5,8 +5,11 @@ convergence by `training_run` (early stopping on validation correlation, the var
 one model per seed. A `PretrainRun` is the first PE epochs of that very run (same variant, seed, data
 and training settings; see `v1twin.december.pretrain`), shared by every K, β ratio and learning rate of
 that PE and seed. A `DecemberRun` continues it with the clustering loss until early stopping, with the
-baseline's training settings (only the learning rate may be swept). β is not a setting: each run
-derives it from its `beta_ratio` and the model loss at its start (`v1twin.december.pretrain.model_loss_per_step`).
+baseline's training settings (only the learning rate may be swept) and what is left of its epoch budget:
+at most max_epochs − PE epochs, so that no run trains longer than its baseline and a difference between
+them is the loss's, not extra training (D25 trains both to early stopping; the cap is our budget). β is
+not a setting: each run derives it from its `beta_ratio` and the model loss at its start
+(`v1twin.december.pretrain.model_loss_per_step`).
 
 Runs are keyed by their name, the folder under `<results>/december/` and the rules' wildcard; the name is
 made from the settings and never parsed back. The main grid is K × β ratio × seed at the main PE and
@@ -63,7 +66,7 @@ class DecemberRun:
     kmeans_n_init: int
     mice: list[str]
     model: dict[str, Any]  # the variant's core and readout
-    training: dict[str, Any]  # the variant's training settings (early stopping, max_epochs) with this lr
+    training: dict[str, Any]  # the variant's training settings with this lr and max_epochs − pe
 
     @property
     def name(self) -> str:
@@ -147,9 +150,11 @@ def plan(config: dict, variants: dict[str, dict]) -> dict[str, DecemberRun]:
 
 
 def _run(section: dict, variant: dict, name: str, k: int, setting: dict[str, Any], seed: int) -> DecemberRun:
+    """A run with the baseline's training settings, its lr, and the epochs its pretraining left of max_epochs."""
+    max_epochs = variant["training"]["max_epochs"] - setting["pe"]
+    training = {**variant["training"], "lr": setting["lr"], "max_epochs": max_epochs}
     return DecemberRun(name, setting["pe"], k, setting["beta_ratio"], setting["lr"], seed, section["nu"],
-                       section["kmeans_n_init"], list(variant["mice"]), _model(variant),
-                       {**variant["training"], "lr": setting["lr"]})
+                       section["kmeans_n_init"], list(variant["mice"]), _model(variant), training)
 
 
 def population_runs(config: dict, variants: dict[str, dict]) -> dict[str, DecemberRun]:
