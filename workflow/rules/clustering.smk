@@ -161,7 +161,7 @@ rule clustering_response_correlation:
 # The planted types of the analysed models (on simulated study mice) and of the video landscape's (on
 # simulated video mice), in one table.
 PLANTED_POPULATIONS = [(CLUSTER_RUNS, MICE)] if SIMULATED else []
-if VIDEO_ROW_MICE and ground_truth_files(VIDEO_ROW_MICE):
+if VIDEO_TRUTH:
     PLANTED_POPULATIONS.append(([(v, s) for v in VIDEO_ROW_VARIANTS for s in variant_seeds(v)], VIDEO_ROW_MICE))
 PLANTED_RUNS = [run for runs, _ in PLANTED_POPULATIONS for run in runs]
 PLANTED_MICE = [mouse for _, mice in PLANTED_POPULATIONS for mouse in mice]

@@ -157,6 +157,8 @@ if ADAPTIVE_SWEEP:
 VIDEO_ROWS = LANDSCAPES.get("video_rows", {})
 VIDEO_ROW_VARIANTS = [v for row in VIDEO_ROWS.values() for v in row]
 VIDEO_ROW_MICE = variant_mice(VIDEO_ROW_VARIANTS[0]) if VIDEO_ROW_VARIANTS else []
+VIDEO_TRUTH = ground_truth_files(VIDEO_ROW_MICE)  # none where the video mice are downloaded
+VIDEO_TYPES = mouse_simulation(DATASET, VIDEO_ROW_MICE[0])["n_types"] if VIDEO_TRUTH else None
 
 
 # Pruning (pruning.smk) path templates; `.format(variant=..., seed=..., step=...)` names one file.

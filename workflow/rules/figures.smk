@@ -241,7 +241,6 @@ if LANDSCAPES.get("tsne_rows"):
         )
     ]
 if VIDEO_ROWS:
-    VIDEO_TRUTH = ground_truth_files(VIDEO_ROW_MICE)  # none where the video mice are downloaded
     FIGURES += [
         Figure(
             name="tsne_landscape_video",
@@ -281,7 +280,7 @@ if VIDEO_ROWS:
                 inputs={"table": PLANTED_TABLE},
                 options={
                     "variants": VIDEO_ROW_VARIANTS,
-                    "n_types": mouse_simulation(DATASET, VIDEO_ROW_MICE[0])["n_types"],
+                    "n_types": VIDEO_TYPES,
                 },
                 category=CONSISTENCY_FIGURES,
             )

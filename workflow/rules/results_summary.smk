@@ -53,9 +53,7 @@ rule results_summary:
             "video_variants": {
                 v: {key: VARIANTS[v][key] for key in ("core", "readout", "training")} for v in VIDEO_ROW_VARIANTS
             },
-            "video_types": (
-                mouse_simulation(DATASET, VIDEO_ROW_MICE[0])["n_types"] if ground_truth_files(VIDEO_ROW_MICE) else None
-            ),
+            "video_types": VIDEO_TYPES,
         },
     log:
         f"{LOGS}/results_summary.log",

@@ -697,7 +697,7 @@ def pruning(tables: Tables, settings: PageSettings) -> list[str]:
     return section("## Channel pruning", intro, lines, *models)
 
 
-VIDEO_CORES = {"rotation_equivariant_3d": "3D", "rotation_equivariant_factorized": "factorized"}
+VIDEO_CORE_LABELS = {"rotation_equivariant_3d": "3D", "rotation_equivariant_factorized": "factorized"}
 
 
 def dynamic(tables: Tables, settings: PageSettings) -> list[str]:
@@ -725,7 +725,7 @@ def dynamic(tables: Tables, settings: PageSettings) -> list[str]:
         for name, cells in planted_ari(tables, settings.video_types).items():
             columns[f"planted-type ARI, {name} (K = {settings.video_types})"] = cells
         cited.append("planted")
-    rows = [[model, f"{VIDEO_CORES.get(spec['core']['type'], spec['core']['type'])} core, "
+    rows = [[model, f"{VIDEO_CORE_LABELS.get(spec['core']['type'], spec['core']['type'])} core, "
              f"{_readout_text(spec['readout'])}", *(column.get(model, MISSING) for column in columns.values())]
             for model, spec in settings.video_variants.items() if model in models]
     seeds = by_model["seed"].nunique()
