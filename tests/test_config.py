@@ -1,4 +1,5 @@
 """Variant expansion: the names and settings every rule file relies on."""
+import copy
 from pathlib import Path
 
 import pytest
@@ -394,8 +395,11 @@ def test_simulated_video_mice_follow_the_static_mice_with_their_own_settings_and
     settings = mouse_simulation(dataset, "v1")
     assert settings["trial_length"] == 20 and settings["neurons"] == 12 and "n_validation" not in settings
     simulate_dynamic.dynamic_params(settings)  # the resolved settings are the video simulator's
-    assert simulation_seeds(config, "v1") == (11 + 1 + dataset_mice(config).index("v1"), 11)
+    assert simulation_seeds(config, "v1") == (11 + 1 + 0, 11)  # the first video mouse
     assert simulation_seeds(config, "m2") == (7 + 1 + 1, 7)  # the static mice keep their seeds
+    more_static = copy.deepcopy(config)
+    more_static["dataset"]["extra_mice"]["m9"] = {}
+    assert simulation_seeds(more_static, "v1") == simulation_seeds(config, "v1")  # a static mouse more: v1 as it was
     assert config["video"] == {"scored_from": 5, "crop_frames": 12, "burn_in_frames": 3}
 
 

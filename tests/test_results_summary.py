@@ -201,6 +201,8 @@ def identifiability_rows(gmm_peaks: list[bool]) -> pd.DataFrame:
                               "2.0 within-type spreads."),
         ([False, True, False], "- GMM: ARI across seeds does not peak at the true K = 6 even at the largest "
                                "separation"),
+        ([True, True, True], "- GMM: ARI across seeds peaks at the true K = 6 at every tested separation, down to "
+                             "2.0 within-type spreads."),
     ],
 )
 def test_identifiability_rows_and_the_detection_limit_come_from_the_table(tmp_path, gmm_peaks, gmm_line):
@@ -216,6 +218,16 @@ def test_identifiability_rows_and_the_detection_limit_come_from_the_table(tmp_pa
     assert "- k-means recovers the planted types (ARI with them ≥ 0.5) at separation 2.0 (ARI 0.50), yet" in text
     gmm_missed = "- GMM recovers the planted types (ARI with them ≥ 0.5) at separation 8.0 (ARI 0.90), yet"
     assert (gmm_missed in text) == (not gmm_peaks[0])
+    # a peak on the continuum, or where the clusters are not the types, is named as such
+    spurious = ("- GMM: ARI across seeds peaks at the true K at the continuum, where its clusters are not the planted "
+                "types: a peak is not evidence of types either, at this scale.")
+    assert (spurious in text) == gmm_peaks[2]
+    assert "- k-means: ARI across seeds peaks at the true K at" not in text  # its one peak: where it finds the types
+    unrecovered = identifiability_rows(gmm_peaks)
+    unrecovered.loc[unrecovered["separation"] == 8.0, "ari_truth_mean"] = 0.3
+    text = "\n".join(rs.identifiability(tables_of(tmp_path, identifiability=(
+        "consistency/identifiability.csv", unrecovered)), page_settings()))
+    assert "- k-means: ARI across seeds peaks at the true K at separation 8.0 (ARI with the types 0.30), where" in text
     retina = {"label": "retina", "ari": 0.65, "source": "D25 Fig. 3A"}
     text = "\n".join(rs.identifiability(tables, page_settings(reference_levels=(retina,))))
     assert ("- retina (D25 Fig. 3A): ARI across seeds 0.65; reached here by k-means at separation ≥ 8.0 and GMM at "

@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from v1twin.transfer import (
     plan_runs,
     pseudo_sessions,
     run_data,
-    run_training_config,
+    run_schedule,
     split_neurons,
     steps_per_epoch,
     training_images,
@@ -340,21 +339,41 @@ def test_runs_of_the_neuron_axis_are_also_scored_on_the_neurons_they_all_share(t
 
 
 def test_scale_epochs_gives_every_run_its_budget_of_optimizer_steps():
-    """Batch 16 over the whole tier of 60 trials: 4 batches, so B = 3 epochs x 4 = 12 steps and patience 2 x 4
-    = 8 steps, in epochs of the run's own data (15 images: 1 batch each; 2 pseudo-scans of 30: 2 batches)."""
+    """Batch 16 over the whole tier of 60 trials: 4 batches, so B = 3 epochs of 4 steps = 12 steps, whatever the
+    run's own data (15 images: 1 batch; 2 pseudo-scans of 30: 2 batches), and patience stays 2 such epochs."""
     base = training_settings(batch_size=16, max_epochs=3, patience=2)
     few = TransferRun("few", ("m1",), "all", 15, GAUSSIAN, seed=1)
-    scaled = run_training_config(few, _toy_data(few), {"m1": 60}, base, scale_epochs=True)
-    assert (scaled.max_epochs, scaled.patience, scaled.batch_size) == (12, 8, 16)
+    scaled = run_schedule(few, _toy_data(few), {"m1": 60}, base, scale_epochs=True)
+    assert (scaled.config.max_epochs, scaled.config.patience, scaled.config.batch_size, scaled.epoch_steps) == (
+        3, 2, 16, 4)
+    assert scaled.kind.identity() == {"kind": "static", "epoch_steps": 4}
     matched = dataclasses.replace(few, budget=2)
-    assert (run_training_config(matched, _toy_data(few), {"m1": 60}, base, True).max_epochs, scaled.patience) == (24, 8)
+    assert run_schedule(matched, _toy_data(few), {"m1": 60}, base, True).config.max_epochs == 6
     scans = TransferRun("scans", ("m1",), "all", 60, GAUSSIAN, seed=1, sessions=2)
     data = _toy_data(scans)
     assert steps_per_epoch(data, 16) == 2
-    pseudo_scans = run_training_config(scans, data, {"m1": 60}, base, True)
-    assert (pseudo_scans.max_epochs, pseudo_scans.patience) == (6, 4)
-    fixed = run_training_config(few, _toy_data(few), {"m1": 60}, base, scale_epochs=False)
-    assert (fixed.max_epochs, fixed.patience) == (3, 2)
+    pseudo_scans = run_schedule(scans, data, {"m1": 60}, base, True)
+    assert (pseudo_scans.config.max_epochs, pseudo_scans.epoch_steps) == (3, 4)
+    fixed = run_schedule(few, _toy_data(few), {"m1": 60}, base, scale_epochs=False)
+    assert (fixed.config.max_epochs, fixed.config.patience, fixed.epoch_steps) == (3, 2, 1)
+
+
+def test_a_scaled_epoch_passes_over_a_small_subset_several_times(tmp_path):
+    """A 15-image run with the whole tier's 4-step epochs validates once per 4 steps: 2 epochs are 8 steps,
+    each pass over its one batch reshuffled, and the history has 2 rows."""
+    few = TransferRun("few", ("m1",), "all", 15, GAUSSIAN, seed=1)
+    data = _toy_data(few)
+    kind = training.StaticImages(epoch_steps=4)
+    schedule = kind.schedule(data, 16, torch.Generator().manual_seed(0))
+    (batches,) = schedule.values()
+    assert len(batches) == 4 and all(sorted(b.tolist()) == sorted(batches[0].tolist()) for b in batches)
+    assert len({tuple(b.tolist()) for b in batches}) > 1  # reshuffled at every pass
+    config = training.TrainingConfig.from_dict(training_settings(batch_size=16, max_epochs=2, patience=5))
+    model = build_run_model(few, data, CORE, None)
+    steps = []
+    model.register_forward_pre_hook(lambda module, args: steps.append(1) if module.training else None)
+    result = training.train(model, data, config, tmp_path, 1, {"run": "few"}, kind=kind)
+    assert len(result.history) == 2 and len(steps) == 8
 
 
 def test_every_compared_arm_takes_the_same_optimizer_steps():
@@ -370,11 +389,10 @@ def test_every_compared_arm_takes_the_same_optimizer_steps():
     def steps(name: str) -> int:
         run = TransferRun.from_dict(jobs[name]["run"])
         data = run_data(run, mice, section["transfer_fraction"], section["split_seed"])
-        run_config = run_training_config(
+        schedule = run_schedule(
             run, data, {"m1": N_TRAIN, "m2": N_TRAIN}, jobs[name]["settings"]["training"], section["scale_epochs"]
         )
-        batches = max(math.ceil(len(mouse.indices("train")) / run_config.batch_size) for mouse in data.values())
-        return run_config.max_epochs * batches + (steps(run.core_run) if run.core_run else 0)
+        return schedule.config.max_epochs * schedule.epoch_steps + (steps(run.core_run) if run.core_run else 0)
 
     budget = 2
     expected = {"readouts": budget, "within": 2 * budget, "across": 2 * budget}

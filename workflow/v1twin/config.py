@@ -231,10 +231,14 @@ def mouse_simulation(dataset: dict, mouse: str) -> dict:
 
 def simulation_seeds(config: dict, mouse: str) -> tuple[int, int]:
     """(seed, stimulus seed) of a simulated mouse. The stimulus seed is its simulation's `seed`, so the mice
-    of one simulator share their test stimuli; each mouse's own seed is that + 1 + its index among the
-    dataset's mice."""
-    stimulus_seed = mouse_simulation(config["dataset"], mouse)["seed"]
-    return stimulus_seed + 1 + dataset_mice(config).index(mouse), stimulus_seed
+    of one simulator share their test stimuli; each mouse's own seed is that + 1 + its index among its
+    simulator's mice (`mice` then `extra_mice`, or `video_mice`), so that mice added to one simulator (e.g.
+    identifiability populations) leave the other simulator's mice as they were."""
+    dataset = config["dataset"]
+    video = dataset.get("video_mice", {})
+    siblings = list(video) if mouse in video else [*dataset["mice"], *dataset.get("extra_mice", {})]
+    stimulus_seed = mouse_simulation(dataset, mouse)["seed"]
+    return stimulus_seed + 1 + siblings.index(mouse), stimulus_seed
 
 
 def _check_simulation(dataset: dict) -> None:

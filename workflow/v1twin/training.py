@@ -285,18 +285,27 @@ class DataKind(Protocol):
     def behavior_median(self, mouse: Any) -> np.ndarray: ...
 
 
+@dataclass(frozen=True)
 class StaticImages:
-    """Sensorium 2022 images (`MouseTensors`): shuffled batches of trials, validation correlation, test measures."""
+    """Sensorium 2022 images (`MouseTensors`): shuffled batches of trials, validation correlation, test measures.
+
+    `epoch_steps` (0: one pass) makes an epoch that many optimizer steps when they exceed one pass over the
+    largest mouse's training trials, reshuffled at every pass: validation, early stopping and checkpoints
+    then come once per `epoch_steps` steps, so a run on a small subset with a fixed step budget (transfer's
+    `scale_epochs`) does not spend its time validating after every short pass.
+    """
+
+    epoch_steps: int = 0
 
     def identity(self) -> dict[str, Any]:
-        return {"kind": "static"}
+        return {"kind": "static", **({"epoch_steps": self.epoch_steps} if self.epoch_steps else {})}
 
     def check(self, data: dict[str, MouseTensors]) -> None:
         _check_tiers(data)
 
     def schedule(self, data: dict[str, MouseTensors], batch_size: int,
                  generator: torch.Generator) -> dict[str, list[torch.Tensor]]:
-        return batch_schedule(data, batch_size, generator)
+        return batch_schedule(data, batch_size, generator, self.epoch_steps)
 
     def objective(self, model: V1Model, mouse: MouseTensors, batch: torch.Tensor, n_train_trials: int,
                   device: torch.device) -> torch.Tensor:
@@ -426,14 +435,14 @@ def steps_per_epoch(data: dict[str, MouseTensors], batch_size: int) -> int:
 
 
 def batch_schedule(
-    data: dict[str, MouseTensors], batch_size: int, generator: torch.Generator
+    data: dict[str, MouseTensors], batch_size: int, generator: torch.Generator, min_steps: int = 0
 ) -> dict[str, list[torch.Tensor]]:
-    """Each mouse's batches for one epoch, all as long as the longest mouse's list.
+    """Each mouse's batches for one epoch, all as long as the longest mouse's list (or `min_steps`, if more).
 
     A mouse with fewer batches starts over with a fresh shuffle when it runs out.
     """
     train_idx = {name: torch.as_tensor(mouse.indices("train")) for name, mouse in data.items()}
-    n_steps = steps_per_epoch(data, batch_size)
+    n_steps = max(steps_per_epoch(data, batch_size), min_steps)
     schedule = {}
     for name, idx in train_idx.items():
         batches: list[torch.Tensor] = []

@@ -43,8 +43,9 @@ Decisions (where L21 is silent or does not apply):
   the arms of a comparison must take equal numbers of optimizer steps, not epochs, or a gain would be
   one of extra training. With `scale_epochs` each model trained takes B = max_epochs × (batches of
   one epoch over the whole training tier) steps, whatever its number of images or pseudo-scans (each
-  step takes one batch of every pseudo-scan), and early stopping (which still ends a run that
-  overfits) waits as many steps as `patience` epochs of the whole tier. A frozen-core arm of Figs. 4-5
+  step takes one batch of every pseudo-scan), in epochs as long as one over the whole tier (a smaller
+  subset passes over its data several times per epoch): every run validates, checkpoints and early-stops
+  (which still ends a run that overfits) once per that many steps. A frozen-core arm of Figs. 4-5
   has spent B steps on its core and B on its readout, so the arms it is compared with take 2B
   (`TransferRun.budget`): direct training and the random core's readout. Fig. 3's readouts all take B.
   Without `scale_epochs` (the paper) every arm trains until early stopping: to convergence.
@@ -64,7 +65,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -203,7 +204,7 @@ class TransferRun:
 
     `core` is "trained" (end to end), "frozen" (the core of run `core_run`, fixed) or "random" (the
     seeded initialization, fixed). `images` is the number of training images of each mouse. `budget`
-    is its optimizer steps in units of B, one model's steps (see `run_training_config`). A run with
+    is its optimizer steps in units of B, one model's steps (see `run_schedule`). A run with
     `common_neurons` is also scored on that many neurons, the subset every run of Fig. 3 has.
     """
 
@@ -412,26 +413,34 @@ def build_run_model(
     return model
 
 
-def run_training_config(
-    run: TransferRun, data: dict[str, MouseTensors], full_counts: dict[str, int], base: dict, scale_epochs: bool
-) -> training.TrainingConfig:
-    """The training settings of a run; with `scale_epochs`, epochs for a fixed number of optimizer steps.
+class RunSchedule(NamedTuple):
+    """A run's training settings and the optimizer steps of one of its epochs."""
 
-    `full_counts` is each mouse's whole training tier. Scaled, the run takes `run.budget` × B steps,
-    B = max_epochs × the batches of one epoch over the largest whole tier of its mice (rounded up to
-    whole epochs of its own data), and early stopping waits as many steps as `patience` epochs of that
-    tier would: k pseudo-scans of n images take as many steps as one scan of all images.
+    config: training.TrainingConfig
+    epoch_steps: int
+
+    @property
+    def kind(self) -> training.StaticImages:
+        """The data kind whose epochs are `epoch_steps` long."""
+        return training.StaticImages(epoch_steps=self.epoch_steps)
+
+
+def run_schedule(
+    run: TransferRun, data: dict[str, MouseTensors], full_counts: dict[str, int], base: dict, scale_epochs: bool
+) -> RunSchedule:
+    """The training settings of a run; with `scale_epochs`, a fixed number of optimizer steps.
+
+    `full_counts` is each mouse's whole training tier. Scaled, an epoch is the batches of one epoch over
+    the largest whole tier of the run's mice (a subset or k pseudo-scans pass over their data several
+    times in it), and the run takes `run.budget` × max_epochs of them: validation, early stopping
+    (patience in those epochs) and checkpoints come as often for every run, whatever its data.
     """
     config = training.TrainingConfig.from_dict(base)
+    own = steps_per_epoch(data, config.batch_size)
     if not scale_epochs:
-        return config
+        return RunSchedule(config, own)
     whole_tier = math.ceil(max(full_counts[mouse] for mouse in run.mice) / config.batch_size)
-    per_epoch = steps_per_epoch(data, config.batch_size)
-    return dataclasses.replace(
-        config,
-        max_epochs=math.ceil(run.budget * config.max_epochs * whole_tier / per_epoch),
-        patience=math.ceil(config.patience * whole_tier / per_epoch),
-    )
+    return RunSchedule(dataclasses.replace(config, max_epochs=run.budget * config.max_epochs), max(whole_tier, own))
 
 
 def common_positions(mouse: MouseTensors, run: TransferRun, transfer_fraction: float, seed: int) -> np.ndarray:
@@ -523,7 +532,8 @@ def train_run(
     mice = load_training_mice({name: caches[name] for name in run.mice}, image_scale)
     data = run_data(run, mice, settings["transfer_fraction"], settings["split_seed"])
     full_counts = {name: len(mouse.indices("train")) for name, mouse in mice.items()}
-    config = run_training_config(run, data, full_counts, settings["training"], settings["scale_epochs"])
+    schedule = run_schedule(run, data, full_counts, settings["training"], settings["scale_epochs"])
+    config = schedule.config
     model = build_run_model(run, data, settings["core"], core_model)
     identity = {
         "core": settings["core"],
@@ -541,11 +551,12 @@ def train_run(
     inputs = [caches[name] for name in run.mice] + ([core_model] if core_model is not None else [])
     input_digests = [content_digest(path) for path in inputs]
     result = training.train(
-        model, data, config, files.folder, run.seed, identity, history_path=files.history, input_digests=input_digests
+        model, data, config, files.folder, run.seed, identity, history_path=files.history, input_digests=input_digests,
+        kind=schedule.kind,
     )
     summary = {
         "max_epochs": config.max_epochs,
-        "optimizer_steps": result.epochs * steps_per_epoch(data, config.batch_size),
+        "optimizer_steps": result.epochs * schedule.epoch_steps,
         "images_used": sum(len(training_images(mouse)) for mouse in data.values()) // len(run.mice),
         "n_neurons_used": sum(mouse.n_neurons for mouse in data.values()) // run.sessions,
     }
