@@ -23,14 +23,14 @@ def test_demo_config_plans_all_figures(tmp_path):
     result = _dry_run(tmp_path, REPO / "config" / "config.yaml", "all_figures")
     assert result.returncode == 0, result.stderr
     jobs = _planned_jobs(result.stdout)
-    # sim1, sim2, the continuum control, DECEMber's retina-style mouse, the 7 identifiability populations and
+    # sim1, sim2, the continuum control, DECEMber's retina-style mouse, the 6 identifiability populations and
     # the video mouse vid1
-    assert jobs["data_simulate"] == 4 + 7 + 1 and jobs["data_cache"] == 4 + 7 + 1
+    assert jobs["data_simulate"] == 4 + 6 + 1 and jobs["data_cache"] == 4 + 6 + 1
     # 5 study variants on sim1 x 3 seeds, the 2 continuum controls x 3 seeds, DECEMber's CNN and its
     # retina-style variant (2 seeds each), the factorized sweep (3 x 2 seeds), the adaptive grid (3 x 3 x 2
     # seeds), the two core-regularizer sweeps (2 x 3 x 2 seeds), the continuum's L1 points (2 x 3 seeds),
-    # the identifiability populations (7 x 2 seeds) and the 4 video models (2 seeds each)
-    assert jobs["training_run"] == 5 * 3 + 2 * 3 + 2 * 2 + 3 * 2 + 9 * 2 + 2 * 3 * 2 + 2 * 3 + 7 * 2 + 4 * 2 == 89
+    # the identifiability populations (6 x 2 seeds) and the 4 video models (2 seeds each)
+    assert jobs["training_run"] == 5 * 3 + 2 * 3 + 2 * 2 + 3 * 2 + 9 * 2 + 2 * 3 * 2 + 2 * 3 + 6 * 2 + 4 * 2 == 87
     assert jobs["figure_tsne_landscape_video"] == jobs["figure_ari_planted_types_video"] == 1
 
 
