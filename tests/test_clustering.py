@@ -443,11 +443,13 @@ def across_rows(variant: str, ari: float) -> list[dict]:
             for method in METHODS]
 
 
-def performance_rows(variant: str, fraction_oracles: list[float]) -> list[dict]:
+def performance_rows(variant: str, fraction_oracles: list[float], validation: list[float] | None = None) -> list[dict]:
+    """Each seed's rows of a performance table; `validation`: its best validation correlation (default 0.5)."""
     rows = []
     for seed, value in enumerate(fraction_oracles, start=1):
-        rows += [{"variant": variant, "seed": seed, "mouse": "mean", "fraction_oracle": value},
-                 {"variant": variant, "seed": seed, "mouse": "m1", "fraction_oracle": -1.0}]  # per mouse: ignored
+        run = {"variant": variant, "seed": seed, "best_val_correlation": validation[seed - 1] if validation else 0.5}
+        rows += [{**run, "mouse": "mean", "fraction_oracle": value},
+                 {**run, "mouse": "m1", "fraction_oracle": -1.0}]  # per mouse: ignored
     return rows
 
 
@@ -461,18 +463,27 @@ ACROSS = pd.DataFrame(across_rows("base", 0.5) + across_rows("s-1.0-0.1", 0.7) +
                       + across_rows("unrelated", 0.1))
 PERFORMANCE = pd.DataFrame(performance_rows("base", [0.8, 0.9]) + performance_rows("s-1.0-0.1", [0.6, 0.7])
                            + performance_rows("s-5.0-0.1", [0.5, 0.5]))
+COLLAPSE = 0.75  # clustering.collapse_fraction
 
 
 def test_performance_summary_averages_the_mean_rows_over_seeds():
-    summary = performance_summary(PERFORMANCE).set_index("variant")
+    summary = performance_summary(PERFORMANCE, COLLAPSE).set_index("variant")
     assert summary.loc["base", "fraction_oracle_mean"] == pytest.approx(0.85)
     assert summary.loc["base", "fraction_oracle_sd"] == pytest.approx(math.sqrt(0.005))  # sample sd of 0.8, 0.9
     assert summary.loc["s-5.0-0.1", "fraction_oracle_sd"] == 0.0
     assert summary.loc["base", "n_seeds"] == 2
+    assert summary["n_collapsed"].tolist() == [0, 0, 0]
+
+
+def test_performance_summary_counts_a_seed_far_below_its_seed_mate_as_collapsed():
+    performance = pd.DataFrame(performance_rows("v", [0.9, 0.2, 0.85], validation=[0.60, 0.12, 0.58]))
+    summary = performance_summary(performance, COLLAPSE).set_index("variant")
+    assert summary.loc["v", "n_collapsed"] == 1  # 0.12 < 0.75 x median(0.60, 0.58); 0.58 and 0.60 are not
+    assert summary.loc["v", "fraction_oracle_mean"] == pytest.approx(0.65)  # kept in the mean, flagged
 
 
 def test_sweep_table_puts_ari_beside_performance_for_the_base_and_every_point():
-    table = sweep_table(ACROSS, PERFORMANCE, SWEEP)
+    table = sweep_table(ACROSS, PERFORMANCE, SWEEP, COLLAPSE)
     assert list(table.columns[:3]) == ["sweep", "variant", "role"]
     assert len(table) == 3 * len(METHODS)  # "unrelated" is no part of the sweep
     kmeans = table[table["method"] == "kmeans"].set_index("variant")
@@ -485,6 +496,15 @@ def test_sweep_table_puts_ari_beside_performance_for_the_base_and_every_point():
     assert kmeans.loc["base", "readout.adaptive_sigma"] == 0.1  # with the model's default where it names none
 
 
+def test_sweep_table_counts_the_collapsed_seeds_of_every_point():
+    performance = PERFORMANCE.copy()
+    failed = (performance["variant"] == "s-5.0-0.1") & (performance["seed"] == 2)
+    performance.loc[failed, "best_val_correlation"] = 0.1  # its seed-mate: 0.5
+    table = sweep_table(ACROSS, performance, SWEEP, COLLAPSE).drop_duplicates("variant").set_index("variant")
+    assert table["n_collapsed"].to_dict() == {"base": 0, "s-1.0-0.1": 0, "s-5.0-0.1": 1}
+    assert table.loc["s-5.0-0.1", "ari_mean"] == 0.9  # kept in the table, flagged
+
+
 def test_base_parameter_values_read_the_resolved_variant_with_its_schema_defaults():
     values = base_parameter_values(BASE_CONFIG, ["core.gamma_input", "core.gamma_hidden", "readout.gamma",
                                                             "training.lr", "training.batch_size"])
@@ -495,7 +515,7 @@ def test_base_parameter_values_read_the_resolved_variant_with_its_schema_default
 def test_sweep_table_names_a_point_without_two_seeds():
     across = ACROSS[ACROSS["variant"] != "s-5.0-0.1"]
     with pytest.raises(ClusteringError, match="s-5.0-0.1"):
-        sweep_table(across, PERFORMANCE, SWEEP)
+        sweep_table(across, PERFORMANCE, SWEEP, COLLAPSE)
 
 
 def test_sweep_table_from_files_reads_the_runs_metrics_and_names_a_bad_across_seeds_file(tmp_path):
@@ -507,11 +527,11 @@ def test_sweep_table_from_files_reads_the_runs_metrics_and_names_a_bad_across_se
         files.append(tmp_path / f"{row.variant}-{row.seed}.json")
         files[-1].write_text(json.dumps(metrics))
         runs.append((row.variant, row.seed))
-    table = sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP)
-    pd.testing.assert_frame_equal(table, sweep_table(ACROSS, PERFORMANCE, SWEEP))
+    table = sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP, COLLAPSE)
+    pd.testing.assert_frame_equal(table, sweep_table(ACROSS, PERFORMANCE, SWEEP, COLLAPSE))
     ACROSS.drop(columns="ari_sd").to_csv(tmp_path / "across.csv", index=False)
     with pytest.raises(ClusteringError, match="across.csv.*ari_sd"):
-        sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP)
+        sweep_table_from_files(tmp_path / "across.csv", files, runs, SWEEP, COLLAPSE)
 
 
 def mouse_tensors(name: str, n_neurons: int, seed: int) -> MouseTensors:
@@ -567,9 +587,10 @@ GRID = {"readout.gamma": [1.0, 5.0, 20.0], "readout.adaptive_sigma": [0.1, 0.3, 
 CORE_VALUES = {"core.gamma_input": [100.0, 1000.0, 10000.0], "core.gamma_hidden": [700.0, 7000.0, 70000.0]}
 
 
-def grid_sweep_files(tmp_path) -> tuple[str, str]:
+def grid_sweep_files(tmp_path, collapsed: tuple[str, ...] = ()) -> tuple[str, str]:
     """A sweep table of the demo's shapes (a 3 x 3 adaptive grid, two core sweeps of 3 values, 2 seeds each:
-    one seed pair) and a β table of the grid."""
+    one seed pair) and a β table of the grid. The `collapsed` points' second seed failed (validation 0.1
+    against 0.6), and their ARI across seeds is the table's highest (0.99)."""
     points = {f"s-{g}-{s}": {"readout.gamma": g, "readout.adaptive_sigma": s}
               for g, s in itertools.product(*GRID.values())}
     sweeps = {"s": {"base": "base", "base_config": BASE_CONFIG, "points": points},
@@ -577,9 +598,10 @@ def grid_sweep_files(tmp_path) -> tuple[str, str]:
                         "points": {f"{name}-{v}": {name: v} for v in values}} for name, values in CORE_VALUES.items()}}
     variants = ["base", *(variant for sweep in sweeps.values() for variant in sweep["points"])]
     rng = np.random.default_rng(0)
-    across = pd.DataFrame([row for v in variants for row in across_rows(v, rng.uniform())])
-    performance = pd.DataFrame([row for v in variants for row in performance_rows(v, rng.uniform(0.5, 1, 2).tolist())])
-    sweep_table(across, performance, sweeps).to_csv(tmp_path / "sweeps.csv", index=False)
+    across = pd.DataFrame([row for v in variants for row in across_rows(v, 0.99 if v in collapsed else rng.uniform())])
+    performance = pd.DataFrame([row for v in variants for row in performance_rows(
+        v, rng.uniform(0.5, 1, 2).tolist(), validation=[0.6, 0.1] if v in collapsed else None)])
+    sweep_table(across, performance, sweeps, COLLAPSE).to_csv(tmp_path / "sweeps.csv", index=False)
     beta = pd.DataFrame({"variant": np.repeat(list(points), 50), "mouse": "m1",
                          "unit_id": np.tile(np.arange(50), len(points)), "beta": rng.lognormal(size=50 * len(points)),
                          "test_correlation": rng.uniform(size=50 * len(points)),
@@ -650,6 +672,35 @@ def test_core_figure_draws_every_value_of_each_sweep_with_its_spread_over_seeds(
     assert legends_off_the_data(fig)
     with pytest.raises(ValueError, match="no rows for sweep 'nope'"):
         plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=["nope"], k=2)
+
+
+def collapsed_markers(ax) -> list:
+    """The × markers of sweep points with a collapsed seed on `ax`, labelled or not."""
+    return [line for line in ax.lines if line.get_marker() == "X"]
+
+
+def test_sweep_figures_draw_a_point_with_a_collapsed_seed_as_an_x_off_its_line(tmp_path):
+    sweeps, beta = grid_sweep_files(tmp_path, collapsed=("s-20.0-0.3", "core.gamma_hidden-70000.0"))
+    table = pd.read_csv(sweeps)
+    fig = plots.adaptive_regularization(sweeps, beta, [], str(tmp_path / "adaptive.pdf"), sweep="s", k=2)
+    kmeans_ax, _, oracle_ax, *_ = panels(fig)
+    for ax, measure in ((kmeans_ax, "ari_mean"), (oracle_ax, "fraction_oracle_mean")):
+        positions, _ = errorbar_curves(ax)["σ = 0.3"]
+        np.testing.assert_allclose(positions, [1.0, 5.0], rtol=0.1)  # γ 20 is off the line
+        (marker,) = collapsed_markers(ax)
+        failed = table[(table["variant"] == "s-20.0-0.3") & (table["method"] == "kmeans") & (table["k"] == 2)]
+        np.testing.assert_allclose(marker.get_xdata(), [20.0], rtol=0.1)
+        np.testing.assert_allclose(marker.get_ydata(), failed[measure])
+        assert marker.get_label() == plots.COLLAPSED_POINT
+    # its ARI is the table's highest, but the per-neuron panels show the most consistent fitted setting
+    assert "s-20.0-0.3" not in fig._suptitle.get_text()
+
+    fig = plots.core_regularization(sweeps, str(tmp_path / "core.pdf"), sweep_names=list(CORE_VALUES), k=2)
+    hidden_ari_ax = np.reshape(panels(fig), (2, len(CORE_VALUES)))[0, 1]
+    assert [len(positions) for positions, _ in errorbar_curves(hidden_ari_ax).values()] == [3, 3]  # base 0, 700, 7000
+    assert len(collapsed_markers(hidden_ari_ax)) == 2  # k-means and GMM, one legend entry
+    assert legend_labels(hidden_ari_ax).count(plots.COLLAPSED_POINT) == 1
+    assert not collapsed_markers(np.reshape(panels(fig), (2, len(CORE_VALUES)))[0, 0])
 
 
 def test_discreteness_figure_renders_and_names_a_missing_control(tmp_path):

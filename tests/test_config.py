@@ -203,6 +203,8 @@ def schema():
          "config key dataset.extra_mice.retina_like.type_separation: -1.0 is less than the minimum of 0"),
         (lambda c: c["dataset"]["simulation"].update(rf_scatter="wide"),
          "config key dataset.simulation.rf_scatter: 'wide' is not of type 'number'"),
+        (lambda c: c["clustering"].update(collapse_fraction=1.5),  # one criterion for sweeps and the control
+         "config key clustering.collapse_fraction: 1.5 is greater than or equal to the maximum of 1"),
     ],
 )
 def test_schema_mistakes_name_the_key_and_what_is_allowed(schema, edit, message):

@@ -8,8 +8,6 @@ from v1twin.data.simulate import save_ground_truth, simulate_mouse
 from v1twin.regularization_control import (
     ControlSettings,
     across_seeds,
-    collapsed,
-    flag_collapsed,
     gaussian_null,
     planted_types_if_typed,
     readout_sparsity,
@@ -64,16 +62,6 @@ def test_readout_sparsity_counts_weights_below_the_threshold_of_their_neurons_la
     features = np.array([[1.0, -0.005, 0.02, 0.0], [0.001, 0.0, -0.1, 0.05]])
     # row 1: |-0.005| and 0 fall below 0.01; row 2 (max 0.1, threshold 0.001): only the 0
     assert readout_sparsity(features, 0.01) == pytest.approx(3 / 8)
-
-
-def test_a_seed_far_below_its_seed_mates_is_collapsed():
-    assert collapsed({1: 0.60, 2: 0.58, 3: 0.14}, 0.75) == {1: False, 2: False, 3: True}
-    assert collapsed({1: 0.60, 2: 0.50}, 0.75) == {1: False, 2: False}  # 0.5 >= 0.75 x 0.6
-    assert collapsed({1: 0.60}, 0.75) == {1: False}  # no seed-mate to compare with
-    runs = pd.DataFrame({"variant": ["a"] * 6 + ["b"] * 2, "seed": [1, 1, 2, 2, 3, 3, 1, 2], "k": [2, 3] * 4,
-                         "best_val_correlation": [0.6, 0.6, 0.62, 0.62, 0.3, 0.3, 0.2, 0.19]})
-    flagged = flag_collapsed(runs, 0.75)
-    assert flagged["collapsed"].tolist() == [False, False, False, False, True, True, False, False]
 
 
 def labels_of(kmeans_rows, k_values=(2,)):

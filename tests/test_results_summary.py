@@ -304,6 +304,45 @@ def test_regularization_control_rows_words_and_collapsed_runs(tmp_path, strong, 
     assert "[tables/regularization_control_runs.csv]" in text
 
 
+def sweep_rows(variant: str, role: str, gamma: float, ari: tuple[float, float], n_collapsed: int) -> list[dict]:
+    """A sweep table's rows of one point: k-means ARI ari[0] and GMM ari[1] at K 3, nonsense at K 4."""
+    return [
+        dict(
+            sweep="s",
+            variant=variant,
+            role=role,
+            method=method,
+            k=k,
+            n_pairs=1,
+            ari_mean=value if k == 3 else 9.0,
+            ari_sd=float("nan"),
+            **{"readout.gamma": gamma, "readout.regularizer": "adaptive"},
+            fraction_oracle_mean=0.8,
+            fraction_oracle_sd=0.05,
+            n_seeds=2,
+            n_collapsed=n_collapsed,
+        )
+        for method, value in zip(("kmeans", "gmm"), ari)
+        for k in (3, 4)
+    ]
+
+
+def test_sweeps_list_every_point_at_the_figure_k_and_name_those_with_a_collapsed_seed(tmp_path):
+    frame = pd.DataFrame(
+        sweep_rows("base", "base", 2.0, (0.7, 0.6), 0) + sweep_rows("s-20", "point", 20.0, (0.1, 0.2), 1)
+    )
+    tables = tables_of(tmp_path, sweeps=("consistency/sweeps.csv", frame))
+    text = "\n".join(rs.sweeps(tables, page_settings()))
+    setting = "readout.gamma 2, readout.regularizer adaptive (base: base)"
+    assert f"| s | {setting} | 0.70 / 0.60 | 0.80 (0.05) | 0 of 2 |" in text
+    assert "| s | readout.gamma 20, readout.regularizer adaptive | 0.10 / 0.20 | 0.80 (0.05) | 1 of 2 |" in text
+    assert "Points with a collapsed seed: s-20 (1 of 2)." in text and "[consistency/sweeps.csv]" in text
+    frame["n_collapsed"] = 0
+    tables = tables_of(tmp_path, sweeps=("consistency/sweeps.csv", frame))
+    assert "No sweep point has a collapsed seed." in "\n".join(rs.sweeps(tables, page_settings()))
+    assert rs.sweeps(tables_of(tmp_path), page_settings()) == []  # no sweeps tabled: no section
+
+
 def pruning_table(extra: bool) -> tuple[str, pd.DataFrame]:
     rows = []
     for seed, (first, second) in ((1, (0.50, 0.52)), (2, (0.60, 0.62))):
@@ -532,6 +571,7 @@ TINY_TABLES = {
     "consistency/planted_types.csv",
     "consistency/planted_type_separability.csv",
     "consistency/identifiability.csv",
+    "consistency/sweeps.csv",
     "tables/regularization_control.csv",
     "tables/regularization_control_runs.csv",
     "tables/december_vs_baseline.csv",

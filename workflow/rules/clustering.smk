@@ -232,6 +232,7 @@ if TABLED_SWEEPS:
         params:
             sweeps=TABLED_SWEEPS,
             runs=SWEEP_RUNS,
+            collapse_fraction=CLUSTERING["collapse_fraction"],
         log:
             f"{LOGS}/clustering_sweeps.log",
         localrule: True

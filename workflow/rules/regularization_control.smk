@@ -53,7 +53,7 @@ if REG_CONTROL:
             summary=REG_CONTROL_TABLE,
         params:
             runs=[asdict(run) for run in REG_CONTROL_RUNS],
-            collapse_fraction=REG_CONTROL["collapse_fraction"],
+            collapse_fraction=CLUSTERING["collapse_fraction"],
         log:
             f"{LOGS}/regularization_control_table.log",
         localrule: True

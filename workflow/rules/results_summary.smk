@@ -14,6 +14,7 @@ RESULTS_PAGE_TABLES = {
     "planted": PLANTED_TABLE,
     "separability": SEPARABILITY_TABLE,
     "identifiability": IDENTIFIABILITY_TABLE,
+    "sweeps": SWEEPS_TABLE,
     "regularization_control": REG_CONTROL_TABLE,
     "regularization_control_runs": REG_CONTROL_RUNS_TABLE,
     "pruning": PRUNING_TABLE,

@@ -5,8 +5,9 @@ import logging
 import package_path  # noqa: F401  (puts workflow/ on sys.path: v1twin comes from this checkout)
 
 from v1twin.clustering.labels import load_labels
+from v1twin.collapsed_runs import flag_collapsed
 from v1twin.files import rule_log, write_table
-from v1twin.regularization_control import ControlRun, flag_collapsed, read_runs, summary_table
+from v1twin.regularization_control import ControlRun, read_runs, summary_table
 
 with rule_log(snakemake.log[0]):  # noqa: F821
     rule = snakemake  # noqa: F821

@@ -345,10 +345,7 @@ def _check_image_analyses(config: dict, video_variants: list[str]) -> None:
     identifiability) name no video variant or mouse. (In-silico experiments and the read-position check
     take the study's variants, whose `dataset.mice` are static.)"""
     named = {"pruning.variants": config["pruning"]["variants"]}
-    if config.get("december"):
-        named["december.variant"] = [config["december"]["variant"]]
-        if "retina" in config["december"]:
-            named["december.retina.variant"] = [config["december"]["retina"]["variant"]]
+    named.update({key: [name] for key, name in _december_models(config).items()})
     for row, names in config.get("regularization_control", {}).get("rows", {}).items():
         named[f"regularization_control.rows.{row}"] = names
     if config.get("identifiability"):
@@ -408,17 +405,26 @@ def _check_december(config: dict, variants: dict[str, dict], clustering_k: list[
              f"december.figure_k ({december['figure_k']}) must be one of december.k_values {december['k_values']}")
 
 
-def _check_december_budget(config: dict, variants: dict[str, dict]) -> None:
-    """Pretraining and the loss phase share their variant's max_epochs (v1twin.december.plan): every PE
-    must leave the loss at least one epoch."""
-    december = config["december"]
-    pe_values = [december["pretrain_epochs"], *december["sweeps"].get("pretrain_epochs", {}).get("values", [])]
+def _december_models(config: dict) -> dict[str, str]:
+    """Config key -> a variant DECEMber starts from: its own, the retina-style check's and, with
+    identifiability.december, the identifiability populations' (none without a december section)."""
+    december = config.get("december")
+    if not december:
+        return {}
     models = {"december.variant": december["variant"]}
     if "retina" in december:
         models["december.retina.variant"] = december["retina"]["variant"]
     if config.get("identifiability", {}).get("december"):
         models["identifiability.variant"] = config["identifiability"]["variant"]
-    for key, name in models.items():
+    return models
+
+
+def _check_december_budget(config: dict, variants: dict[str, dict]) -> None:
+    """Pretraining and the loss phase share their variant's max_epochs (v1twin.december.plan): every PE
+    must leave the loss at least one epoch."""
+    december = config["december"]
+    pe_values = [december["pretrain_epochs"], *december["sweeps"].get("pretrain_epochs", {}).get("values", [])]
+    for key, name in _december_models(config).items():
         _require(name in variants, f"{key}: {name!r} is not a variant (known: {', '.join(variants)})")
         max_epochs = variants[name]["training"]["max_epochs"]
         _require(max(pe_values) < max_epochs,

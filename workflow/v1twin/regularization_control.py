@@ -10,9 +10,9 @@ every model is measured against what a population without clusters would give:
   across neurons (the marginals kept, their dependence removed);
 - readout sparsity: the share of weights below `weight_threshold` of their neuron's largest |w|;
 - agreement across seeds (do the modes recur?) and, where types were planted, with the planted types;
-- collapsed runs: a seed whose best validation correlation is far below its seed-mates' median. They
-  stay in every table, flagged; agreement across seeds is reported over all seed pairs and over the
-  pairs of seeds that did not collapse.
+- collapsed runs (v1twin.collapsed_runs): a seed whose best validation correlation is far below its
+  seed-mates' median. They stay in every table, flagged; agreement across seeds is reported over all
+  seed pairs and over the pairs of seeds that did not collapse.
 """
 
 from __future__ import annotations
@@ -156,26 +156,6 @@ def run_measures(run: ControlRun, embeddings: Embeddings, labels: ClusterLabels,
 
 RUN_COLUMNS = ("row", "variant", "gamma", "seed", "k", "silhouette", "null_gaussian_mean", "null_shuffled_mean",
                "test_correlation", "best_val_correlation", "sparsity")
-
-
-def collapsed(values: dict[int, float], fraction: float) -> dict[int, bool]:
-    """Per seed: does its best validation correlation fall below `fraction` × the median of its
-    seed-mates' (the other seeds of the same variant)? With a single seed nothing can be compared."""
-    flags = {}
-    for seed, value in values.items():
-        others = [other for mate, other in values.items() if mate != seed]
-        flags[seed] = bool(others) and value < fraction * float(np.median(others))
-    return flags
-
-
-def flag_collapsed(runs: pd.DataFrame, fraction: float) -> pd.DataFrame:
-    """The per-run table with a `collapsed` column (see `collapsed`), per variant."""
-    per_seed = runs.drop_duplicates(["variant", "seed"])
-    flags = {}
-    for variant, group in per_seed.groupby("variant", sort=False):
-        for seed, flag in collapsed(dict(zip(group["seed"], group["best_val_correlation"])), fraction).items():
-            flags[(variant, seed)] = flag
-    return runs.assign(collapsed=[flags[(v, s)] for v, s in zip(runs["variant"], runs["seed"])])
 
 
 def _agreement_over(labels: dict[int, ClusterLabels], seeds: list[int], method: str, k: int) -> list[float]:

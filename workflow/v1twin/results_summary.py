@@ -682,6 +682,55 @@ def _control_lines(tables: Tables, summary: pd.DataFrame) -> list[str]:
     return lines
 
 
+SWEEP_KEYS = ("sweep", "variant", "role", "method", "k", "ari_mean", "ari_sd", "fraction_oracle_mean",
+              "fraction_oracle_sd", "n_seeds", "n_collapsed")
+
+
+def sweeps(tables: Tables, settings: PageSettings) -> list[str]:
+    """Every point of the regularization sweeps (R24 Fig. 3, L25 Fig. 5) at K = figure_k, with the points
+    whose seeds include a collapsed run named apart: their ARI across seeds measures the failed fit."""
+    if "sweeps" not in tables:
+        return []
+    k = settings.figure_k
+    frame = _at(tables.read("sweeps", SWEEP_KEYS), k=k)
+    parameters = [column for column in frame.columns if "." in column]
+    rows = []
+    for _, methods in frame.groupby(["sweep", "variant"], sort=False):
+        point, ari = methods.iloc[0], methods.set_index("method")
+        values = ", ".join(f"{name} {_setting(point[name])}" for name in parameters if pd.notna(point[name]))
+        rows.append([
+            point["sweep"],
+            f"{values} (base: {point['variant']})" if point["role"] == "base" else values,
+            " / ".join(mean_paren_sd(ari.loc[m, "ari_mean"], ari.loc[m, "ari_sd"]) for m in METHODS),
+            mean_paren_sd(point["fraction_oracle_mean"], point["fraction_oracle_sd"]),
+            f"{int(point['n_collapsed'])} of {int(point['n_seeds'])}",
+        ])
+    header = ["sweep", "setting", "ARI across seeds k-means / GMM", "fraction oracle", "collapsed seeds"]
+    intro = [
+        f"Every point of the regularization sweeps at K = {k}: ARI across seeds, mean (sd) over seed pairs, and "
+        "the fraction oracle, mean (sd) over seeds. A seed is collapsed when its best validation correlation is "
+        "below `clustering.collapse_fraction` × its seed-mates' median: a failed fit. "
+        f"{tables.cite('sweeps')}"
+    ]
+    return section("## Regularization sweeps", intro, table(header, rows), _collapsed_sweep_lines(tables, frame))
+
+
+def _setting(value) -> str:
+    """A swept value as the config writes it: numbers without trailing zeros, words as they are."""
+    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+
+
+def _collapsed_sweep_lines(tables: Tables, frame: pd.DataFrame) -> list[str]:
+    points = frame[frame["n_collapsed"] > 0].drop_duplicates("variant")
+    if points.empty:
+        return [f"No sweep point has a collapsed seed. {tables.cite('sweeps')}"]
+    named = ", ".join(f"{p['variant']} ({int(p['n_collapsed'])} of {int(p['n_seeds'])})" for _, p in points.iterrows())
+    return [
+        f"Points with a collapsed seed: {named}. Their ARI across seeds and mean fraction oracle measure the failed "
+        f"fit, not the setting; the sweep figures draw them as an × off the line. {tables.cite('sweeps')}"
+    ]
+
+
 TRAINED_PRUNED = (" trained", " pruned")
 MODEL_MEASURES = {"single_trial_correlation": "test correlation", "fraction_oracle": "fraction oracle"}
 PRUNING_KEYS = ("variant", "seed", "step", "channels", "removed_feature", "fraction_pruned", "selected")
@@ -1203,6 +1252,7 @@ def results_page(tables: Tables, settings: PageSettings, benchmarks: str | Path)
         dynamic,
         discreteness,
         identifiability,
+        sweeps,
         regularization_control,
         pruning,
         december,

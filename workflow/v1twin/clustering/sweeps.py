@@ -1,5 +1,6 @@
 """Regularization sweeps (R24 Fig. 3, L25 Fig. 5): ARI across seeds beside performance at every point,
-and the adaptive regularizer's learned per-neuron strengths β beside what they might reflect."""
+with the points whose seeds include a collapsed run (v1twin.collapsed_runs) counted, and the adaptive
+regularizer's learned per-neuron strengths β beside what they might reflect."""
 
 from __future__ import annotations
 
@@ -13,17 +14,20 @@ import torch
 from v1twin import metrics
 from v1twin.clustering import ClusteringError
 from v1twin.clustering.planted import planted_types
+from v1twin.collapsed_runs import flag_collapsed
 from v1twin.data.tensors import MouseTensors
 from v1twin.files import read_table
 from v1twin.model_run import check_unit_ids, load_model, performance_table
 from v1twin.training import predict
 
 
-def performance_summary(performance: pd.DataFrame) -> pd.DataFrame:
-    """Per variant: mean and sample sd over seeds of the fraction oracle (the 'mean' rows over mice)."""
-    runs = performance[performance["mouse"] == "mean"]
-    grouped = runs.groupby("variant", sort=False)["fraction_oracle"]
-    summary = grouped.agg(fraction_oracle_mean="mean", fraction_oracle_sd="std", n_seeds="size")
+def performance_summary(performance: pd.DataFrame, collapse_fraction: float) -> pd.DataFrame:
+    """Per variant: mean and sample sd over seeds of the fraction oracle (the 'mean' rows over mice), the
+    number of seeds and how many of them collapsed (`collapsed_runs.collapsed` at `collapse_fraction`)."""
+    runs = flag_collapsed(performance[performance["mouse"] == "mean"], collapse_fraction)
+    grouped = runs.groupby("variant", sort=False)
+    summary = grouped["fraction_oracle"].agg(fraction_oracle_mean="mean", fraction_oracle_sd="std", n_seeds="size")
+    summary["n_collapsed"] = grouped["collapsed"].sum()
     return summary.reset_index()
 
 
@@ -40,15 +44,17 @@ def base_parameter_values(base: dict, parameters: list[str]) -> dict[str, Any]:
     return values
 
 
-def sweep_table(across_seeds: pd.DataFrame, performance: pd.DataFrame, sweeps: dict[str, dict]) -> pd.DataFrame:
-    """ARI across seeds (per method and K) beside the fraction oracle of every point of every sweep.
+def sweep_table(across_seeds: pd.DataFrame, performance: pd.DataFrame, sweeps: dict[str, dict],
+                collapse_fraction: float) -> pd.DataFrame:
+    """ARI across seeds (per method and K) beside the fraction oracle and the collapsed seeds of every
+    point of every sweep.
 
     `sweeps` maps a sweep name to {"base": variant, "base_config": its {core, readout, training},
     "points": {variant: {parameter: value}}} (see config.landscape_sweep). One row per sweep, variant,
     method and K; the sweep's base variant is included with role "base" and its own values of the swept
     parameters. Parameter columns are named by the dotted parameter (e.g. "readout.gamma").
     """
-    performance_by_variant = performance_summary(performance).set_index("variant")
+    performance_by_variant = performance_summary(performance, collapse_fraction).set_index("variant")
     tables = []
     for sweep, spec in sweeps.items():
         parameters = list(next(iter(spec["points"].values())))
@@ -64,19 +70,21 @@ def sweep_table(across_seeds: pd.DataFrame, performance: pd.DataFrame, sweeps: d
             rows = rows[["variant", "method", "k", "n_pairs", "ari_mean", "ari_sd"]].assign(sweep=sweep, role=role,
                                                                                             **values)
             tables.append(rows.assign(**performance_by_variant.loc[variant].to_dict()))
-    table = pd.concat(tables, ignore_index=True).astype({"n_seeds": np.int64})
+    table = pd.concat(tables, ignore_index=True).astype({"n_seeds": np.int64, "n_collapsed": np.int64})
     leading = ["sweep", "variant", "role"]
     return table[leading + [column for column in table.columns if column not in leading]]
 
 
 def sweep_table_from_files(
-    across_seeds: str | Path, metrics_files: list[str | Path], runs: list[tuple[str, int]], sweeps: dict[str, dict]
+    across_seeds: str | Path, metrics_files: list[str | Path], runs: list[tuple[str, int]], sweeps: dict[str, dict],
+    collapse_fraction: float,
 ) -> pd.DataFrame:
     """`sweep_table` of the across-seeds CSV and the metrics.json of every (variant, seed) run of the sweeps."""
     return sweep_table(
         read_table(across_seeds, ("variant", "method", "k", "n_pairs", "ari_mean", "ari_sd"), ClusteringError),
         performance_table(metrics_files, runs),
         sweeps,
+        collapse_fraction,
     )
 
 

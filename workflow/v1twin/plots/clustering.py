@@ -266,7 +266,9 @@ def planted_type_separability(separability: str, planted: str, pdf: str, variant
 # Regularization sweeps (R24 Fig. 3, L25 Fig. 5)
 
 SWEEP_COLUMNS = ("sweep", "variant", "role", "method", "k", "n_pairs", "ari_mean", "ari_sd", "n_seeds",
-                 "fraction_oracle_mean", "fraction_oracle_sd")
+                 "n_collapsed", "fraction_oracle_mean", "fraction_oracle_sd")
+# Legend entry of the sweep points whose seeds include a collapsed run (v1twin.collapsed_runs).
+COLLAPSED_POINT = "a seed collapsed: off the line"
 BETA_COLUMNS = ("variant", "mouse", "unit_id", "beta", "test_correlation", "oracle")
 PARAMETER_NAMES = {"readout.gamma": "γ", "readout.adaptive_sigma": "σ", "core.gamma_input": "γ input",
                    "core.gamma_hidden": "γ hidden"}
@@ -316,7 +318,8 @@ def _sweep_lines(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None, meas
     not hide each other.
 
     The base variant sits on its line, ringed, where its value of `x` is known; otherwise it is a
-    dotted horizontal reference.
+    dotted horizontal reference. A point whose seeds include a collapsed run is an × off the line: its
+    mean and its ARI across seeds measure the failed fit, not the setting.
     """
     placed = rows[rows[x].notna()]
     groups = list(placed.groupby(hue, sort=True)) if hue else [(None, placed)]
@@ -326,8 +329,13 @@ def _sweep_lines(ax: plt.Axes, rows: pd.DataFrame, x: str, hue: str | None, meas
         group = group.assign(position=group[x] * 10 ** (shift + DODGE_DECADES * (index - (len(groups) - 1) / 2)))
         group = group.sort_values(x)
         name = f"{_parameter_name(hue)} = {hue_value:g}" if hue else label
-        ax.errorbar(group["position"], group[f"{measure}_mean"], yerr=group[f"{measure}_sd"], marker="o",
-                    markersize=4, capsize=3, color=colour, linestyle=linestyle, label=name)
+        kept, failed = group[group["n_collapsed"] == 0], group[group["n_collapsed"] > 0]
+        line = ax.errorbar(kept["position"], kept[f"{measure}_mean"], yerr=kept[f"{measure}_sd"], marker="o",
+                           markersize=4, capsize=3, color=colour, linestyle=linestyle, label=name)
+        if not failed.empty:
+            labelled = COLLAPSED_POINT in ax.get_legend_handles_labels()[1]
+            ax.plot(failed["position"], failed[f"{measure}_mean"], marker="X", markersize=9, linestyle="",
+                    color=line.lines[0].get_color(), label=None if labelled else COLLAPSED_POINT)
         for _, base in group[group["role"] == "base"].iterrows():
             ax.plot(base["position"], base[f"{measure}_mean"], marker="o", markersize=11, markerfacecolor="none",
                     color=color or "grey", linestyle="", label=f"base: {base['variant']}{suffix}")
@@ -377,7 +385,9 @@ def adaptive_regularization(sweeps: str, beta: str, truth: list[str], pdf: str, 
     absent = sorted(set(points["variant"]) - set(beta_table["variant"]))
     if absent:
         raise ValueError(f"{beta} has no β of sweep variant(s) {absent}")
-    best = points.loc[points["ari_mean"].idxmax(), "variant"]
+    fitted = points[points["n_collapsed"] == 0]  # a collapsed seed's ARI is no setting's
+    candidates = fitted if not fitted.empty else points
+    best = candidates.loc[candidates["ari_mean"].idxmax(), "variant"]
     best_beta = beta_table[beta_table["variant"] == best]
 
     fig, axes = plt.subplots(2, 3, figsize=(16, 8.5), squeeze=False)
